@@ -1,0 +1,252 @@
+//! The keyed hash chain: every record's `mac` covers its own bytes and the previous `mac`,
+//! so a line cannot be deleted, edited, inserted or moved by anyone who lacks the key.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::hex;
+
+/// The installation's secret: 32 bytes, kept as 64 hex characters in the key file.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+/// Why a key could not be had.
+#[derive(Debug)]
+pub struct KeyError(String);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(…)")
+    }
+}
+
+impl Key {
+    /// A key from its raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Key {
+        Key(bytes)
+    }
+
+    /// A new random key from the operating system.
+    pub fn generate() -> std::io::Result<Key> {
+        crate::random_bytes().map(Key)
+    }
+
+    /// Parses 64 hex characters, allowing one trailing newline.
+    pub fn from_hex(text: &str) -> Result<Key, KeyError> {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        hex::decode_array::<32>(text.to_ascii_lowercase().as_bytes())
+            .map(Key)
+            .ok_or_else(|| KeyError(format!("expected 64 hex characters, found {} characters", text.len())))
+    }
+
+    /// Reads a key file; the error names the file and says how to make a good one.
+    pub fn read_file(path: &Path) -> Result<Key, KeyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| KeyError(format!("cannot read key file {}: {e}", path.display())))?;
+        Key::from_hex(&text).map_err(|e| {
+            KeyError(format!("key file {} is not a dbaudit key ({e}); `dbaudit install` writes one", path.display()))
+        })
+    }
+
+    /// The key as 64 hex characters, as the key file holds it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(&self.0)
+    }
+
+    /// The token that proves a `dbaudit_log` call comes from one of our triggers.
+    pub fn trigger_token(&self) -> String {
+        let hash = blake3::keyed_hash(&self.0, b"dbaudit trigger token");
+        hex::encode(&hash.as_bytes()[..16])
+    }
+
+    /// Appends the mask that stands for a secret column's value: the same value always
+    /// gives the same mask, so a change is visible while the value is not.
+    pub fn write_secret_mask(&self, out: &mut Vec<u8>, value: &[u8]) {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(b"secret:");
+        hasher.update(value);
+        out.extend_from_slice(b"secret:");
+        hex::encode_into(out, &hasher.finalize().as_bytes()[..8]);
+    }
+
+    /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
+    pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(&prev.to_hex());
+        hasher.update(body);
+        let mut mac = [0; 16];
+        mac.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        Mac(mac)
+    }
+}
+
+/// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Mac(pub [u8; 16]);
+
+impl Mac {
+    /// The `prev` of the first record there ever was: 32 zeros.
+    pub const ZERO: Mac = Mac([0; 16]);
+
+    /// The 32 hex characters.
+    pub fn to_hex(&self) -> [u8; 32] {
+        let mut out = [0; 32];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = hex::DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = hex::DIGITS[usize::from(b & 0xf)];
+        }
+        out
+    }
+
+    /// Parses 32 lowercase hex characters.
+    pub fn from_hex(text: &[u8]) -> Option<Mac> {
+        hex::decode_array(text).map(Mac)
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // to_hex yields ASCII only.
+        f.write_str(std::str::from_utf8(&self.to_hex()).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mac({self})")
+    }
+}
+
+/// One mysqld process's stream of records: a random 64-bit name, shown as 16 hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Epoch(pub u64);
+
+impl Epoch {
+    /// A new random epoch.
+    pub fn generate() -> std::io::Result<Epoch> {
+        crate::random_bytes().map(|b| Epoch(u64::from_be_bytes(b)))
+    }
+
+    /// Parses 16 lowercase hex characters.
+    pub fn from_hex(text: &[u8]) -> Option<Epoch> {
+        hex::decode_array(text).map(|b| Epoch(u64::from_be_bytes(b)))
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Epoch({self})")
+    }
+}
+
+/// A place in the chain: the record `seq` of `epoch`, whose mac is `mac`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainPoint {
+    /// The record's epoch.
+    pub epoch: Epoch,
+    /// The record's sequence number in its epoch.
+    pub seq: u64,
+    /// The record's mac.
+    pub mac: Mac,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_text_may_end_with_a_newline() {
+        let hex = "00".repeat(32);
+        assert!(Key::from_hex(&format!("{hex}\n")).is_ok());
+        assert!(Key::from_hex(&hex[2..]).is_err());
+        assert!(Key::from_hex(&format!("{hex}\n\n")).is_err());
+    }
+
+    #[test]
+    fn token_and_mask_are_derived_as_documented() {
+        let key = Key::from_bytes([7; 32]);
+        let token = key.trigger_token();
+        let expected = blake3::keyed_hash(&[7; 32], b"dbaudit trigger token");
+        assert_eq!(token, expected.to_hex()[..32]);
+        let mut mask = Vec::new();
+        key.write_secret_mask(&mut mask, b"hunter2");
+        let expected = blake3::keyed_hash(&[7; 32], b"secret:hunter2");
+        assert_eq!(mask, format!("secret:{}", &expected.to_hex()[..16]).into_bytes());
+    }
+
+    #[test]
+    fn mac_covers_prev_as_hex_text_then_body() {
+        let key = Key::from_bytes([1; 32]);
+        let prev = Mac([0xab; 16]);
+        let mut input = "ab".repeat(16).into_bytes();
+        input.extend_from_slice(b"{\"v\":1");
+        let expected = blake3::keyed_hash(&[1; 32], &input);
+        assert_eq!(key.mac(&prev, b"{\"v\":1").0, expected.as_bytes()[..16]);
+    }
+}
+
+/// The writing end of one epoch's chain: it numbers records and links their macs.
+#[derive(Debug)]
+pub struct Chain {
+    key: Key,
+    epoch: Epoch,
+    tip: Option<ChainPoint>,
+}
+
+impl Chain {
+    /// A chain for a new epoch; its first record must be a start record.
+    pub fn new(key: Key, epoch: Epoch) -> Chain {
+        Chain { key, epoch, tip: None }
+    }
+
+    /// The key records are sealed with.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The epoch being written.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The last record written, once there is one.
+    pub fn tip(&self) -> Option<ChainPoint> {
+        self.tip
+    }
+
+    /// Appends the next record as one line ending in a newline, and returns the place it
+    /// takes. The chain does not move until [`Chain::advance`]: a record that could not
+    /// be written leaves no gap.
+    pub fn append_next(&self, out: &mut Vec<u8>, ts: crate::Timestamp, event: &crate::EventRef) -> ChainPoint {
+        let (seq, prev) = match (event, self.tip) {
+            (crate::EventRef::Start { prev }, _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
+            (_, Some(tip)) => (tip.seq + 1, tip.mac),
+            // A row before the start record would be unverifiable; chain it to zero anyway.
+            (_, None) => (0, Mac::ZERO),
+        };
+        let start = out.len();
+        crate::record::encode_body(out, &self.key, self.epoch, seq, ts, event);
+        let mac = crate::record::seal(out, start, &self.key, &prev);
+        ChainPoint { epoch: self.epoch, seq, mac }
+    }
+
+    /// Records that the line for `point` was written.
+    pub fn advance(&mut self, point: ChainPoint) {
+        self.tip = Some(point);
+    }
+}

@@ -1,0 +1,296 @@
+//! The JSON subset the record uses: escaping on the way out, a strict reader on the way in.
+//!
+//! Records are only ever written by [`crate::encode`], so the reader accepts exactly the
+//! canonical form (no insignificant white space, keys in the documented order) and rejects
+//! anything else; the mac is what proves a line genuine, strictness only keeps parsing cheap.
+
+use crate::hex;
+
+/// Appends `s` as a JSON string: RFC 8259 escaping, plus U+2028/U+2029 and DEL, so that
+/// whatever the value holds, the record stays one line of printable text.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x08 => Some(b"\\b"),
+            0x0c => Some(b"\\f"),
+            0x00..=0x1f | 0x7f => None,
+            // U+2028 and U+2029 are E2 80 A8 / E2 80 A9: line breaks to JavaScript and some tools.
+            0xe2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) => {
+                out.extend_from_slice(&bytes[run..i]);
+                out.extend_from_slice(if bytes[i + 2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+                i += 3;
+                run = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                out.extend_from_slice(b"\\u00");
+                out.push(hex::DIGITS[usize::from(b >> 4)]);
+                out.push(hex::DIGITS[usize::from(b & 0xf)]);
+            }
+        }
+        i += 1;
+        run = i;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
+pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => out.extend_from_slice(b"null"),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => write_str(out, s),
+            Err(_) => {
+                out.extend_from_slice(b"{\"hex\":\"");
+                hex::encode_into(out, bytes);
+                out.extend_from_slice(b"\"}");
+            }
+        },
+    }
+}
+
+/// Why a line is not a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset in the line where reading stopped.
+    pub at: usize,
+    /// What was expected there.
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected {} at byte {}", self.expected, self.at)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// A cursor over one line, reading the canonical form only.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading at the beginning of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+
+    /// The position reached, in bytes.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// True when every byte has been read.
+    pub fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    /// An error at the current position.
+    pub fn error(&self, expected: &'static str) -> SyntaxError {
+        SyntaxError { at: self.pos, expected }
+    }
+
+    /// Consumes `lit` or fails.
+    pub fn expect(&mut self, lit: &'static str) -> Result<(), SyntaxError> {
+        if self.eat(lit) {
+            Ok(())
+        } else {
+            Err(self.error(lit))
+        }
+    }
+
+    /// Consumes `lit` when it comes next.
+    pub fn eat(&mut self, lit: &str) -> bool {
+        let found = self.bytes[self.pos..].starts_with(lit.as_bytes());
+        if found {
+            self.pos += lit.len();
+        }
+        found
+    }
+
+    /// Consumes the next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], SyntaxError> {
+        let bytes = self.bytes.get(self.pos..self.pos + n).ok_or_else(|| self.error("more bytes"))?;
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    /// The next byte, not consumed.
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Reads an unsigned decimal integer without leading zeros.
+    pub fn u64(&mut self) -> Result<u64, SyntaxError> {
+        let start = self.pos;
+        let mut n: u64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or_else(|| self.error("a number that fits 64 bits"))?;
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+            self.pos = start;
+            return Err(self.error("a number"));
+        }
+        Ok(n)
+    }
+
+    /// Reads a JSON string and returns its text, unescaped.
+    pub fn string(&mut self) -> Result<String, SyntaxError> {
+        self.expect("\"")?;
+        let mut out = Vec::new();
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            out.extend_from_slice(&self.bytes[start..self.pos]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape(&mut out)?;
+                }
+                _ => return Err(self.error("a closing quote")),
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.error("UTF-8 text"))
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), SyntaxError> {
+        let c = self.peek().ok_or_else(|| self.error("an escape"))?;
+        self.pos += 1;
+        let simple = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'u' => {
+                let mut code = u32::from(self.hex4()?);
+                if (0xd800..0xdc00).contains(&code) {
+                    self.expect("\\u")?;
+                    let low = u32::from(self.hex4()?);
+                    if !(0xdc00..0xe000).contains(&low) {
+                        return Err(self.error("a low surrogate"));
+                    }
+                    code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+                }
+                let ch = char::from_u32(code).ok_or_else(|| self.error("a Unicode scalar value"))?;
+                let mut buf = [0; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                return Ok(());
+            }
+            _ => return Err(self.error("a JSON escape")),
+        };
+        out.push(simple);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u16, SyntaxError> {
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or_else(|| self.error("4 hex digits"))?;
+        let mut n = 0u16;
+        for &d in digits {
+            let v = hex::digit_value(d).ok_or_else(|| self.error("4 hex digits"))?;
+            n = n << 4 | u16::from(v);
+        }
+        self.pos += 4;
+        Ok(n)
+    }
+
+    /// Reads `null`, a string, or `{"hex":"…"}` (lowercase hex).
+    pub fn value(&mut self) -> Result<crate::Value, SyntaxError> {
+        if self.eat("null") {
+            return Ok(crate::Value::Null);
+        }
+        if self.eat("{\"hex\":") {
+            let text = self.string()?;
+            let bytes = hex::decode_lower(text.as_bytes()).ok_or_else(|| self.error("lowercase hex"))?;
+            self.expect("}")?;
+            return Ok(crate::Value::Bytes(bytes));
+        }
+        Ok(crate::Value::Text(self.string()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn line_breaks_of_every_kind_are_escaped() {
+        assert_eq!(escaped("a\nb\rc\u{2028}d\u{2029}e"), r#""a\nb\rc\u2028d\u2029e""#);
+    }
+
+    #[test]
+    fn control_characters_and_del_become_unicode_escapes() {
+        assert_eq!(escaped("\0\u{1}\u{7f}\t"), r#""\u0000\u0001\u007f\t""#);
+    }
+
+    #[test]
+    fn quotes_and_backslashes_cannot_close_the_string() {
+        assert_eq!(escaped(r#"","x":"\"#), r#""\",\"x\":\"\\""#);
+    }
+
+    #[test]
+    fn invalid_utf8_is_written_as_hex() {
+        let mut out = Vec::new();
+        write_value(&mut out, Some(&[0xff, 0x00, 0x41]));
+        assert_eq!(out, br#"{"hex":"ff0041"}"#);
+    }
+
+    #[test]
+    fn reader_undoes_every_escape_including_surrogate_pairs() {
+        let mut r = Reader::new(br#""a\"\\\/\n\r\t\b\f\u00e9\ud83d\ude00""#);
+        assert_eq!(r.string().unwrap(), "a\"\\/\n\r\t\u{8}\u{c}é😀");
+        assert!(r.at_end());
+    }
+
+    #[test]
+    fn numbers_with_leading_zeros_or_overflow_are_refused() {
+        assert!(Reader::new(b"01").u64().is_err());
+        assert!(Reader::new(b"18446744073709551616").u64().is_err());
+        assert_eq!(Reader::new(b"18446744073709551615").u64(), Ok(u64::MAX));
+    }
+}

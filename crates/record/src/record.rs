@@ -1,0 +1,512 @@
+//! The raw record: what the UDF writes, one JSON object per line, keys in a fixed order.
+//!
+//! Writing goes through borrowed views ([`Event`] of [`RowRef`]/[`ClaimedRef`]) so the UDF
+//! builds a line straight from mysqld's argument buffers; reading gives owned [`Record`]s.
+
+use std::fmt;
+
+use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::json::{self, Reader, SyntaxError};
+use crate::time::Timestamp;
+
+/// The text that ends every record's body; the mac follows it.
+pub const MAC_MARKER: &[u8] = b",\"mac\":\"";
+
+/// Bytes after the body: the marker, 32 hex characters and `"}`.
+pub const MAC_SUFFIX_LEN: usize = MAC_MARKER.len() + 32 + 2;
+
+/// What happened to the row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// A row was inserted: only `new` values.
+    Insert,
+    /// A row was updated: `old`, `new` and `changed`.
+    Update,
+    /// A row was deleted: only `old` values.
+    Delete,
+}
+
+impl Op {
+    /// The name used in the record and on the normalised line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+
+    /// Parses `insert`, `update` or `delete` (ASCII case-insensitive: triggers are typed by people).
+    pub fn parse(text: &[u8]) -> Option<Op> {
+        [Op::Insert, Op::Update, Op::Delete].into_iter().find(|op| text.eq_ignore_ascii_case(op.as_str().as_bytes()))
+    }
+
+    /// Whether the record carries the row as it was before.
+    pub fn has_old(self) -> bool {
+        self != Op::Insert
+    }
+
+    /// Whether the record carries the row as it is after.
+    pub fn has_new(self) -> bool {
+        self != Op::Delete
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A column value as read back from a record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// Bytes that were valid UTF-8.
+    Text(String),
+    /// Bytes that were not valid UTF-8 (written as `{"hex":…}`).
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The value that `bytes` are written as: text when they are UTF-8.
+    pub fn from_bytes(bytes: Option<&[u8]>) -> Value {
+        match bytes {
+            None => Value::Null,
+            Some(b) => match std::str::from_utf8(b) {
+                Ok(s) => Value::Text(s.to_owned()),
+                Err(_) => Value::Bytes(b.to_vec()),
+            },
+        }
+    }
+
+    /// The value's bytes; None for NULL.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Null => None,
+            Value::Text(s) => Some(s.as_bytes()),
+            Value::Bytes(b) => Some(b),
+        }
+    }
+}
+
+/// One named value, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name (from the `old.`/`new.` alias).
+    pub name: String,
+    /// Its value, or the secret mask.
+    pub value: Value,
+}
+
+/// A row change, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The database, as the trigger named it.
+    pub db: Value,
+    /// The table, as the trigger named it.
+    pub table: Value,
+    /// What happened.
+    pub op: Op,
+    /// The account that ran the statement (`USER()`).
+    pub user: Value,
+    /// The connection id.
+    pub conn: u64,
+    /// Primary-key columns and their values.
+    pub pk: Vec<Column>,
+    /// For `update`, the columns whose bytes differ.
+    pub changed: Option<Vec<String>>,
+    /// The row before (update, delete).
+    pub old: Option<Vec<Column>>,
+    /// The row after (insert, update).
+    pub new: Option<Vec<Column>>,
+}
+
+/// What a forged call claimed; none of it is trustworthy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// The `db` argument as typed.
+    pub db: Value,
+    /// The `tbl` argument as typed.
+    pub table: Value,
+    /// The `op` argument as typed.
+    pub op: Value,
+    /// The `user` argument as typed — not the caller.
+    pub user: Value,
+    /// The `conn` argument as typed.
+    pub conn: Value,
+}
+
+/// What a record says happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An epoch began; `prev` is the previous epoch's last record, when one was found.
+    Start {
+        /// The last record found before this epoch.
+        prev: Option<ChainPoint>,
+    },
+    /// A watched row changed.
+    Row(Row),
+    /// `dbaudit_log` was called with a wrong token.
+    Forged(Claimed),
+}
+
+/// One line of the raw log, read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The mysqld process's stream this record belongs to.
+    pub epoch: Epoch,
+    /// Position in the epoch, from 0 (the start record).
+    pub seq: u64,
+    /// When the UDF wrote it.
+    pub ts: Timestamp,
+    /// What happened.
+    pub event: Event,
+    /// The record's mac, as written.
+    pub mac: Mac,
+}
+
+impl Record {
+    /// This record's place in the chain.
+    pub fn point(&self) -> ChainPoint {
+        ChainPoint { epoch: self.epoch, seq: self.seq, mac: self.mac }
+    }
+
+    /// The `op` name: a row's op, or `start` / `forged`.
+    pub fn op_name(&self) -> &'static str {
+        match &self.event {
+            Event::Start { .. } => "start",
+            Event::Row(row) => row.op.as_str(),
+            Event::Forged(_) => "forged",
+        }
+    }
+}
+
+/// A column to write: its name, its bytes (None for NULL) and whether it is secret.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnRef<'a> {
+    /// The column's name.
+    pub name: &'a [u8],
+    /// Its bytes; None for NULL.
+    pub value: Option<&'a [u8]>,
+    /// Secret columns are written as their mask, never in clear.
+    pub secret: bool,
+}
+
+/// A row change to write.
+#[derive(Clone, Copy, Debug)]
+pub struct RowRef<'a> {
+    /// The database name.
+    pub db: &'a [u8],
+    /// The table name.
+    pub table: &'a [u8],
+    /// What happened.
+    pub op: Op,
+    /// `USER()` of the statement.
+    pub user: &'a [u8],
+    /// `CONNECTION_ID()`.
+    pub conn: u64,
+    /// Primary-key columns, in key order.
+    pub pk: &'a [ColumnRef<'a>],
+    /// For update: names of the columns whose bytes differ.
+    pub changed: Option<&'a [&'a [u8]]>,
+    /// The row before (update, delete).
+    pub old: Option<&'a [ColumnRef<'a>]>,
+    /// The row after (insert, update).
+    pub new: Option<&'a [ColumnRef<'a>]>,
+}
+
+/// A forged call's arguments, to write.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimedRef<'a> {
+    /// `db` as typed.
+    pub db: Option<&'a [u8]>,
+    /// `tbl` as typed.
+    pub table: Option<&'a [u8]>,
+    /// `op` as typed.
+    pub op: Option<&'a [u8]>,
+    /// `user` as typed.
+    pub user: Option<&'a [u8]>,
+    /// `conn` as typed.
+    pub conn: Option<&'a [u8]>,
+}
+
+/// What to write.
+#[derive(Clone, Copy, Debug)]
+pub enum EventRef<'a> {
+    /// The start of an epoch.
+    Start {
+        /// The previous epoch's last record, when found.
+        prev: Option<ChainPoint>,
+    },
+    /// A row change.
+    Row(RowRef<'a>),
+    /// A call with a wrong token.
+    Forged(ClaimedRef<'a>),
+}
+
+/// Appends the record's body: everything before `,"mac":"`.
+pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Timestamp, event: &EventRef) {
+    out.extend_from_slice(b"{\"v\":1,\"epoch\":\"");
+    out.extend_from_slice(epoch.to_string().as_bytes());
+    out.extend_from_slice(b"\",\"seq\":");
+    write_u64(out, seq);
+    out.extend_from_slice(b",\"ts\":\"");
+    ts.write(out);
+    out.push(b'"');
+    match event {
+        EventRef::Start { prev } => {
+            out.extend_from_slice(b",\"op\":\"start\",\"prev\":");
+            match prev {
+                None => out.extend_from_slice(b"null"),
+                Some(p) => {
+                    out.extend_from_slice(b"{\"epoch\":\"");
+                    out.extend_from_slice(p.epoch.to_string().as_bytes());
+                    out.extend_from_slice(b"\",\"seq\":");
+                    write_u64(out, p.seq);
+                    out.extend_from_slice(b",\"mac\":\"");
+                    out.extend_from_slice(&p.mac.to_hex());
+                    out.extend_from_slice(b"\"}");
+                }
+            }
+        }
+        EventRef::Row(row) => {
+            out.extend_from_slice(b",\"db\":");
+            json::write_value(out, Some(row.db));
+            out.extend_from_slice(b",\"table\":");
+            json::write_value(out, Some(row.table));
+            out.extend_from_slice(b",\"op\":\"");
+            out.extend_from_slice(row.op.as_str().as_bytes());
+            out.extend_from_slice(b"\",\"user\":");
+            json::write_value(out, Some(row.user));
+            out.extend_from_slice(b",\"conn\":");
+            write_u64(out, row.conn);
+            out.extend_from_slice(b",\"pk\":");
+            write_columns(out, key, Some(row.pk));
+            out.extend_from_slice(b",\"changed\":");
+            match row.changed {
+                None => out.extend_from_slice(b"null"),
+                Some(names) => {
+                    out.push(b'[');
+                    for (i, name) in names.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_name(out, name);
+                    }
+                    out.push(b']');
+                }
+            }
+            out.extend_from_slice(b",\"old\":");
+            write_columns(out, key, row.old);
+            out.extend_from_slice(b",\"new\":");
+            write_columns(out, key, row.new);
+        }
+        EventRef::Forged(c) => {
+            out.extend_from_slice(b",\"op\":\"forged\",\"claimed\":{\"db\":");
+            json::write_value(out, c.db);
+            out.extend_from_slice(b",\"table\":");
+            json::write_value(out, c.table);
+            out.extend_from_slice(b",\"op\":");
+            json::write_value(out, c.op);
+            out.extend_from_slice(b",\"user\":");
+            json::write_value(out, c.user);
+            out.extend_from_slice(b",\"conn\":");
+            json::write_value(out, c.conn);
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends `,"mac":"…"}` and a newline, making `out[body_start..]` a whole record line.
+pub fn seal(out: &mut Vec<u8>, body_start: usize, key: &Key, prev: &Mac) -> Mac {
+    let mac = key.mac(prev, &out[body_start..]);
+    out.extend_from_slice(MAC_MARKER);
+    out.extend_from_slice(&mac.to_hex());
+    out.extend_from_slice(b"\"}\n");
+    mac
+}
+
+fn write_u64(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+// Names come from SQL identifiers, which are UTF-8; anything else is shown, not trusted.
+fn write_name(out: &mut Vec<u8>, name: &[u8]) {
+    json::write_str(out, &String::from_utf8_lossy(name));
+}
+
+fn write_columns(out: &mut Vec<u8>, key: &Key, columns: Option<&[ColumnRef]>) {
+    let Some(columns) = columns else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.push(b'{');
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_name(out, c.name);
+        out.push(b':');
+        match (c.secret, c.value) {
+            (true, Some(value)) => {
+                out.push(b'"');
+                key.write_secret_mask(out, value);
+                out.push(b'"');
+            }
+            (_, value) => json::write_value(out, value),
+        }
+    }
+    out.push(b'}');
+}
+
+/// Why a line could not be read as a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError(SyntaxError);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a dbaudit record: {}", self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl From<SyntaxError> for ParseError {
+    fn from(e: SyntaxError) -> Self {
+        ParseError(e)
+    }
+}
+
+/// Reads one record line (without its newline). Only the canonical form is accepted.
+pub fn parse(line: &[u8]) -> Result<Record, ParseError> {
+    let mut r = Reader::new(line);
+    r.expect("{\"v\":1,\"epoch\":")?;
+    let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
+    r.expect(",\"seq\":")?;
+    let seq = r.u64()?;
+    r.expect(",\"ts\":\"")?;
+    let at = r.pos();
+    let ts =
+        Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })?;
+    r.expect("\"")?;
+    let event = if r.eat(",\"op\":\"start\",\"prev\":") {
+        if seq != 0 {
+            return Err(r.error("seq 0 in a start record").into());
+        }
+        let prev = if r.eat("null") {
+            None
+        } else {
+            r.expect("{\"epoch\":")?;
+            let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
+            r.expect(",\"seq\":")?;
+            let seq = r.u64()?;
+            r.expect(",\"mac\":")?;
+            let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
+            r.expect("}")?;
+            Some(ChainPoint { epoch, seq, mac })
+        };
+        Event::Start { prev }
+    } else if r.eat(",\"op\":\"forged\",\"claimed\":{\"db\":") {
+        let db = r.value()?;
+        r.expect(",\"table\":")?;
+        let table = r.value()?;
+        r.expect(",\"op\":")?;
+        let op = r.value()?;
+        r.expect(",\"user\":")?;
+        let user = r.value()?;
+        r.expect(",\"conn\":")?;
+        let conn = r.value()?;
+        r.expect("}")?;
+        Event::Forged(Claimed { db, table, op, user, conn })
+    } else {
+        r.expect(",\"db\":")?;
+        let db = r.value()?;
+        r.expect(",\"table\":")?;
+        let table = r.value()?;
+        r.expect(",\"op\":")?;
+        let op_at = r.pos();
+        let op =
+            Op::parse(r.string()?.as_bytes()).ok_or(SyntaxError { at: op_at, expected: "insert, update or delete" })?;
+        r.expect(",\"user\":")?;
+        let user = r.value()?;
+        r.expect(",\"conn\":")?;
+        let conn = r.u64()?;
+        r.expect(",\"pk\":")?;
+        let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
+        r.expect(",\"changed\":")?;
+        let changed = if r.eat("null") {
+            None
+        } else {
+            r.expect("[")?;
+            let mut names = Vec::new();
+            if !r.eat("]") {
+                loop {
+                    names.push(r.string()?);
+                    if r.eat("]") {
+                        break;
+                    }
+                    r.expect(",")?;
+                }
+            }
+            Some(names)
+        };
+        r.expect(",\"old\":")?;
+        let old = columns(&mut r)?;
+        r.expect(",\"new\":")?;
+        let new = columns(&mut r)?;
+        if old.is_some() != op.has_old() || new.is_some() != op.has_new() || changed.is_some() != (op == Op::Update) {
+            return Err(r.error("old, new and changed as the op requires").into());
+        }
+        Event::Row(Row { db, table, op, user, conn, pk, changed, old, new })
+    };
+    r.expect(",\"mac\":")?;
+    let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
+    r.expect("}")?;
+    if !r.at_end() {
+        return Err(r.error("the end of the line").into());
+    }
+    Ok(Record { epoch, seq, ts, event, mac })
+}
+
+fn fixed_hex<T>(r: &mut Reader, len: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+    let at = r.pos();
+    let text = r.string()?;
+    if text.len() != len {
+        return Err(SyntaxError { at, expected: "fixed-length lowercase hex" });
+    }
+    parse(text.as_bytes()).ok_or(SyntaxError { at, expected: "lowercase hex" })
+}
+
+fn columns(r: &mut Reader) -> Result<Option<Vec<Column>>, SyntaxError> {
+    if r.eat("null") {
+        return Ok(None);
+    }
+    r.expect("{")?;
+    let mut out = Vec::new();
+    if r.eat("}") {
+        return Ok(Some(out));
+    }
+    loop {
+        let name = r.string()?;
+        r.expect(":")?;
+        let value = r.value()?;
+        out.push(Column { name, value });
+        if r.eat("}") {
+            return Ok(Some(out));
+        }
+        r.expect(",")?;
+    }
+}

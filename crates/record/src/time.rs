@@ -1,0 +1,147 @@
+//! Record timestamps: microseconds since the Unix epoch, written `2026-11-26T08:31:24.123456Z`.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A moment, in microseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+/// The length of the written form.
+pub const TIMESTAMP_LEN: usize = 27;
+
+impl Timestamp {
+    /// The current time (1970 if the clock is before it).
+    pub fn now() -> Timestamp {
+        let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        Timestamp(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    /// Calendar fields: (year, month, day, hour, minute, second, microsecond), UTC.
+    pub fn fields(self) -> (i64, u32, u32, u32, u32, u32, u32) {
+        let secs = self.0 / 1_000_000;
+        let micros = (self.0 % 1_000_000) as u32;
+        let days = (secs / 86_400) as i64;
+        let rem = (secs % 86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        (y, m, d, rem / 3600, rem / 60 % 60, rem % 60, micros)
+    }
+
+    /// Appends the record form, `YYYY-MM-DDThh:mm:ss.ffffffZ`.
+    pub fn write(self, out: &mut Vec<u8>) {
+        let (y, mo, d, h, mi, s, us) = self.fields();
+        let mut buf = [0u8; TIMESTAMP_LEN];
+        put_digits(&mut buf[0..4], y as u64);
+        buf[4] = b'-';
+        put_digits(&mut buf[5..7], mo.into());
+        buf[7] = b'-';
+        put_digits(&mut buf[8..10], d.into());
+        buf[10] = b'T';
+        put_digits(&mut buf[11..13], h.into());
+        buf[13] = b':';
+        put_digits(&mut buf[14..16], mi.into());
+        buf[16] = b':';
+        put_digits(&mut buf[17..19], s.into());
+        buf[19] = b'.';
+        put_digits(&mut buf[20..26], us.into());
+        buf[26] = b'Z';
+        out.extend_from_slice(&buf);
+    }
+
+    /// Parses the record form; years 1970–9999 only.
+    pub fn parse(text: &[u8]) -> Option<Timestamp> {
+        if text.len() != TIMESTAMP_LEN {
+            return None;
+        }
+        let shape = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+        for (c, s) in text.iter().zip(shape) {
+            if (*s == b'd' && !c.is_ascii_digit()) || (*s != b'd' && c != s) {
+                return None;
+            }
+        }
+        let num = |r: std::ops::Range<usize>| text[r].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let (y, mo, d) = (num(0..4) as i64, num(5..7) as u32, num(8..10) as u32);
+        let (h, mi, s, us) = (num(11..13), num(14..16), num(17..19), num(20..26));
+        if y < 1970 || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
+            return None;
+        }
+        let days = days_from_civil(y, mo, d) as u64;
+        Some(Timestamp(((days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000) + us))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::with_capacity(TIMESTAMP_LEN);
+        self.write(&mut out);
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
+fn put_digits(buf: &mut [u8], mut n: u64) {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's algorithms, days relative to 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_moment_is_written_as_documented() {
+        // 2026-11-26T08:31:24.123456Z
+        let t = Timestamp(1_795_681_884_123_456);
+        assert_eq!(t.to_string(), "2026-11-26T08:31:24.123456Z");
+        assert_eq!(Timestamp::parse(b"2026-11-26T08:31:24.123456Z"), Some(t));
+    }
+
+    #[test]
+    fn leap_days_round_trip_and_impossible_dates_are_refused() {
+        let t = Timestamp::parse(b"2024-02-29T23:59:59.999999Z").unwrap();
+        assert_eq!(t.to_string(), "2024-02-29T23:59:59.999999Z");
+        assert_eq!(Timestamp::parse(b"2023-02-29T00:00:00.000000Z"), None);
+        assert_eq!(Timestamp::parse(b"2023-13-01T00:00:00.000000Z"), None);
+    }
+
+    #[test]
+    fn every_day_for_sixty_years_round_trips() {
+        for day in 0..(60 * 366) {
+            let t = Timestamp(day * 86_400_000_000 + 3_723_000_001);
+            assert_eq!(Timestamp::parse(t.to_string().as_bytes()), Some(t), "day {day}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Checking a sequence of raw lines against the chain, one line at a time, so the same
+//! code serves `dbaudit verify` over whole files and the normaliser over a live tail.
+
+use std::fmt;
+
+use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::record::{parse, Event, ParseError, Record, MAC_SUFFIX_LEN};
+
+/// How the log was altered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TamperKind {
+    /// Records are missing before this one.
+    Gap,
+    /// The record's bytes are not what was sealed: edited, or inserted by someone without the key.
+    Mac,
+    /// The record comes after one it should precede: moved or repeated.
+    Order,
+}
+
+impl TamperKind {
+    /// The name on the normalised line (`kind=gap|mac|order`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TamperKind::Gap => "gap",
+            TamperKind::Mac => "mac",
+            TamperKind::Order => "order",
+        }
+    }
+}
+
+/// One alteration found at one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tamper {
+    /// What is wrong.
+    pub kind: TamperKind,
+    /// The record at which it was found.
+    pub epoch: Epoch,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The last record accepted before it, if any.
+    pub last: Option<ChainPoint>,
+}
+
+impl fmt::Display for Tamper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let here = format!("epoch {} seq {}", self.epoch, self.seq);
+        let last =
+            self.last.map_or("the start of the input".to_owned(), |l| format!("epoch {} seq {}", l.epoch, l.seq));
+        match self.kind {
+            TamperKind::Gap => write!(f, "records missing between {last} and {here}"),
+            TamperKind::Mac => write!(f, "{here} does not carry a valid mac: edited or inserted"),
+            TamperKind::Order => write!(f, "{here} comes after {last}: moved or repeated"),
+        }
+    }
+}
+
+/// What checking one line found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The record read.
+    pub record: Record,
+    /// How the chain was broken at this record, if it was.
+    pub tamper: Option<Tamper>,
+    /// False when the record could not be checked: the input began mid-epoch, so its
+    /// predecessor (in an earlier file) is unknown.
+    pub anchored: bool,
+}
+
+/// Checks lines in order against the chain.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    key: Key,
+    tip: Option<ChainPoint>,
+    seen_epochs: Vec<Epoch>,
+}
+
+impl Verifier {
+    /// A verifier at the start of the input.
+    pub fn new(key: Key) -> Verifier {
+        Verifier { key, tip: None, seen_epochs: Vec::new() }
+    }
+
+    /// A verifier that continues after `tip` (from a checkpoint).
+    pub fn resume(key: Key, tip: Option<ChainPoint>) -> Verifier {
+        let seen_epochs = tip.map(|t| t.epoch).into_iter().collect();
+        Verifier { key, tip, seen_epochs }
+    }
+
+    /// The last record accepted.
+    pub fn tip(&self) -> Option<ChainPoint> {
+        self.tip
+    }
+
+    /// Reads and checks one line (without its newline). A line that is not a record is an
+    /// error and leaves the verifier where it was.
+    pub fn check(&mut self, line: &[u8]) -> Result<Verdict, ParseError> {
+        let record = parse(line)?;
+        let body = &line[..line.len() - MAC_SUFFIX_LEN];
+        let here = record.point();
+        let mut anchored = true;
+        let kind = match (&record.event, self.tip) {
+            (Event::Start { prev }, tip) => {
+                let sealed = self.key.mac(&prev.map_or(Mac::ZERO, |p| p.mac), body) == record.mac;
+                match (tip, prev) {
+                    _ if !sealed => Some(TamperKind::Mac),
+                    // An epoch starts once: a second start is a replayed line.
+                    _ if self.seen_epochs.contains(&record.epoch) => Some(TamperKind::Order),
+                    (Some(tip), Some(prev)) if *prev == tip => None,
+                    (Some(tip), Some(prev)) if prev.epoch == tip.epoch && prev.seq < tip.seq => Some(TamperKind::Order),
+                    (Some(tip), Some(prev)) if prev.epoch == tip.epoch && prev.seq == tip.seq => Some(TamperKind::Mac),
+                    (Some(_), Some(_)) => Some(TamperKind::Gap),
+                    // The earlier log was not given, or the UDF found none (rotated, stderr).
+                    (_, None) | (None, _) => None,
+                }
+            }
+            (_, None) => {
+                anchored = false;
+                None
+            }
+            (_, Some(tip)) if record.epoch != tip.epoch => {
+                if self.seen_epochs.contains(&record.epoch) {
+                    Some(TamperKind::Order)
+                } else {
+                    Some(TamperKind::Gap)
+                }
+            }
+            (_, Some(tip)) if record.seq == tip.seq + 1 => {
+                (self.key.mac(&tip.mac, body) != record.mac).then_some(TamperKind::Mac)
+            }
+            (_, Some(tip)) if record.seq > tip.seq + 1 => Some(TamperKind::Gap),
+            (_, Some(_)) => Some(TamperKind::Order),
+        };
+        let tamper = kind.map(|kind| Tamper { kind, epoch: record.epoch, seq: record.seq, last: self.tip });
+        // A record from the past does not move the tip back, so one moved line is one finding.
+        if kind != Some(TamperKind::Order) {
+            self.tip = Some(here);
+            if !self.seen_epochs.contains(&here.epoch) {
+                self.seen_epochs.push(here.epoch);
+            }
+        }
+        Ok(Verdict { record, tamper, anchored })
+    }
+}

@@ -1,0 +1,235 @@
+//! Property tests of the byte-level format: whatever the values hold, a record is one line
+//! that reads back as written, and no change to a sealed log goes unnoticed.
+
+use dbaudit_record::{
+    parse, Chain, ClaimedRef, Column, ColumnRef, Epoch, Event, EventRef, Key, Op, Row, RowRef, Timestamp, Value,
+    Verifier,
+};
+use proptest::prelude::*;
+
+/// Values that like to break line-oriented formats, mixed with arbitrary bytes.
+fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let pieces = prop_oneof![
+        Just(b"\n2011-01-07 16:38:30 Table: acme.users: insert(1,x,y) by root@localhost".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"\0".to_vec()),
+        Just("\u{2028}\u{2029}".as_bytes().to_vec()),
+        Just(br#"","mac":"00000000000000000000000000000000"}"#.to_vec()),
+        Just(b"{\"hex\":\"ff\"}".to_vec()),
+        Just(b"\\\\\"".to_vec()),
+        Just(vec![0xff, 0xfe, 0xc3]),
+        Just("é😀".as_bytes().to_vec()),
+        prop::collection::vec(any::<u8>(), 0..40),
+    ];
+    prop::collection::vec(pieces, 0..6).prop_map(|parts| parts.concat())
+}
+
+fn value() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![1 => Just(None), 6 => hostile_bytes().prop_map(Some)]
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![Just("mac".to_owned()), Just("a,b".to_owned()), "\\PC{0,12}", ".{0,8}"]
+}
+
+#[derive(Clone, Debug)]
+struct OwnedRow {
+    db: Vec<u8>,
+    table: Vec<u8>,
+    op: Op,
+    user: Vec<u8>,
+    conn: u64,
+    old: Vec<(String, Option<Vec<u8>>)>,
+    new: Vec<(String, Option<Vec<u8>>)>,
+    pk: Vec<(String, Option<Vec<u8>>)>,
+    changed: Vec<String>,
+}
+
+fn columns() -> impl Strategy<Value = Vec<(String, Option<Vec<u8>>)>> {
+    prop::collection::vec((name(), value()), 0..6)
+}
+
+fn row() -> impl Strategy<Value = OwnedRow> {
+    (
+        hostile_bytes(),
+        hostile_bytes(),
+        prop_oneof![Just(Op::Insert), Just(Op::Update), Just(Op::Delete)],
+        hostile_bytes(),
+        any::<u64>(),
+        columns(),
+        columns(),
+        columns(),
+        prop::collection::vec(name(), 0..3),
+    )
+        .prop_map(|(db, table, op, user, conn, old, new, pk, changed)| OwnedRow {
+            db,
+            table,
+            op,
+            user,
+            conn,
+            old: if op.has_old() { old } else { Vec::new() },
+            new: if op.has_new() { new } else { Vec::new() },
+            pk,
+            changed: if op == Op::Update { changed } else { Vec::new() },
+        })
+}
+
+fn refs(columns: &[(String, Option<Vec<u8>>)]) -> Vec<ColumnRef<'_>> {
+    columns.iter().map(|(n, v)| ColumnRef { name: n.as_bytes(), value: v.as_deref(), secret: false }).collect()
+}
+
+fn owned(columns: &[(String, Option<Vec<u8>>)]) -> Vec<Column> {
+    columns.iter().map(|(n, v)| Column { name: n.clone(), value: Value::from_bytes(v.as_deref()) }).collect()
+}
+
+/// Writes `row` as the next record of `chain` and returns the line and the record it must read back as.
+fn write_row(chain: &mut Chain, row: &OwnedRow, ts: Timestamp) -> (Vec<u8>, Row) {
+    let (old, new, pk) = (refs(&row.old), refs(&row.new), refs(&row.pk));
+    let changed: Vec<&[u8]> = row.changed.iter().map(|c| c.as_bytes()).collect();
+    let event = EventRef::Row(RowRef {
+        db: &row.db,
+        table: &row.table,
+        op: row.op,
+        user: &row.user,
+        conn: row.conn,
+        pk: &pk,
+        changed: (row.op == Op::Update).then_some(&changed[..]),
+        old: row.op.has_old().then_some(&old[..]),
+        new: row.op.has_new().then_some(&new[..]),
+    });
+    let mut line = Vec::new();
+    let point = chain.append_next(&mut line, ts, &event);
+    chain.advance(point);
+    let expected = Row {
+        db: Value::from_bytes(Some(&row.db)),
+        table: Value::from_bytes(Some(&row.table)),
+        op: row.op,
+        user: Value::from_bytes(Some(&row.user)),
+        conn: row.conn,
+        pk: owned(&row.pk),
+        changed: (row.op == Op::Update).then(|| row.changed.clone()),
+        old: row.op.has_old().then(|| owned(&row.old)),
+        new: row.op.has_new().then(|| owned(&row.new)),
+    };
+    (line, expected)
+}
+
+fn started_chain(key: &Key, epoch: u64) -> (Chain, Vec<u8>) {
+    let mut chain = Chain::new(key.clone(), Epoch(epoch));
+    let mut line = Vec::new();
+    let point = chain.append_next(&mut line, Timestamp(1_795_681_884_000_000), &EventRef::Start { prev: None });
+    chain.advance(point);
+    (chain, line)
+}
+
+/// A valid log: two epochs, rows and a forged call, one line each (newlines stripped).
+fn sealed_log(key: &Key, rows: &[OwnedRow]) -> Vec<Vec<u8>> {
+    let (mut chain, start) = started_chain(key, 0x1111);
+    let mut lines = vec![start];
+    for (i, row) in rows.iter().enumerate() {
+        if i == rows.len() / 2 {
+            let mut line = Vec::new();
+            let claimed = ClaimedRef { db: Some(b"acme"), table: None, op: Some(b"x"), user: None, conn: Some(b"1") };
+            let point = chain.append_next(&mut line, Timestamp(1), &EventRef::Forged(claimed));
+            chain.advance(point);
+            lines.push(line);
+            let prev = chain.tip();
+            chain = Chain::new(key.clone(), Epoch(0x2222 + i as u64));
+            let mut line = Vec::new();
+            let point = chain.append_next(&mut line, Timestamp(2), &EventRef::Start { prev });
+            chain.advance(point);
+            lines.push(line);
+        }
+        lines.push(write_row(&mut chain, row, Timestamp(3 + i as u64)).0);
+    }
+    for line in &mut lines {
+        assert_eq!(line.pop(), Some(b'\n'));
+    }
+    lines
+}
+
+/// Whether the verifier objects to `lines` in any way.
+fn objects(key: &Key, lines: &[Vec<u8>]) -> bool {
+    let mut verifier = Verifier::new(key.clone());
+    lines.iter().any(|line| match verifier.check(line) {
+        Err(_) => true,
+        Ok(verdict) => verdict.tamper.is_some() || !verdict.anchored,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_values_give_one_line_that_reads_back_the_same(row in row(), ts in 0u64..253_402_300_799_999_999) {
+        let key = Key::from_bytes([3; 32]);
+        let (mut chain, _) = started_chain(&key, 42);
+        let start = chain.tip();
+        let (line, expected) = write_row(&mut chain, &row, Timestamp(ts));
+        prop_assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        prop_assert_eq!(line.last(), Some(&b'\n'));
+        prop_assert!(!line.contains(&b'\r') && !line.contains(&0));
+        let record = parse(&line[..line.len() - 1]).unwrap();
+        prop_assert_eq!(record.seq, 1);
+        prop_assert_eq!(record.ts, Timestamp(ts));
+        prop_assert_eq!(record.event, Event::Row(expected));
+        let verdict = Verifier::resume(key, start).check(&line[..line.len() - 1]).unwrap();
+        prop_assert_eq!(verdict.tamper, None);
+    }
+
+    #[test]
+    fn a_sealed_log_verifies_clean(rows in prop::collection::vec(row(), 1..8)) {
+        let key = Key::from_bytes([5; 32]);
+        prop_assert!(!objects(&key, &sealed_log(&key, &rows)));
+    }
+
+    #[test]
+    fn deleting_any_line_but_the_last_is_detected(rows in prop::collection::vec(row(), 2..8), pick in any::<prop::sample::Index>()) {
+        let key = Key::from_bytes([5; 32]);
+        let mut lines = sealed_log(&key, &rows);
+        // The chain cannot see a cut tail: the normaliser's checkpoint does.
+        let i = pick.index(lines.len() - 1);
+        lines.remove(i);
+        prop_assert!(objects(&key, &lines), "deleting line {} went unnoticed", i);
+    }
+
+    #[test]
+    fn swapping_two_lines_is_detected(rows in prop::collection::vec(row(), 2..8), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>()) {
+        let key = Key::from_bytes([5; 32]);
+        let mut lines = sealed_log(&key, &rows);
+        let (a, b) = (a.index(lines.len()), b.index(lines.len()));
+        prop_assume!(a != b);
+        lines.swap(a, b);
+        prop_assert!(objects(&key, &lines), "swapping lines {} and {} went unnoticed", a, b);
+    }
+
+    #[test]
+    fn editing_any_byte_is_detected(rows in prop::collection::vec(row(), 1..8), line in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let key = Key::from_bytes([5; 32]);
+        let mut lines = sealed_log(&key, &rows);
+        let line = line.index(lines.len());
+        let at = at.index(lines[line].len());
+        prop_assume!(lines[line][at] != byte);
+        lines[line][at] = byte;
+        prop_assert!(objects(&key, &lines), "editing byte {} of line {} went unnoticed", at, line);
+    }
+
+    #[test]
+    fn inserting_a_line_is_detected(rows in prop::collection::vec(row(), 1..8), extra in row(), at in any::<prop::sample::Index>(), copy in any::<bool>(), from in any::<prop::sample::Index>()) {
+        let key = Key::from_bytes([5; 32]);
+        let mut lines = sealed_log(&key, &rows);
+        let inserted = if copy {
+            lines[from.index(lines.len())].clone()
+        } else {
+            // A record sealed with another key, numbered as the next record would be.
+            let forger = Key::from_bytes([6; 32]);
+            let (mut chain, _) = started_chain(&forger, 0x2222);
+            let mut line = write_row(&mut chain, &extra, Timestamp(9)).0;
+            line.pop();
+            line
+        };
+        let at = at.index(lines.len() + 1);
+        lines.insert(at, inserted);
+        prop_assert!(objects(&key, &lines), "inserting at {} went unnoticed", at);
+    }
+}

@@ -1,0 +1,247 @@
+//! The MySQL/MariaDB UDF ABI, written by hand from MySQL's `udf_registration_types.h`
+//! (the same layout on MariaDB 10.x/11.x and MySQL 8.0/8.4). The only unsafe code in the
+//! crate lives here: each entry point turns mysqld's pointers into safe slices, calls safe
+//! code inside `catch_unwind`, and turns the result back into the C convention.
+//!
+//! `extension` is never read: MySQL 8 keeps charset data there and MariaDB does not.
+
+use std::ffi::{c_char, c_int, c_longlong, c_uint, c_ulong, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use crate::auditor::{Auditor, Outcome};
+use crate::call::{Arg, FIXED_ARGS};
+use crate::report;
+
+/// `Item_result::STRING_RESULT`: asking for it in init makes the server pass every argument as text.
+const STRING_RESULT: c_int = 0;
+
+/// The size of the message buffer init may write to (`MYSQL_ERRMSG_SIZE`).
+const MESSAGE_SIZE: usize = 512;
+
+/// `UDF_ARGS`.
+#[repr(C)]
+pub struct UdfArgs {
+    arg_count: c_uint,
+    arg_type: *mut c_int,
+    args: *mut *mut c_char,
+    lengths: *mut c_ulong,
+    maybe_null: *mut c_char,
+    attributes: *mut *mut c_char,
+    attribute_lengths: *mut c_ulong,
+    extension: *mut c_void,
+}
+
+/// `UDF_INIT`.
+#[repr(C)]
+pub struct UdfInit {
+    maybe_null: bool,
+    decimals: c_uint,
+    max_length: c_ulong,
+    ptr: *mut c_char,
+    const_item: bool,
+    extension: *mut c_void,
+}
+
+static AUDITOR: Mutex<Auditor> = Mutex::new(Auditor::new());
+
+/// Copies `text` into init's message buffer, cut to fit, NUL-terminated.
+///
+/// # Safety
+/// `message` must point to `MESSAGE_SIZE` writable bytes, as mysqld guarantees.
+unsafe fn set_message(message: *mut c_char, text: &str) {
+    let len = text.len().min(MESSAGE_SIZE - 1);
+    // SAFETY: the caller guarantees MESSAGE_SIZE bytes; we write len + 1 <= MESSAGE_SIZE.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), message.cast::<u8>(), len);
+        *message.add(len) = 0;
+    }
+}
+
+/// The arguments of one call as safe slices, valid while mysqld's `args` is.
+///
+/// # Safety
+/// `args` must be the `UDF_ARGS` mysqld passed to this call.
+unsafe fn read_args<'a>(args: *const UdfArgs) -> Vec<Arg<'a>> {
+    // SAFETY: mysqld passes a valid UDF_ARGS whose arrays hold arg_count entries each.
+    unsafe {
+        let args = &*args;
+        let count = args.arg_count as usize;
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let ptr = *args.args.add(i);
+            let value =
+                (!ptr.is_null()).then(|| std::slice::from_raw_parts(ptr.cast::<u8>(), *args.lengths.add(i) as usize));
+            let name_ptr = if args.attributes.is_null() { std::ptr::null_mut() } else { *args.attributes.add(i) };
+            let name = if name_ptr.is_null() {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(name_ptr.cast::<u8>(), *args.attribute_lengths.add(i) as usize)
+            };
+            out.push(Arg { value, name });
+        }
+        out
+    }
+}
+
+/// `dbaudit_log` init: runs once per row inside a trigger, so it only checks the
+/// argument count and asks for every argument as text.
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_log_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+    report::install_panic_hook();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS; arg_type has arg_count entries.
+        unsafe {
+            let count = (*args).arg_count as usize;
+            if count < FIXED_ARGS {
+                return Err(format!(
+                    "dbaudit_log needs at least {FIXED_ARGS} arguments (token, db, tbl, op, user, conn, pk_cols, \
+                     secret_cols, then old./new. values); got {count}"
+                ));
+            }
+            for i in 0..count {
+                *(*args).arg_type.add(i) = STRING_RESULT;
+            }
+            (*initid).maybe_null = true;
+            (*initid).const_item = false;
+        }
+        Ok(())
+    }));
+    match result {
+        Ok(Ok(())) => false,
+        Ok(Err(text)) => {
+            // SAFETY: mysqld's message buffer is MESSAGE_SIZE bytes.
+            unsafe { set_message(message, &text) };
+            true
+        }
+        Err(_) => {
+            // SAFETY: as above.
+            unsafe { set_message(message, "dbaudit_log: internal error in init") };
+            true
+        }
+    }
+}
+
+/// `dbaudit_log`: writes one record; returns its seq, or NULL.
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_log(
+    _initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    is_null: *mut u8,
+    error: *mut u8,
+) -> c_longlong {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: mysqld passes the UDF_ARGS of this call; the slices die with this closure.
+        let args = unsafe { read_args(args) };
+        let mut auditor = AUDITOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        auditor.log(&args)
+    }));
+    let (value, failed) = match outcome {
+        Ok(Outcome::Written(seq)) => (Some(seq), false),
+        Ok(Outcome::Forged) => (None, false),
+        Ok(Outcome::Refused(message)) => {
+            report::error(&format!("dbaudit_log refused a call from a trigger: {message}"));
+            (None, true)
+        }
+        Ok(Outcome::Failed(message)) => {
+            report::error(&message);
+            (None, true)
+        }
+        Err(_) => (None, true),
+    };
+    // SAFETY: mysqld passes valid is_null and error flags.
+    unsafe {
+        *is_null = u8::from(value.is_none());
+        if failed {
+            *error = 1;
+        }
+    }
+    value.map_or(0, |seq| c_longlong::try_from(seq).unwrap_or(c_longlong::MAX))
+}
+
+/// `dbaudit_log` deinit: nothing to free; the state is process-wide.
+#[no_mangle]
+pub extern "C" fn dbaudit_log_deinit(_initid: *mut UdfInit) {}
+
+/// `dbaudit_version` init.
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_version_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+    // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
+    unsafe {
+        if (*args).arg_count != 0 {
+            set_message(message, "dbaudit_version takes no arguments");
+            return true;
+        }
+        (*initid).maybe_null = false;
+        (*initid).max_length = crate::VERSION.len() as c_ulong;
+    }
+    false
+}
+
+/// `dbaudit_version`: the build's name, in mysqld's 255-byte result buffer.
+///
+/// # Safety
+/// Called by mysqld with valid pointers; `result` holds 255 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_version(
+    _initid: *mut UdfInit,
+    _args: *mut UdfArgs,
+    result: *mut c_char,
+    length: *mut c_ulong,
+    _is_null: *mut u8,
+    _error: *mut u8,
+) -> *mut c_char {
+    let text = crate::VERSION.as_bytes();
+    let len = text.len().min(255);
+    // SAFETY: mysqld's result buffer holds 255 bytes; we write at most that many.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), result.cast::<u8>(), len);
+        *length = len as c_ulong;
+    }
+    result
+}
+
+/// `dbaudit_test_panic` init (test builds only).
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[cfg(feature = "test-panic")]
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_test_panic_init(
+    _initid: *mut UdfInit,
+    _args: *mut UdfArgs,
+    _message: *mut c_char,
+) -> bool {
+    report::install_panic_hook();
+    false
+}
+
+/// `dbaudit_test_panic`: panics inside the UDF, to prove the panic stops at the ABI.
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[cfg(feature = "test-panic")]
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_test_panic(
+    _initid: *mut UdfInit,
+    _args: *mut UdfArgs,
+    is_null: *mut u8,
+    error: *mut u8,
+) -> c_longlong {
+    let outcome = catch_unwind(|| -> c_longlong { panic!("dbaudit_test_panic was called") });
+    // SAFETY: mysqld passes valid flags.
+    unsafe {
+        *is_null = 1;
+        *error = u8::from(outcome.is_err());
+    }
+    0
+}

@@ -1,0 +1,237 @@
+//! The process-wide state behind `dbaudit_log`: configuration, key, chain and log, set up
+//! on the first call (not in init, which runs once per row inside triggers).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dbaudit_record::{Chain, Epoch, EventRef, Key, RowRef, Timestamp};
+
+use crate::call::{self, Arg};
+use crate::config::Config;
+use crate::sink::Sink;
+
+/// How long a failed set-up is remembered before it is tried again: a broken
+/// configuration must not cost a file read on every row of a busy table.
+const RETRY_SETUP: Duration = Duration::from_secs(1);
+
+/// What a call to `dbaudit_log` came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The record was written; its sequence number.
+    Written(u64),
+    /// The token was wrong: a `forged` record was written and the call returns NULL.
+    Forged,
+    /// The token was right but the arguments break the protocol: nothing was written.
+    Refused(String),
+    /// The record could not be written (configuration, key, file).
+    Failed(String),
+}
+
+struct Ready {
+    chain: Chain,
+    token: String,
+    sink: Sink,
+}
+
+/// The audit log writer of one mysqld process.
+pub struct Auditor {
+    config_path: Option<PathBuf>,
+    ready: Option<Ready>,
+    failed: Option<(Instant, String)>,
+    line: Vec<u8>,
+}
+
+impl Default for Auditor {
+    fn default() -> Self {
+        Auditor::new()
+    }
+}
+
+impl Auditor {
+    /// An auditor that reads `DBAUDIT_UDF_CONFIG` or the default configuration on first use.
+    pub const fn new() -> Auditor {
+        Auditor { config_path: None, ready: None, failed: None, line: Vec::new() }
+    }
+
+    /// An auditor reading the given configuration file.
+    pub fn with_config(path: PathBuf) -> Auditor {
+        Auditor { config_path: Some(path), ..Auditor::new() }
+    }
+
+    /// Handles one call: checks the token and the protocol, writes one record.
+    pub fn log(&mut self, args: &[Arg]) -> Outcome {
+        if let Err(message) = self.set_up() {
+            return Outcome::Failed(message);
+        }
+        let Some(ready) = self.ready.as_mut() else {
+            return Outcome::Failed("not set up".into());
+        };
+        let forged = !call::token_matches(args, ready.token.as_bytes());
+        let row;
+        let event = if forged {
+            EventRef::Forged(call::claimed(args))
+        } else {
+            row = match call::parse_row(args) {
+                Ok(row) => row,
+                Err(message) => return Outcome::Refused(message),
+            };
+            EventRef::Row(RowRef {
+                db: row.db,
+                table: row.table,
+                op: row.op,
+                user: row.user,
+                conn: row.conn,
+                pk: &row.pk,
+                changed: row.changed.as_deref(),
+                old: row.old.as_deref(),
+                new: row.new.as_deref(),
+            })
+        };
+        self.line.clear();
+        let point = ready.chain.append_next(&mut self.line, Timestamp::now(), &event);
+        if let Err(e) = ready.sink.write_line(&self.line) {
+            return Outcome::Failed(format!("cannot write the audit log: {e}"));
+        }
+        ready.chain.advance(point);
+        if forged {
+            Outcome::Forged
+        } else {
+            Outcome::Written(point.seq)
+        }
+    }
+
+    fn set_up(&mut self) -> Result<(), String> {
+        if self.ready.is_some() {
+            return Ok(());
+        }
+        if let Some((at, message)) = &self.failed {
+            if at.elapsed() < RETRY_SETUP {
+                return Err(message.clone());
+            }
+        }
+        match self.open() {
+            Ok(ready) => {
+                self.ready = Some(ready);
+                self.failed = None;
+                Ok(())
+            }
+            Err(message) => {
+                self.failed = Some((Instant::now(), message.clone()));
+                Err(message)
+            }
+        }
+    }
+
+    fn open(&mut self) -> Result<Ready, String> {
+        let path = self.config_path.clone().unwrap_or_else(Config::path);
+        let config = Config::read(&path)?;
+        let key = Key::read_file(&config.key_file).map_err(|e| e.to_string())?;
+        let mut sink = Sink::open(&config.destination).map_err(|e| match &config.destination {
+            crate::config::Destination::File(log) => format!(
+                "cannot open the audit log {}: {e}; check log = in [dbaudit-udf] of {}",
+                log.display(),
+                path.display()
+            ),
+            crate::config::Destination::Stderr => format!("cannot use stderr: {e}"),
+        })?;
+        let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
+        let token = key.trigger_token();
+        let mut chain = Chain::new(key, epoch);
+        let prev = sink.last_record();
+        self.line.clear();
+        let point = chain.append_next(&mut self.line, Timestamp::now(), &EventRef::Start { prev });
+        sink.write_line(&self.line).map_err(|e| format!("cannot write the audit log: {e}"))?;
+        chain.advance(point);
+        Ok(Ready { chain, token, sink })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbaudit_record::{Event, Verifier};
+
+    struct Fixture {
+        dir: PathBuf,
+        key: Key,
+    }
+
+    impl Fixture {
+        fn new(name: &str) -> Fixture {
+            let dir = std::env::temp_dir().join(format!("dbaudit-udf-auditor-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let key = Key::from_bytes([9; 32]);
+            std::fs::write(dir.join("key"), key.to_hex() + "\n").unwrap();
+            let config = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n", dir.display());
+            std::fs::write(dir.join("dbaudit.cnf"), config).unwrap();
+            Fixture { dir, key }
+        }
+
+        fn auditor(&self) -> Auditor {
+            Auditor::with_config(self.dir.join("dbaudit.cnf"))
+        }
+
+        fn lines(&self) -> Vec<Vec<u8>> {
+            let text = std::fs::read(self.dir.join("audit.log")).unwrap();
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+        }
+    }
+
+    fn insert_args<'a>(token: &'a str, values: &'a [(&'a str, Option<&'a [u8]>)]) -> Vec<Arg<'a>> {
+        let mut args: Vec<Arg> = [token, "acme", "users", "insert", "app@localhost", "5", "id", "password"]
+            .into_iter()
+            .map(|v| Arg::new(Some(v.as_bytes()), b"arg"))
+            .collect();
+        args.extend(values.iter().map(|(name, value)| Arg::new(*value, name.as_bytes())));
+        args
+    }
+
+    #[test]
+    fn first_call_writes_a_start_record_then_the_row() {
+        let fx = Fixture::new("start");
+        let token = fx.key.trigger_token();
+        let values = [("new.id", Some(&b"7"[..])), ("new.password", Some(&b"hunter2"[..]))];
+        assert_eq!(fx.auditor().log(&insert_args(&token, &values)), Outcome::Written(1));
+        let lines = fx.lines();
+        assert_eq!(lines.len(), 2);
+        let mut verifier = Verifier::new(fx.key.clone());
+        for line in &lines {
+            assert_eq!(verifier.check(line).unwrap().tamper, None);
+        }
+        assert!(!String::from_utf8_lossy(&lines[1]).contains("hunter2"));
+    }
+
+    #[test]
+    fn forged_call_is_recorded_and_refused() {
+        let fx = Fixture::new("forged");
+        let values = [("new.id", Some(&b"7"[..]))];
+        assert_eq!(fx.auditor().log(&insert_args("0".repeat(32).as_str(), &values)), Outcome::Forged);
+        let record = dbaudit_record::parse(&fx.lines()[1]).unwrap();
+        assert!(matches!(record.event, Event::Forged(_)));
+    }
+
+    #[test]
+    fn a_new_auditor_names_the_previous_epochs_last_record() {
+        let fx = Fixture::new("epochs");
+        let token = fx.key.trigger_token();
+        let values = [("new.id", Some(&b"1"[..]))];
+        let mut first = fx.auditor();
+        first.log(&insert_args(&token, &values));
+        let last = dbaudit_record::parse(fx.lines().last().unwrap()).unwrap().point();
+        fx.auditor().log(&insert_args(&token, &values));
+        let start = dbaudit_record::parse(&fx.lines()[2]).unwrap();
+        assert_eq!(start.event, Event::Start { prev: Some(last) });
+        let mut verifier = Verifier::new(fx.key.clone());
+        assert!(fx.lines().iter().all(|l| verifier.check(l).unwrap().tamper.is_none()));
+    }
+
+    #[test]
+    fn missing_key_fails_with_the_file_named_and_writes_nothing() {
+        let fx = Fixture::new("nokey");
+        std::fs::remove_file(fx.dir.join("key")).unwrap();
+        let Outcome::Failed(message) = fx.auditor().log(&insert_args("x", &[])) else { panic!("expected a failure") };
+        assert!(message.contains(&fx.dir.join("key").display().to_string()), "{message}");
+        assert!(!fx.dir.join("audit.log").exists());
+    }
+}

@@ -1,0 +1,25 @@
+//! `libdbaudit_udf.so`: the SQL functions that dbaudit's triggers call inside mysqld.
+//!
+//! `dbaudit_log(token, db, tbl, op, user, conn, pk_cols, secret_cols, old./new. values…)`
+//! appends one sealed record per changed row to the audit log; `dbaudit_version()` names
+//! the build. The unsafe C ABI lives in [`abi`] alone; everything else is safe Rust that
+//! unit tests drive without a server. Nothing here may panic across the ABI or block
+//! mysqld for long: every entry point is wrapped in `catch_unwind`, and problems become a
+//! NULL result and one line in the server's error log.
+//!
+//! This crate does not create functions or triggers (that is `dbaudit install`/`watch`), and
+//! reads nothing but its configuration, its key and the tail of its own log.
+
+mod abi;
+mod auditor;
+mod call;
+mod config;
+mod report;
+mod sink;
+
+pub use auditor::{Auditor, Outcome};
+pub use call::Arg;
+pub use config::Config;
+
+/// The build, as `dbaudit_version()` reports it.
+pub const VERSION: &str = concat!("dbaudit_udf ", env!("CARGO_PKG_VERSION"));

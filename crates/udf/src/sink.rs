@@ -1,0 +1,201 @@
+//! Where record lines go: an append-only file that follows rotation, or mysqld's stderr.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dbaudit_record::ChainPoint;
+
+use crate::config::Destination;
+
+/// How often the log's path is checked for rotation.
+const ROTATION_CHECK: Duration = Duration::from_secs(1);
+
+/// How far back the start of an epoch looks for the previous epoch's last record.
+const TAIL_LIMIT: u64 = 16 << 20;
+
+/// An open destination for record lines.
+#[derive(Debug)]
+pub enum Sink {
+    /// A log file of our own.
+    File(LogFile),
+    /// The server's error log.
+    Stderr,
+}
+
+impl Sink {
+    /// Opens the destination.
+    pub fn open(destination: &Destination) -> io::Result<Sink> {
+        match destination {
+            Destination::File(path) => LogFile::open(path).map(Sink::File),
+            Destination::Stderr => Ok(Sink::Stderr),
+        }
+    }
+
+    /// The last record at the end of the log, if one can be found there.
+    pub fn last_record(&self) -> Option<ChainPoint> {
+        match self {
+            Sink::File(log) => log.last_record(),
+            Sink::Stderr => None,
+        }
+    }
+
+    /// Appends one whole line. On error the line may be partly written; the next line
+    /// then begins with a newline of its own, so it is never glued to the fragment.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::File(log) => log.write_line(line),
+            Sink::Stderr => io::stderr().lock().write_all(line),
+        }
+    }
+}
+
+/// The audit log file, opened `O_APPEND` so each record lands whole at the end.
+#[derive(Debug)]
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    identity: (u64, u64),
+    checked: Instant,
+    torn: bool,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> io::Result<LogFile> {
+        let file = OpenOptions::new().append(true).create(true).mode(0o640).open(path)?;
+        let meta = file.metadata()?;
+        let mut log = LogFile {
+            path: path.to_owned(),
+            file,
+            identity: (meta.dev(), meta.ino()),
+            checked: Instant::now(),
+            torn: false,
+        };
+        log.torn = log.ends_mid_line()?;
+        Ok(log)
+    }
+
+    fn ends_mid_line(&mut self) -> io::Result<bool> {
+        let len = self.file.metadata()?.len();
+        if len == 0 {
+            return Ok(false);
+        }
+        let mut reader = File::open(&self.path)?;
+        reader.seek(SeekFrom::Start(len - 1))?;
+        let mut last = [0u8; 1];
+        reader.read_exact(&mut last)?;
+        Ok(last[0] != b'\n')
+    }
+
+    /// Reopens the path when the file there is no longer the one we hold: logrotate
+    /// renamed it, or it was deleted. Checked at most once a second, so a rename costs at
+    /// most a second of records in the old file, where the normaliser still finds them.
+    fn follow_rotation(&mut self) -> io::Result<()> {
+        if self.checked.elapsed() < ROTATION_CHECK {
+            return Ok(());
+        }
+        self.checked = Instant::now();
+        let moved = match std::fs::metadata(&self.path) {
+            Ok(meta) => (meta.dev(), meta.ino()) != self.identity,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e),
+        };
+        if moved {
+            *self = LogFile::open(&self.path)?;
+        }
+        Ok(())
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.follow_rotation()?;
+        if self.torn {
+            self.file.write_all(b"\n")?;
+            self.torn = false;
+        }
+        let mut written = 0;
+        while written < line.len() {
+            match self.file.write(&line[written..]) {
+                Ok(0) => {
+                    self.torn = written > 0;
+                    return Err(io::Error::new(io::ErrorKind::WriteZero, "the log accepted no bytes"));
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.torn = written > 0;
+                    // Look at the path again on the next call: the file may have been replaced.
+                    self.checked -= ROTATION_CHECK;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The last whole record in the file, reading backwards from the end.
+    fn last_record(&self) -> Option<ChainPoint> {
+        let mut file = File::open(&self.path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut window: u64 = 64 << 10;
+        loop {
+            let start = len.saturating_sub(window);
+            let mut buf = vec![0; (len - start) as usize];
+            file.seek(SeekFrom::Start(start)).ok()?;
+            file.read_exact(&mut buf).ok()?;
+            // A half-written last line is not a record; neither is a first line cut by the window.
+            let complete = match buf.iter().rposition(|&b| b == b'\n') {
+                Some(end) => &buf[..end],
+                None => &[][..],
+            };
+            let mut lines = complete.split(|&b| b == b'\n').rev().peekable();
+            while let Some(line) = lines.next() {
+                let whole = start == 0 || lines.peek().is_some();
+                if !whole {
+                    break;
+                }
+                if let Ok(record) = dbaudit_record::parse(line) {
+                    return Some(record.point());
+                }
+            }
+            if start == 0 || window >= TAIL_LIMIT {
+                return None;
+            }
+            window *= 4;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dbaudit-udf-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("dbaudit.log")
+    }
+
+    #[test]
+    fn a_line_after_a_torn_tail_starts_on_a_new_line() {
+        let path = temp_path("torn");
+        std::fs::write(&path, b"{\"v\":1,\"epo").unwrap();
+        let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
+        sink.write_line(b"whole\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"v\":1,\"epo\nwhole\n");
+    }
+
+    #[test]
+    fn rename_rotation_is_followed_within_a_second() {
+        let path = temp_path("rotate");
+        let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
+        sink.write_line(b"one\n").unwrap();
+        std::fs::rename(&path, path.with_extension("1")).unwrap();
+        std::thread::sleep(ROTATION_CHECK + Duration::from_millis(50));
+        sink.write_line(b"two\n").unwrap();
+        assert_eq!(std::fs::read(path.with_extension("1")).unwrap(), b"one\n");
+        assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+    }
+}

@@ -1,0 +1,23 @@
+//! The harness for dbaudit's end-to-end tests: each test gets a real, private `mariadbd`
+//! (Debian's `mariadb-server`) in a temporary directory, on its own socket, with the UDF
+//! built from this workspace loaded into it.
+//!
+//! ```no_run
+//! use dbaudit_tests::MariaDb;
+//! use mysql::prelude::Queryable;
+//!
+//! let server = MariaDb::start();
+//! let version: Option<String> = server.root().query_first("SELECT dbaudit_version()").unwrap();
+//! ```
+//!
+//! It does not fake anything: no mock server, no mock UDF. What it cannot find or build it
+//! reports in one line and panics.
+
+mod server;
+mod setup;
+mod sql;
+mod temp_dir;
+
+pub use server::{MariaDb, Options};
+pub use sql::{sql_quote_ident, sql_quote_str};
+pub use temp_dir::TempDir;
