@@ -15,9 +15,8 @@
 
 mod server;
 mod setup;
-mod sql;
 mod temp_dir;
 
+pub use dbaudit_connect::{quote_ident as sql_quote_ident, quote_str as sql_quote_str};
 pub use server::{MariaDb, Options};
-pub use sql::{sql_quote_ident, sql_quote_str};
 pub use temp_dir::TempDir;

@@ -15,8 +15,8 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 
 use crate::setup::{self, MariaDbSetup, INNODB_SIZES};
-use crate::sql::{sql_quote_ident, sql_quote_str};
 use crate::TempDir;
+use dbaudit_connect::{quote_ident as sql_quote_ident, quote_str as sql_quote_str};
 
 const START_DEADLINE: Duration = Duration::from_secs(30);
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
