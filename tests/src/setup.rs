@@ -131,10 +131,13 @@ pub(crate) fn udf_library() -> &'static Path {
         let workspace = workspace_root();
         let target_dir = workspace.join("target").join("test-udf");
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // Benchmarks (built optimised) measure an optimised UDF; tests use a debug one.
+        let release = !cfg!(debug_assertions);
         let output = Command::new(&cargo)
             .current_dir(&workspace)
             .args(["build", "-p", "dbaudit-udf", "--features", "test-panic", "--target-dir"])
             .arg(&target_dir)
+            .args(release.then_some("--release"))
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
         if !output.status.success() {
@@ -144,7 +147,7 @@ pub(crate) fn udf_library() -> &'static Path {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        target_dir.join("debug").join("libdbaudit_udf.so")
+        target_dir.join(if release { "release" } else { "debug" }).join("libdbaudit_udf.so")
     })
 }
 

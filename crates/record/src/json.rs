@@ -6,41 +6,84 @@
 
 use crate::hex;
 
+/// What each byte needs inside a JSON string: 0 nothing, 1 an escape, 2 a look at the
+/// next bytes (0xE2 starts U+2028 and U+2029).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = 1;
+        b += 1;
+    }
+    table[b'"' as usize] = 1;
+    table[b'\\' as usize] = 1;
+    table[0x7f] = 1;
+    table[0xe2] = 2;
+    table
+};
+
+/// Whether eight bytes are all printable ASCII other than `"` and `\\` (SWAR: no byte
+/// below 0x20, none at or above 0x7F, none equal to a quote or backslash).
+fn plain_word(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    let w = u64::from_le_bytes(word);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    let special = below_space
+        | (w & HIGHS)
+        | zero_byte(w ^ (ONES * 0x7f))
+        | zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\')));
+    special == 0
+}
+
 /// Appends `s` as a JSON string: RFC 8259 escaping, plus U+2028/U+2029 and DEL, so that
 /// whatever the value holds, the record stays one line of printable text.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Most text is plain ASCII: skip it eight bytes at a time.
+        while i + 8 <= bytes.len() && plain_word(&bytes[i..i + 8]) {
+            i += 8;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let class = ESCAPE[usize::from(bytes[i])];
+        if class == 0 {
+            i += 1;
+            continue;
+        }
         let b = bytes[i];
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x08 => Some(b"\\b"),
-            0x0c => Some(b"\\f"),
-            0x00..=0x1f | 0x7f => None,
+        if class == 2 {
             // U+2028 and U+2029 are E2 80 A8 / E2 80 A9: line breaks to JavaScript and some tools.
-            0xe2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) => {
+            if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) {
                 out.extend_from_slice(&bytes[run..i]);
                 out.extend_from_slice(if bytes[i + 2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
                 i += 3;
                 run = i;
-                continue;
-            }
-            _ => {
+            } else {
                 i += 1;
-                continue;
             }
-        };
+            continue;
+        }
         out.extend_from_slice(&bytes[run..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(hex::DIGITS[usize::from(b >> 4)]);
                 out.push(hex::DIGITS[usize::from(b & 0xf)]);
@@ -271,6 +314,21 @@ mod tests {
     #[test]
     fn quotes_and_backslashes_cannot_close_the_string() {
         assert_eq!(escaped(r#"","x":"\"#), r#""\",\"x\":\"\\""#);
+    }
+
+    #[test]
+    fn every_byte_at_every_offset_of_a_word_is_escaped_like_the_slow_path() {
+        for special in ["\"", "\\", "\n", "\u{1}", "\u{7f}", "\u{2028}", "é"] {
+            for at in 0..16 {
+                let text = format!("{}{special}{}", "a".repeat(at), "b".repeat(16 - at));
+                let mut expected = String::from("\"");
+                expected.push_str(&"a".repeat(at));
+                expected.push_str(&escaped(special)[1..escaped(special).len() - 1]);
+                expected.push_str(&"b".repeat(16 - at));
+                expected.push('"');
+                assert_eq!(escaped(&text), expected, "{special:?} at {at}");
+            }
+        }
     }
 
     #[test]

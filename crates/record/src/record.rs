@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::hex;
 use crate::json::{self, Reader, SyntaxError};
 use crate::time::Timestamp;
 
@@ -249,7 +250,7 @@ pub enum EventRef<'a> {
 /// Appends the record's body: everything before `,"mac":"`.
 pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Timestamp, event: &EventRef) {
     out.extend_from_slice(b"{\"v\":1,\"epoch\":\"");
-    out.extend_from_slice(epoch.to_string().as_bytes());
+    hex::encode_into(out, &epoch.0.to_be_bytes());
     out.extend_from_slice(b"\",\"seq\":");
     write_u64(out, seq);
     out.extend_from_slice(b",\"ts\":\"");
@@ -345,7 +346,10 @@ fn write_u64(out: &mut Vec<u8>, n: u64) {
 
 // Names come from SQL identifiers, which are UTF-8; anything else is shown, not trusted.
 fn write_name(out: &mut Vec<u8>, name: &[u8]) {
-    json::write_str(out, &String::from_utf8_lossy(name));
+    match std::str::from_utf8(name) {
+        Ok(name) => json::write_str(out, name),
+        Err(_) => json::write_str(out, &String::from_utf8_lossy(name)),
+    }
 }
 
 fn write_columns(out: &mut Vec<u8>, key: &Key, columns: Option<&[ColumnRef]>) {
