@@ -1,0 +1,245 @@
+//! The statements the response runs, each with its values as parameters or quoted by
+//! `dbaudit_connect`: the candidate accounts, lock and unlock, the sessions, `KILL`, and the
+//! row's current state.
+
+use dbaudit_connect::{connect, quote_ident, Account, ConnectError};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, Value as SqlValue};
+use serde_json::{json, Map, Value};
+
+use crate::resolve::{host_matches, processlist_host, resolve, Resolution};
+
+/// The longest text kept from one value or statement in the record.
+const MAX_TEXT: usize = 256;
+/// The most sessions listed in one record.
+pub const MAX_SESSIONS: usize = 20;
+
+/// A connection to the audited server.
+pub struct Server {
+    conn: Conn,
+}
+
+/// One open session, from `information_schema.PROCESSLIST`.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The connection id.
+    pub id: u64,
+    /// The user name.
+    pub user: String,
+    /// The client host, port removed.
+    pub host: String,
+    /// The rest, as the record shows it.
+    pub detail: Value,
+}
+
+impl Server {
+    /// Connects with the configuration's settings and timeouts.
+    pub fn connect(settings: &dbaudit_connect::Settings) -> Result<Server, ConnectError> {
+        connect(settings).map(|conn| Server { conn })
+    }
+
+    /// Every `mysql.user` entry named `name`, and the anonymous ones (roles, with an empty
+    /// host, cannot log in and are left out).
+    pub fn candidates(&mut self, name: &str) -> mysql::Result<Vec<Account>> {
+        let rows: Vec<(String, String)> = self
+            .conn
+            .exec("SELECT User, Host FROM mysql.user WHERE (User = ? OR User = '') AND Host <> ''", (name,))?;
+        Ok(rows.into_iter().map(|(name, host)| Account { name, host }).collect())
+    }
+
+    /// The account `session` (as `USER()` shows it) authenticated as.
+    pub fn resolve(&mut self, session: &Account) -> mysql::Result<(Resolution, Vec<Account>)> {
+        let candidates = self.candidates(&session.name)?;
+        Ok((resolve(session, &candidates), candidates))
+    }
+
+    /// Whether `account` is locked (`SHOW CREATE USER` ends with `ACCOUNT LOCK`, MariaDB and MySQL alike).
+    pub fn is_locked(&mut self, account: &Account) -> mysql::Result<bool> {
+        let create: Option<String> = self.conn.query_first(format!("SHOW CREATE USER {}", account.to_sql()))?;
+        // Options after the last quoted value: a REQUIRE SUBJECT '…' could hold the words.
+        Ok(create.is_some_and(|c| c.rsplit('\'').next().unwrap_or("").contains("ACCOUNT LOCK")))
+    }
+
+    /// `ALTER USER … ACCOUNT LOCK` or `UNLOCK`.
+    pub fn set_locked(&mut self, account: &Account, locked: bool) -> mysql::Result<()> {
+        let what = if locked { "LOCK" } else { "UNLOCK" };
+        self.conn.query_drop(format!("ALTER USER {} ACCOUNT {what}", account.to_sql()))
+    }
+
+    /// The sessions whose user is `name`, this connection left out.
+    pub fn sessions(&mut self, name: &str) -> mysql::Result<Vec<Session>> {
+        let own = u64::from(self.conn.connection_id());
+        let rows: Vec<Row> = self.conn.exec(
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST \
+             WHERE USER = ? AND ID <> ? ORDER BY ID",
+            (name, own),
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let text = |i: usize| row.as_ref(i).map(sql_text).unwrap_or_default();
+                let full_host = text(2);
+                let detail = json!({
+                    "id": row.get::<u64, _>(0).unwrap_or(0), "host": full_host, "db": row.as_ref(3).map(to_json),
+                    "command": text(4), "time": row.as_ref(5).map(to_json), "state": row.as_ref(6).map(to_json),
+                    "info": row.as_ref(7).map(to_json),
+                });
+                Session {
+                    id: row.get::<u64, _>(0).unwrap_or(0),
+                    user: text(1),
+                    host: processlist_host(&full_host).to_owned(),
+                    detail,
+                }
+            })
+            .collect())
+    }
+
+    /// `KILL CONNECTION id`; `false` when the session was already gone.
+    pub fn kill(&mut self, id: u64) -> mysql::Result<bool> {
+        match self.conn.query_drop(format!("KILL CONNECTION {id}")) {
+            Ok(()) => Ok(true),
+            Err(mysql::Error::MySqlError(e)) if e.code == 1094 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The row of `table` (`db.table`) whose primary key is `pk` (`col:value[,col:value…]`),
+    /// now; columns named in `secret` are masked. `Err` says why it could not be had.
+    pub fn row(&mut self, table: &str, pk: &str, secret: &[String]) -> Result<Value, String> {
+        let (db, name) = self.find_table(table)?;
+        let pk_columns: Vec<String> = self
+            .conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+                (&db, &name),
+            )
+            .map_err(|e| format!("cannot read the primary key of {table}: {e}"))?;
+        if pk_columns.is_empty() {
+            return Err(format!("{table} has no primary key"));
+        }
+        let values = split_pk(pk, &pk_columns).ok_or_else(|| {
+            format!("pk \"{}\" does not name the primary key ({})", crate::alert::shown(pk), pk_columns.join(", "))
+        })?;
+        let condition: Vec<String> = pk_columns.iter().map(|c| format!("{} <=> ?", quote_ident(c))).collect();
+        let select = format!(
+            "SELECT * FROM {}.{} WHERE {} LIMIT 1",
+            quote_ident(&db),
+            quote_ident(&name),
+            condition.join(" AND ")
+        );
+        let row: Option<Row> = self.conn.exec_first(select, values).map_err(|e| format!("cannot read {table}: {e}"))?;
+        let Some(row) = row else { return Ok(Value::Null) };
+        let mut object = Map::new();
+        for (i, column) in row.columns_ref().iter().enumerate() {
+            let column_name = column.name_str().into_owned();
+            let value = if secret.iter().any(|s| s.eq_ignore_ascii_case(&column_name)) {
+                json!({"masked": "secret column"})
+            } else {
+                row.as_ref(i).map_or(Value::Null, to_json)
+            };
+            object.insert(column_name, value);
+        }
+        Ok(Value::Object(object))
+    }
+
+    /// Splits `db.table` at the dot that names an existing table (either part may hold dots).
+    fn find_table(&mut self, table: &str) -> Result<(String, String), String> {
+        let mut found = Vec::new();
+        for (at, _) in table.match_indices('.') {
+            let (db, name) = (&table[..at], &table[at + 1..]);
+            let exists: Option<u64> = self
+                .conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                    (db, name),
+                )
+                .map_err(|e| format!("cannot look up {table}: {e}"))?;
+            if exists.unwrap_or(0) > 0 {
+                found.push((db.to_owned(), name.to_owned()));
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(format!("no table {} is visible to the [client] account", crate::alert::shown(table))),
+            _ => Err(format!("{} names more than one table", crate::alert::shown(table))),
+        }
+    }
+}
+
+/// Which of `sessions` authenticated as `account`: those with its name whose host resolves
+/// to it among `candidates` (a session of the same name from another host may be another account).
+pub fn sessions_of<'a>(account: &Account, candidates: &[Account], sessions: &'a [Session]) -> Vec<&'a Session> {
+    sessions
+        .iter()
+        .filter(|s| s.user == account.name && host_matches(&account.host, &s.host))
+        .filter(|s| {
+            let session = Account { name: s.user.clone(), host: s.host.clone() };
+            resolve(&session, candidates) == Resolution::Account(account.clone())
+        })
+        .collect()
+}
+
+/// `col1:v1,col2:v2` against the known key columns, in order: each value runs up to
+/// `,<next column>:`, the last to the end, so values may hold commas and colons.
+fn split_pk(pk: &str, columns: &[String]) -> Option<Vec<String>> {
+    let mut rest = pk.strip_prefix(columns.first()?.as_str())?.strip_prefix(':')?;
+    let mut values = Vec::with_capacity(columns.len());
+    for next in &columns[1..] {
+        let marker = format!(",{next}:");
+        let at = rest.find(&marker)?;
+        values.push(rest[..at].to_owned());
+        rest = &rest[at + marker.len()..];
+    }
+    values.push(rest.to_owned());
+    Some(values)
+}
+
+fn sql_text(value: &SqlValue) -> String {
+    match to_json(value) {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A value as the record shows it: numbers as numbers, text cut to [`MAX_TEXT`] characters,
+/// bytes that are not UTF-8 as `{"hex": …}`.
+fn to_json(value: &SqlValue) -> Value {
+    match value {
+        SqlValue::NULL => Value::Null,
+        SqlValue::Bytes(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) if text.chars().count() > MAX_TEXT => {
+                json!({"text": text.chars().take(MAX_TEXT).collect::<String>(), "cut_from_bytes": bytes.len()})
+            }
+            Ok(text) => Value::String(text.to_owned()),
+            Err(_) => json!({"hex": dbaudit_record::hex::encode(&bytes[..bytes.len().min(MAX_TEXT / 2)]),
+                             "bytes": bytes.len()}),
+        },
+        SqlValue::Int(n) => json!(n),
+        SqlValue::UInt(n) => json!(n),
+        SqlValue::Float(n) => json!(n),
+        SqlValue::Double(n) => json!(n),
+        SqlValue::Date(y, mo, d, h, mi, s, us) => {
+            Value::String(format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"))
+        }
+        SqlValue::Time(negative, days, h, mi, s, us) => {
+            let hours = u64::from(*days) * 24 + u64::from(*h);
+            Value::String(format!("{}{hours:02}:{mi:02}:{s:02}.{us:06}", if *negative { "-" } else { "" }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pk_values_may_hold_commas_and_colons() {
+        let columns = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(split_pk("a:1,2:x,b:y:z", &columns), Some(vec!["1,2:x".into(), "y:z".into()]));
+        assert_eq!(split_pk("id:7", &["id".to_owned()]), Some(vec!["7".into()]));
+        assert_eq!(split_pk("ident:7", &["id".to_owned()]), None);
+        assert_eq!(split_pk("a:1", &columns), None);
+    }
+}
