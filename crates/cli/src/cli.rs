@@ -1,0 +1,125 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  done; for status and verify: nothing wrong found
+  1  status: a trigger is missing or altered, the UDF is not loaded, or the key is unreadable;
+     verify: records are missing, edited, inserted, moved, or forged (dbaudit_log called
+     with a wrong token)
+  2  nothing checked or changed: bad usage, option file, key file, connection, missing
+     table, or a log that cannot be read
+
+Connection settings come from the [client] group of --defaults-file (default
+/var/ossec/etc/dbaudit.cnf when it exists); flags override them. The key defaults to the
+UDF's own key_file (from $DBAUDIT_UDF_CONFIG or /etc/mysql/dbaudit.cnf, [dbaudit-udf]),
+else /etc/mysql/dbaudit.key.";
+
+/// dbaudit: audit row changes in MySQL/MariaDB tables for OSSEC and Wazuh.
+#[derive(Debug, Parser)]
+#[command(name = "dbaudit", version, after_help = EXIT_STATUS)]
+pub struct Cli {
+    /// How to reach the server and where the key is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand, spelt as MySQL's own tools spell them.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Option file to read ([client] for the connection).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+    /// Unix socket of the server.
+    #[arg(short = 'S', long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Host of the server (TCP).
+    #[arg(short = 'h', long, global = true)]
+    pub host: Option<String>,
+    /// TCP port.
+    #[arg(short = 'P', long, global = true)]
+    pub port: Option<u16>,
+    /// Account name.
+    #[arg(short = 'u', long, global = true)]
+    pub user: Option<String>,
+    /// Password (prefer the option file: a flag shows in the process list).
+    #[arg(short = 'p', long, global = true)]
+    pub password: Option<String>,
+    /// Key file from which the trigger token is derived (64 hex characters).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The subcommands. (`install`, `uninstall` and `demo` are to come: issue 6.)
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the audit triggers of tables (idempotent).
+    Watch(WatchArgs),
+    /// Drop the audit triggers of tables; other triggers are left alone.
+    Unwatch(UnwatchArgs),
+    /// Show watched tables, their triggers, the loaded UDF and the log.
+    Status(StatusArgs),
+    /// Print what an attacker would change, for OSSEC full_command + check_diff.
+    Fingerprint,
+    /// Check raw audit logs against the keyed chain.
+    Verify(VerifyArgs),
+}
+
+/// `dbaudit watch`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+DB and TABLE may each be backtick-quoted as in SQL: `shop-db`.`weird``tab le`.
+A table already watched keeps its secret columns and its fail-open/fail-closed mode unless
+told otherwise; to reveal a secret column again, unwatch the table and watch it anew.
+Re-run watch after altering a watched table, so that new columns are recorded.")]
+pub struct WatchArgs {
+    /// Tables to watch, as DB.TABLE.
+    #[arg(required = true, value_name = "DB.TABLE")]
+    pub tables: Vec<String>,
+    /// A column recorded as a keyed mask, never in clear (repeatable; must exist in a named table).
+    #[arg(long = "secret", value_name = "COLUMN")]
+    pub secrets: Vec<String>,
+    /// Refuse the statement when its audit record cannot be written.
+    #[arg(long, conflicts_with = "fail_open")]
+    pub fail_closed: bool,
+    /// Let the statement through when its audit record cannot be written (the default).
+    #[arg(long)]
+    pub fail_open: bool,
+    /// Print the SQL (a script for the mysql client) and change nothing.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// `dbaudit unwatch`.
+#[derive(Debug, Args)]
+pub struct UnwatchArgs {
+    /// Tables to stop watching, as DB.TABLE.
+    #[arg(required = true, value_name = "DB.TABLE")]
+    pub tables: Vec<String>,
+}
+
+/// `dbaudit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `dbaudit verify`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Give rotated files first, oldest first: dbaudit verify dbaudit.log.2 dbaudit.log.1 dbaudit.log
+A log that begins mid-epoch (its start is in a file not given) gets a warning, not a finding.
+Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.")]
+pub struct VerifyArgs {
+    /// Raw logs written by the UDF, in order.
+    #[arg(required = true, value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+}

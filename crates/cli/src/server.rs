@@ -1,0 +1,85 @@
+//! The connected server: which flavour it is, and whether the UDF is loaded in it.
+
+use dbaudit_connect::{connect, ClientOptions, Settings};
+use mysql::prelude::Queryable;
+use mysql::Conn;
+
+use crate::error::Failure;
+
+/// MariaDB or MySQL: they differ in how a trigger can be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// MariaDB: `CREATE OR REPLACE TRIGGER`.
+    MariaDb,
+    /// MySQL: no `OR REPLACE`; replacing is `DROP` + `CREATE` under `LOCK TABLES … WRITE`.
+    MySql,
+}
+
+/// A connection with what dbaudit needs to know about the server.
+pub struct Server {
+    /// The connection.
+    pub conn: Conn,
+    /// Which server it is.
+    pub flavour: Flavour,
+    /// Where it is, for messages.
+    pub target: String,
+}
+
+impl Server {
+    /// Connects as the option file and flags say.
+    pub fn connect(defaults_file: Option<&std::path::Path>, flags: &ClientOptions) -> Result<Server, Failure> {
+        let settings = Settings::load(defaults_file, flags)?;
+        let mut conn = connect(&settings)?;
+        let target = settings.target();
+        let version: String = conn
+            .query_first("SELECT @@version")
+            .map_err(|e| Failure::new(format!("cannot query {target}: {e}")))?
+            .unwrap_or_default();
+        Ok(Server { conn, flavour: flavour_of(&version), target })
+    }
+
+    /// Wraps an open connection (the tests' own), finding the flavour.
+    pub fn from_conn(mut conn: Conn) -> Result<Server, Failure> {
+        let version: String = conn
+            .query_first("SELECT @@version")
+            .map_err(|e| Failure::new(format!("cannot query the server: {e}")))?
+            .unwrap_or_default();
+        Ok(Server { conn, flavour: flavour_of(&version), target: "the server".into() })
+    }
+
+    /// What `dbaudit_version()` says, or None when the function does not exist.
+    pub fn udf_version(&mut self) -> Result<Option<String>, Failure> {
+        match self.conn.query_first::<Option<String>, _>("SELECT dbaudit_version()") {
+            Ok(version) => Ok(version.flatten()),
+            // ER_SP_DOES_NOT_EXIST: "FUNCTION dbaudit_version does not exist".
+            Err(mysql::Error::MySqlError(e)) if e.code == 1305 => Ok(None),
+            Err(e) => Err(Failure::new(format!("cannot ask {} for dbaudit_version(): {e}", self.target))),
+        }
+    }
+
+    /// Fails unless `dbaudit_log` exists: a trigger calling a missing function would
+    /// make every write to its table fail.
+    pub fn require_udf(&mut self) -> Result<(), Failure> {
+        let loaded = match self.conn.query_first::<u64, _>("SELECT COUNT(*) FROM mysql.func WHERE name = 'dbaudit_log'") {
+            Ok(count) => count.unwrap_or(0) > 0,
+            // No SELECT on mysql.func: the version function stands in for the set.
+            Err(_) => self.udf_version()?.is_some(),
+        };
+        if loaded {
+            Ok(())
+        } else {
+            Err(Failure::new(format!(
+                "the dbaudit UDF is not loaded on {} (no function dbaudit_log): run `dbaudit install`",
+                self.target
+            )))
+        }
+    }
+}
+
+fn flavour_of(version: &str) -> Flavour {
+    if version.contains("MariaDB") {
+        Flavour::MariaDb
+    } else {
+        Flavour::MySql
+    }
+}

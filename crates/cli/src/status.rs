@@ -1,0 +1,252 @@
+//! `dbaudit status`: which tables are watched, whether each trigger is what `watch` would
+//! generate now, which UDF is loaded, where it writes and the last record written.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use dbaudit_record::{json, Key};
+
+use crate::error::{Failure, Outcome};
+use crate::schema::{triggers_on, watched_tables, TableSchema};
+use crate::server::Server;
+use crate::table::TableName;
+use crate::triggers::{options_of, RowEvent, TriggerSet};
+use crate::udf_config::UdfConfig;
+
+/// The state of one of a table's three triggers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerState {
+    /// Present, and exactly what `watch` generates now.
+    Unaltered,
+    /// Present, but not what `watch` generates now: edited, or the table changed since.
+    Differs,
+    /// Not there.
+    Missing,
+    /// Present; not compared, for want of the key.
+    Unchecked,
+}
+
+impl TriggerState {
+    /// The word shown for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerState::Unaltered => "ok",
+            TriggerState::Differs => "altered",
+            TriggerState::Missing => "missing",
+            TriggerState::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// One watched table.
+#[derive(Clone, Debug)]
+pub struct TableStatus {
+    /// The table.
+    pub table: TableName,
+    /// Its INSERT, UPDATE and DELETE triggers.
+    pub triggers: [TriggerState; 3],
+    /// How many triggers of other people it has.
+    pub other_triggers: usize,
+}
+
+/// The last record of the log.
+#[derive(Clone, Debug)]
+pub struct LastRecord {
+    /// Its epoch and seq, as `epoch/seq`.
+    pub epoch: String,
+    /// Its seq.
+    pub seq: u64,
+    /// When it was written.
+    pub ts: String,
+}
+
+/// Everything `status` reports.
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// `dbaudit_version()`, None when the UDF is not loaded.
+    pub udf_version: Option<String>,
+    /// The UDF's log setting.
+    pub log: String,
+    /// The UDF configuration file it came from.
+    pub udf_config: String,
+    /// The last record in the log, when it can be read.
+    pub last_record: Option<LastRecord>,
+    /// Watched tables.
+    pub tables: Vec<TableStatus>,
+    /// What is wrong, one line each.
+    pub problems: Vec<String>,
+}
+
+/// Gathers the status.
+pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, Failure> {
+    let mut problems = Vec::new();
+    let udf_version = server.udf_version()?;
+    if udf_version.is_none() {
+        problems.push(format!("the dbaudit UDF is not loaded on {}: run `dbaudit install`", server.target));
+    }
+    let token = match key {
+        Ok(key) => Some(key.trigger_token()),
+        Err(e) => {
+            problems.push(format!("triggers not compared: {e}"));
+            None
+        }
+    };
+    let config = UdfConfig::read(&UdfConfig::path())?;
+    let last_record = match config.log_file() {
+        Some(path) => match last_record(path) {
+            Ok(last) => last,
+            Err(e) => {
+                problems.push(format!("cannot read the log {}: {e}", path.display()));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut tables = Vec::new();
+    for table in watched_tables(&mut server.conn)? {
+        let status = table_status(server, &table, token.as_deref())?;
+        for (event, state) in RowEvent::ALL.iter().zip(status.triggers) {
+            if matches!(state, TriggerState::Differs | TriggerState::Missing) {
+                problems.push(format!(
+                    "{table}: the {} trigger is {}: re-run `dbaudit watch {table}`",
+                    event.sql(),
+                    state.as_str()
+                ));
+            }
+        }
+        tables.push(status);
+    }
+    Ok(Status {
+        udf_version,
+        log: config.log.clone(),
+        udf_config: config.path.display().to_string(),
+        last_record,
+        tables,
+        problems,
+    })
+}
+
+fn table_status(server: &mut Server, table: &TableName, token: Option<&str>) -> Result<TableStatus, Failure> {
+    let triggers = triggers_on(&mut server.conn, table)?;
+    let schema = TableSchema::read(&mut server.conn, table)?;
+    let states = RowEvent::ALL.map(|event| {
+        let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == event.sql()) else {
+            return TriggerState::Missing;
+        };
+        let (Some(token), Some(options)) = (token, options_of(&existing.body)) else {
+            return if token.is_none() { TriggerState::Unchecked } else { TriggerState::Differs };
+        };
+        let wanted = TriggerSet::generate(&schema, token, &options);
+        let wanted = wanted.triggers.iter().find(|t| t.event == event).expect("one trigger per event");
+        if existing.timing == "AFTER" && existing.name == wanted.name && existing.body == wanted.body {
+            TriggerState::Unaltered
+        } else {
+            TriggerState::Differs
+        }
+    });
+    let other_triggers = triggers.iter().filter(|t| !t.is_ours()).count();
+    Ok(TableStatus { table: table.clone(), triggers: states, other_triggers })
+}
+
+/// The last whole record of the log at `path`, read from its tail.
+fn last_record(path: &Path) -> std::io::Result<Option<LastRecord>> {
+    const TAIL: u64 = 1 << 20;
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    // Only lines ending in a newline are whole; the first may be cut by the seek.
+    let whole = match tail.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &tail[..end],
+        None => return Ok(None),
+    };
+    Ok(whole.rsplit(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok()).map(|record| LastRecord {
+        epoch: record.epoch.to_string(),
+        seq: record.seq,
+        ts: record.ts.to_string(),
+    }))
+}
+
+/// Prints the status as a table for people.
+pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+    let udf = status.udf_version.as_deref().map_or("not loaded (run `dbaudit install`)".to_owned(), |v| format!("{v} (loaded)"));
+    writeln!(out, "udf:     {udf}")?;
+    writeln!(out, "log:     {} (from {})", status.log, status.udf_config)?;
+    let last = status.last_record.as_ref().map_or("none found".to_owned(), |r| {
+        format!("seq {} of epoch {} at {}", r.seq, r.epoch, r.ts)
+    });
+    writeln!(out, "last:    {last}")?;
+    if status.tables.is_empty() {
+        writeln!(out, "tables:  none watched (dbaudit watch DB.TABLE)")?;
+    } else {
+        let width = status.tables.iter().map(|t| t.table.to_string().chars().count()).max().unwrap_or(0).max(5);
+        writeln!(out, "{:width$}  INSERT     UPDATE     DELETE     OTHER-TRIGGERS", "TABLE")?;
+        for t in &status.tables {
+            let [i, u, d] = t.triggers.map(TriggerState::as_str);
+            writeln!(out, "{:width$}  {i:10} {u:10} {d:10} {}", t.table.to_string(), t.other_triggers)?;
+        }
+    }
+    for problem in &status.problems {
+        writeln!(out, "problem: {problem}")?;
+    }
+    Ok(())
+}
+
+/// Prints the status as one JSON object.
+pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+    let mut j = Vec::new();
+    let string = |j: &mut Vec<u8>, s: &str| json::write_str(j, s);
+    j.extend_from_slice(b"{\"udf_version\":");
+    match &status.udf_version {
+        Some(v) => string(&mut j, v),
+        None => j.extend_from_slice(b"null"),
+    }
+    j.extend_from_slice(b",\"log\":");
+    string(&mut j, &status.log);
+    j.extend_from_slice(b",\"udf_config\":");
+    string(&mut j, &status.udf_config);
+    j.extend_from_slice(b",\"last_record\":");
+    match &status.last_record {
+        Some(r) => {
+            j.extend_from_slice(b"{\"epoch\":");
+            string(&mut j, &r.epoch);
+            j.extend_from_slice(format!(",\"seq\":{},\"ts\":", r.seq).as_bytes());
+            string(&mut j, &r.ts);
+            j.push(b'}');
+        }
+        None => j.extend_from_slice(b"null"),
+    }
+    j.extend_from_slice(b",\"tables\":[");
+    for (n, t) in status.tables.iter().enumerate() {
+        if n > 0 {
+            j.push(b',');
+        }
+        j.extend_from_slice(b"{\"db\":");
+        string(&mut j, &t.table.db);
+        j.extend_from_slice(b",\"table\":");
+        string(&mut j, &t.table.table);
+        for (event, state) in RowEvent::ALL.iter().zip(t.triggers) {
+            j.extend_from_slice(format!(",\"{}\":\"{}\"", event.op(), state.as_str()).as_bytes());
+        }
+        j.extend_from_slice(format!(",\"other_triggers\":{}}}", t.other_triggers).as_bytes());
+    }
+    j.extend_from_slice(b"],\"problems\":[");
+    for (n, p) in status.problems.iter().enumerate() {
+        if n > 0 {
+            j.push(b',');
+        }
+        string(&mut j, p);
+    }
+    j.extend_from_slice(b"]}\n");
+    out.write_all(&j)
+}
+
+/// Runs `dbaudit status`.
+pub fn run(out: &mut dyn Write, server: &mut Server, key: Result<Key, Failure>, as_json: bool) -> Result<Outcome, Failure> {
+    let status = gather(server, key)?;
+    let written = if as_json { print_json(out, &status) } else { print_human(out, &status) };
+    written.map_err(|e| Failure::new(format!("cannot write the status: {e}")))?;
+    Ok(Outcome::findings_if(!status.problems.is_empty()))
+}

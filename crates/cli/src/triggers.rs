@@ -1,0 +1,366 @@
+//! The three AFTER triggers that send a table's row changes to `dbaudit_log`: the one
+//! generator in the codebase. `dbaudit watch` installs its output, `dbaudit status`
+//! compares the server's triggers with it, and the end-to-end tests use it.
+//!
+//! The call follows crates/udf's protocol: `token, db, tbl, op, USER(), CONNECTION_ID(),
+//! pk_cols, secret_cols`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>` for every column.
+
+use dbaudit_connect::{quote_ident, quote_str};
+
+use crate::schema::{ColumnInfo, TableSchema};
+use crate::table::TableName;
+
+/// The longest identifier MySQL and MariaDB accept, in characters.
+const MAX_IDENTIFIER: usize = 64;
+
+/// The message a fail-closed trigger refuses the statement with.
+pub const FAIL_CLOSED_MESSAGE: &str = "dbaudit: audit record not written; statement refused (fail-closed)";
+
+/// A row change a trigger fires on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowEvent {
+    /// `INSERT`.
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+}
+
+impl RowEvent {
+    /// All three, in the order triggers are generated.
+    pub const ALL: [RowEvent; 3] = [RowEvent::Insert, RowEvent::Update, RowEvent::Delete];
+
+    /// The record's `op`.
+    pub fn op(self) -> &'static str {
+        match self {
+            RowEvent::Insert => "insert",
+            RowEvent::Update => "update",
+            RowEvent::Delete => "delete",
+        }
+    }
+
+    /// As SQL and `information_schema.TRIGGERS.EVENT_MANIPULATION` write it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            RowEvent::Insert => "INSERT",
+            RowEvent::Update => "UPDATE",
+            RowEvent::Delete => "DELETE",
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            RowEvent::Insert => "_ai",
+            RowEvent::Update => "_au",
+            RowEvent::Delete => "_ad",
+        }
+    }
+}
+
+/// How a table is watched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// Columns whose values are recorded as a keyed mask, never in clear (matched
+    /// case-insensitively; names the table lacks are ignored here).
+    pub secrets: Vec<String>,
+    /// Refuse the statement when the record cannot be written.
+    pub fail_closed: bool,
+}
+
+/// One trigger to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// Its name: `dbaudit_<table>_ai|_au|_ad`, shortened with a hash when too long.
+    pub name: String,
+    /// The event it fires on (always AFTER).
+    pub event: RowEvent,
+    /// The body, as `information_schema.TRIGGERS.ACTION_STATEMENT` will show it.
+    pub body: String,
+}
+
+impl Trigger {
+    /// `CREATE [OR REPLACE] TRIGGER … AFTER … ON … FOR EACH ROW <body>`.
+    pub fn create_sql(&self, table: &TableName, or_replace: bool) -> String {
+        format!(
+            "CREATE {}TRIGGER {}.{} AFTER {} ON {} FOR EACH ROW {}",
+            if or_replace { "OR REPLACE " } else { "" },
+            quote_ident(&table.db),
+            quote_ident(&self.name),
+            self.event.sql(),
+            table.to_sql(),
+            self.body
+        )
+    }
+
+    /// `DROP TRIGGER IF EXISTS …`.
+    pub fn drop_sql(table: &TableName, name: &str) -> String {
+        format!("DROP TRIGGER IF EXISTS {}.{}", quote_ident(&table.db), quote_ident(name))
+    }
+}
+
+/// The triggers that watch one table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriggerSet {
+    /// The table.
+    pub table: TableName,
+    /// Its AFTER INSERT, UPDATE and DELETE triggers.
+    pub triggers: [Trigger; 3],
+    /// The secret columns, as the table spells them, in table order.
+    pub secrets: Vec<String>,
+}
+
+impl TriggerSet {
+    /// The triggers for `schema`, calling `dbaudit_log` with `token`.
+    pub fn generate(schema: &TableSchema, token: &str, options: &WatchOptions) -> TriggerSet {
+        let secrets: Vec<String> = schema
+            .columns
+            .iter()
+            .filter(|c| options.secrets.iter().any(|s| s.to_lowercase() == c.name.to_lowercase()))
+            .map(|c| c.name.clone())
+            .collect();
+        let key: Vec<String> = schema.key.columns().to_vec();
+        let triggers = RowEvent::ALL.map(|event| {
+            let mut args = vec![
+                quote_str(token),
+                quote_str(&schema.name.db),
+                quote_str(&schema.name.table),
+                quote_str(event.op()),
+                "USER()".to_owned(),
+                "CONNECTION_ID()".to_owned(),
+                quote_str(&join_names(&key)),
+                quote_str(&join_names(&secrets)),
+            ];
+            let sides: &[&str] = match event {
+                RowEvent::Insert => &["NEW"],
+                RowEvent::Update => &["OLD", "NEW"],
+                RowEvent::Delete => &["OLD"],
+            };
+            for side in sides {
+                for column in &schema.columns {
+                    let alias = format!("{}.{}", side.to_lowercase(), column.name);
+                    args.push(format!("{} AS {}", value_expr(side, column), quote_ident(&alias)));
+                }
+            }
+            let call = format!("dbaudit_log({})", args.join(", "));
+            let body = if options.fail_closed {
+                format!(
+                    "BEGIN IF {call} IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {}; END IF; END",
+                    quote_str(FAIL_CLOSED_MESSAGE)
+                )
+            } else {
+                format!("SET @dbaudit_seq = {call}")
+            };
+            Trigger { name: trigger_name(&schema.name.table, event), event, body }
+        });
+        TriggerSet { table: schema.name.clone(), triggers, secrets }
+    }
+}
+
+/// `dbaudit_<table><suffix>`; when that exceeds 64 characters, the table name is cut and
+/// a hash of the whole name keeps the trigger names of different tables apart.
+pub fn trigger_name(table: &str, event: RowEvent) -> String {
+    let name = format!("dbaudit_{table}{}", event.suffix());
+    if name.chars().count() <= MAX_IDENTIFIER {
+        return name;
+    }
+    let hash = blake3::hash(table.as_bytes()).to_hex();
+    let room = MAX_IDENTIFIER - "dbaudit_".len() - 1 - 8 - event.suffix().len();
+    let cut: String = table.chars().take(room).collect();
+    format!("dbaudit_{cut}_{}{}", &hash[..8], event.suffix())
+}
+
+/// Spatial types reach the UDF as WKB; it records text instead.
+const SPATIAL: [&str; 8] =
+    ["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection"];
+
+/// The argument that carries `side`.`column`: the UDF gets bytes in the column's character
+/// set, so text in other sets is converted to utf8mb4, and spatial values become WKT.
+fn value_expr(side: &str, column: &ColumnInfo) -> String {
+    let value = format!("{side}.{}", quote_ident(&column.name));
+    let utf8_or_binary = |cs: &str| matches!(cs.to_lowercase().as_str(), "utf8" | "utf8mb3" | "utf8mb4" | "binary");
+    if SPATIAL.contains(&column.data_type.as_str()) {
+        format!("ST_AsText({value})")
+    } else if column.charset.as_deref().is_some_and(|cs| !utf8_or_binary(cs)) {
+        format!("CONVERT({value} USING utf8mb4)")
+    } else {
+        value
+    }
+}
+
+/// Column names as the UDF's `pk_cols`/`secret_cols` list: comma-separated, `\,` and `\\`
+/// for commas and backslashes inside a name.
+pub fn join_names(names: &[String]) -> String {
+    names.iter().map(|n| n.replace('\\', "\\\\").replace(',', "\\,")).collect::<Vec<_>>().join(",")
+}
+
+/// The inverse of [`join_names`], as the UDF reads the list.
+fn split_names(list: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut current = String::new();
+    let mut chars = list.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.push(chars.next().unwrap_or('\\')),
+            ',' => names.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    names.push(current);
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+/// How an existing trigger of ours watches its table — its secret columns and whether it
+/// fails closed — read back from its body, so that re-running `watch` never silently
+/// reveals a secret or turns fail-closed into fail-open. None when the body is not one we
+/// generate.
+pub fn options_of(body: &str) -> Option<WatchOptions> {
+    let fail_closed = body.starts_with("BEGIN IF dbaudit_log(");
+    if !fail_closed && !body.starts_with("SET @dbaudit_seq = dbaudit_log(") {
+        return None;
+    }
+    let args = call_arguments(&body[body.find("dbaudit_log(")? + "dbaudit_log(".len()..])?;
+    let secrets = split_names(&unquote(args.get(7)?.trim())?);
+    Some(WatchOptions { secrets, fail_closed })
+}
+
+/// The top-level arguments of a call whose text starts after its `(`.
+fn call_arguments(text: &str) -> Option<Vec<&str>> {
+    let mut args = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '`' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') if depth == 0 => {
+                args.push(&text[start..i]);
+                return Some(args);
+            }
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                args.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The text of a string literal as [`quote_str`] writes it.
+fn unquote(literal: &str) -> Option<String> {
+    let inner = literal.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut text = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                '0' => text.push('\0'),
+                'n' => text.push('\n'),
+                c => text.push(c),
+            },
+            '\'' => {
+                chars.next().filter(|c| *c == '\'')?;
+                text.push('\'');
+            }
+            c => text.push(c),
+        }
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::RowKey;
+
+    fn column(name: &str, data_type: &str, charset: Option<&str>) -> ColumnInfo {
+        ColumnInfo {
+            name: name.into(),
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            charset: charset.map(Into::into),
+            collation: None,
+            nullable: "YES".into(),
+            default: None,
+            extra: String::new(),
+            generation: None,
+        }
+    }
+
+    fn users() -> TableSchema {
+        TableSchema {
+            name: TableName::new("acme", "users"),
+            columns: vec![
+                column("id", "int", None),
+                column("Password", "char", Some("utf8mb4")),
+                column("a,b\\c", "varchar", Some("latin1")),
+                column("where", "point", None),
+            ],
+            indexes: Vec::new(),
+            key: RowKey::Primary(vec!["id".into(), "a,b\\c".into()]),
+        }
+    }
+
+    #[test]
+    fn insert_trigger_is_the_documented_call() {
+        let options = WatchOptions { secrets: vec!["password".into()], fail_closed: false };
+        let set = TriggerSet::generate(&users(), "tok", &options);
+        assert_eq!(set.secrets, ["Password"]);
+        let insert = &set.triggers[0];
+        assert_eq!(insert.name, "dbaudit_users_ai");
+        assert_eq!(
+            insert.body,
+            r"SET @dbaudit_seq = dbaudit_log('tok', 'acme', 'users', 'insert', USER(), CONNECTION_ID(), 'id,a\\,b\\\\c', 'Password', NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`)"
+        );
+        assert!(set.triggers[1].body.contains("OLD.`id` AS `old.id`") && set.triggers[1].body.contains("NEW.`id`"));
+        assert!(!set.triggers[2].body.contains("NEW."));
+        assert_eq!(
+            insert.create_sql(&set.table, true)[..80],
+            "CREATE OR REPLACE TRIGGER `acme`.`dbaudit_users_ai` AFTER INSERT ON `acme`.`users` FOR EACH ROW SET"[..80]
+        );
+    }
+
+    #[test]
+    fn options_read_back_from_the_body() {
+        for options in [
+            WatchOptions { secrets: vec![], fail_closed: false },
+            WatchOptions { secrets: vec!["Password".into(), "a,b\\c".into()], fail_closed: true },
+        ] {
+            let set = TriggerSet::generate(&users(), "t'o\\k", &options);
+            for trigger in &set.triggers {
+                assert_eq!(options_of(&trigger.body), Some(options.clone()), "{}", trigger.body);
+            }
+        }
+        assert_eq!(options_of("SET @x = 1"), None);
+        assert_eq!(options_of("SET @dbaudit_seq = dbaudit_log('t', 'd'"), None);
+    }
+
+    #[test]
+    fn long_names_are_cut_with_a_hash_that_keeps_them_apart() {
+        let long = "t".repeat(64);
+        let other = format!("{}x", "t".repeat(63));
+        let (a, b) = (trigger_name(&long, RowEvent::Update), trigger_name(&other, RowEvent::Update));
+        assert_eq!(a.chars().count(), 64);
+        assert!(a.starts_with("dbaudit_ttt") && a.ends_with("_au"), "{a}");
+        assert_ne!(a, b);
+        let unicode = "ü".repeat(60);
+        assert_eq!(trigger_name(&unicode, RowEvent::Delete).chars().count(), 64);
+        assert_eq!(trigger_name(&"x".repeat(53), RowEvent::Insert).len(), 64);
+    }
+
+    #[test]
+    fn names_join_and_split_as_the_udf_reads_them() {
+        let names = vec!["a,b".to_owned(), "c\\".to_owned(), "d".to_owned()];
+        assert_eq!(join_names(&names), r"a\,b,c\\,d");
+        assert_eq!(split_names(&join_names(&names)), names);
+    }
+}
