@@ -1,0 +1,480 @@
+//! The normalised line: one verified event framed the way OSSEC's pre-decoder reads it,
+//! `2026-11-26T08:31:24.123456+00:00 host dbaudit: op=… key=value … data={…}`.
+//!
+//! Every value before `data=` is percent-encoded outside `[A-Za-z0-9._@:-]`, so a decoder can
+//! match it with `\S+` and no value can carry a space, a newline or a control character.
+//! `data=` is JSON with every control character escaped (C0, DEL, C1, U+2028, U+2029): the line
+//! is printable text whatever the row held. A line never exceeds [`MAX_LINE`] bytes; what had to
+//! be shortened is named in a `cut=` field (`cut=data`, `cut=pk,data`, …) just before `data=`.
+
+use dbaudit_record::{hex, Claimed, Column, Event, Record, Row, Tamper, Timestamp, Value};
+
+/// The longest line written, newline included: under OSSEC's 6,144-byte `OS_MAXSTR` with room
+/// for the agent's own header, as `ossec-and-mysql-facts.md` advises.
+pub const MAX_LINE: usize = 5800;
+
+/// The longest percent-encoded value of one field before `data=`; longer ones are cut.
+const MAX_FIELD: usize = 512;
+
+/// Bytes that stand for themselves in a field value.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b':' | b'-');
+        b += 1;
+    }
+    table
+};
+
+/// Writes normalised lines for one host.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    host: Vec<u8>,
+    data: Vec<u8>,
+    cut: Vec<&'static str>,
+}
+
+impl Frame {
+    /// A frame naming `host` (percent-encoded like any value, so it stays one word).
+    pub fn new(host: &str) -> Frame {
+        let mut encoded = Vec::new();
+        encode(&mut encoded, host.as_bytes(), b"");
+        if encoded.is_empty() {
+            encoded.extend_from_slice(b"localhost");
+        }
+        Frame { host: encoded, data: Vec::new(), cut: Vec::new() }
+    }
+
+    /// Appends the line for a record that verified: a row change, a start or a forged call.
+    pub fn record(&mut self, out: &mut Vec<u8>, record: &Record) {
+        let start = out.len();
+        self.begin(out, record.ts);
+        field(out, "op", record.op_name().as_bytes());
+        match &record.event {
+            Event::Row(row) => {
+                self.table(out, "table", &row.db, &row.table);
+                self.row_fields(out, record, row);
+            }
+            Event::Start { prev } => {
+                self.position(out, record);
+                match prev {
+                    Some(p) => {
+                        field(out, "prev_epoch", p.epoch.to_string().as_bytes());
+                        number(out, "prev_seq", p.seq);
+                    }
+                    None => field(out, "prev", b"none"),
+                }
+            }
+            Event::Forged(claimed) => {
+                self.position(out, record);
+                self.claimed(out, claimed);
+            }
+        }
+        self.finish(out, start);
+    }
+
+    /// Appends the line for a record at which the chain is broken. The record's own content
+    /// is not trustworthy, so it appears only as `claimed_*` fields, never as `user=`.
+    pub fn tamper(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &Record) {
+        let start = out.len();
+        self.begin(out, record.ts);
+        field(out, "op", b"tamper");
+        field(out, "kind", tamper.kind.as_str().as_bytes());
+        self.position(out, record);
+        match tamper.last {
+            Some(last) => {
+                field(out, "last_epoch", last.epoch.to_string().as_bytes());
+                number(out, "last_seq", last.seq);
+            }
+            None => field(out, "last", b"none"),
+        }
+        field(out, "claimed_op", record.op_name().as_bytes());
+        match &record.event {
+            Event::Row(row) => {
+                self.table(out, "claimed_table", &row.db, &row.table);
+                self.value_field(out, "claimed_user", &row.user);
+            }
+            Event::Forged(claimed) => {
+                self.table(out, "claimed_table", &claimed.db, &claimed.table);
+                self.value_field(out, "claimed_user", &claimed.user);
+            }
+            Event::Start { .. } => {}
+        }
+        self.finish(out, start);
+    }
+
+    /// Appends an `op=error` line: the normaliser's own trouble, at time `ts`.
+    pub fn error(&mut self, out: &mut Vec<u8>, ts: Timestamp, kind: &str, fields: &[(&'static str, &[u8])]) {
+        let start = out.len();
+        self.begin(out, ts);
+        field(out, "op", b"error");
+        field(out, "kind", kind.as_bytes());
+        for (key, value) in fields {
+            self.capped(out, key, value, b"");
+        }
+        self.finish(out, start);
+    }
+
+    fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
+        self.data.clear();
+        self.cut.clear();
+        let mut stamp = Vec::with_capacity(dbaudit_record::TIMESTAMP_LEN);
+        ts.write(&mut stamp);
+        // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
+        out.extend_from_slice(&stamp[..stamp.len() - 1]);
+        out.extend_from_slice(b"+00:00 ");
+        out.extend_from_slice(&self.host);
+        out.extend_from_slice(b" dbaudit:");
+    }
+
+    fn position(&mut self, out: &mut Vec<u8>, record: &Record) {
+        field(out, "epoch", record.epoch.to_string().as_bytes());
+        number(out, "seq", record.seq);
+    }
+
+    fn row_fields(&mut self, out: &mut Vec<u8>, record: &Record, row: &Row) {
+        self.value_field(out, "user", &row.user);
+        if let Some(host) = row.user.as_bytes().and_then(|u| u.iter().rposition(|&b| b == b'@').map(|at| &u[at + 1..]))
+        {
+            self.capped(out, "host", host, b"");
+        }
+        number(out, "conn", row.conn);
+        self.position(out, record);
+        let mut pk = Vec::new();
+        for (i, column) in row.pk.iter().enumerate() {
+            if i > 0 {
+                pk.push(b',');
+            }
+            encode(&mut pk, column.name.as_bytes(), b":,");
+            pk.push(b':');
+            encode(&mut pk, column.value.as_bytes().unwrap_or_default(), b":,");
+        }
+        self.encoded(out, "pk", pk);
+        if let Some(changed) = &row.changed {
+            let mut list = Vec::new();
+            for (i, name) in changed.iter().enumerate() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                encode(&mut list, name.as_bytes(), b",");
+            }
+            self.encoded(out, "changed", list);
+        }
+        self.data.push(b'{');
+        let sides = [("old", &row.old), ("new", &row.new)];
+        let mut first = true;
+        for (name, side) in sides {
+            let Some(columns) = side else { continue };
+            if !first {
+                self.data.push(b',');
+            }
+            first = false;
+            self.data.push(b'"');
+            self.data.extend_from_slice(name.as_bytes());
+            self.data.extend_from_slice(b"\":");
+            write_columns(&mut self.data, columns);
+        }
+        self.data.push(b'}');
+    }
+
+    fn claimed(&mut self, out: &mut Vec<u8>, claimed: &Claimed) {
+        self.value_field(out, "claimed_user", &claimed.user);
+        self.table(out, "claimed_table", &claimed.db, &claimed.table);
+        self.value_field(out, "claimed_op", &claimed.op);
+        self.value_field(out, "claimed_conn", &claimed.conn);
+    }
+
+    // `db.table`, each part with its own dots encoded so the separator is unambiguous.
+    fn table(&mut self, out: &mut Vec<u8>, key: &'static str, db: &Value, table: &Value) {
+        let mut value = Vec::new();
+        encode(&mut value, db.as_bytes().unwrap_or_default(), b".");
+        value.push(b'.');
+        encode(&mut value, table.as_bytes().unwrap_or_default(), b".");
+        self.encoded(out, key, value);
+    }
+
+    fn value_field(&mut self, out: &mut Vec<u8>, key: &'static str, value: &Value) {
+        self.capped(out, key, value.as_bytes().unwrap_or_default(), b"");
+    }
+
+    fn capped(&mut self, out: &mut Vec<u8>, key: &'static str, raw: &[u8], reserved: &[u8]) {
+        let mut value = Vec::with_capacity(raw.len());
+        encode(&mut value, raw, reserved);
+        self.encoded(out, key, value);
+    }
+
+    fn encoded(&mut self, out: &mut Vec<u8>, key: &'static str, mut value: Vec<u8>) {
+        if value.len() > MAX_FIELD {
+            let mut end = MAX_FIELD;
+            // Never split a %XX triple.
+            while end > 0 && value[end - 1] == b'%' || end > 1 && value[end - 2] == b'%' {
+                end -= 1;
+            }
+            value.truncate(end);
+            self.cut.push(key);
+        }
+        out.push(b' ');
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(&value);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, start: usize) {
+        if !self.data.is_empty() {
+            // Room left for ` data=…` and the newline, after a possible ` cut=…,data`.
+            let cut_len: usize = self.cut.iter().map(|c| c.len() + 1).sum::<usize>() + " cut=data".len();
+            let used = out.len() - start + " data=".len() + 1;
+            if used + self.data.len() > MAX_LINE {
+                let room = MAX_LINE.saturating_sub(used + cut_len);
+                let end = json_cut(&self.data, room);
+                self.data.truncate(end);
+                self.cut.push("data");
+            }
+        }
+        if !self.cut.is_empty() {
+            out.extend_from_slice(b" cut=");
+            for (i, name) in self.cut.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(name.as_bytes());
+            }
+        }
+        if !self.data.is_empty() {
+            out.extend_from_slice(b" data=");
+            out.extend_from_slice(&self.data);
+        }
+        out.push(b'\n');
+    }
+}
+
+fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    encode(out, plain, b"");
+}
+
+fn number(out: &mut Vec<u8>, key: &str, n: u64) {
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
+/// (separators of the field it goes into), become `%XX`.
+pub fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
+    out.reserve(raw.len());
+    for &b in raw {
+        if PLAIN[usize::from(b)] && !reserved.contains(&b) {
+            out.push(b);
+        } else {
+            out.push(b'%');
+            out.push(hex::DIGITS[usize::from(b >> 4)].to_ascii_uppercase());
+            out.push(hex::DIGITS[usize::from(b & 0xf)].to_ascii_uppercase());
+        }
+    }
+}
+
+fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
+    out.push(b'{');
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, column.name.as_bytes());
+        out.push(b':');
+        match &column.value {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Text(text) => write_json_str(out, text.as_bytes()),
+            Value::Bytes(bytes) => {
+                out.extend_from_slice(b"{\"hex\":\"");
+                hex::encode_into(out, bytes);
+                out.extend_from_slice(b"\"}");
+            }
+        }
+    }
+    out.push(b'}');
+}
+
+/// Appends UTF-8 text as a JSON string with every control character escaped: the record's
+/// escaping (C0, DEL, U+2028, U+2029) plus the C1 controls U+0080–U+009F, which some readers
+/// (U+0085, NEL) take for line breaks.
+fn write_json_str(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
+    let mut run = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        let width = match b {
+            b'"' | b'\\' | 0x00..=0x1f | 0x7f => 1,
+            0xc2 if matches!(text.get(i + 1), Some(0x80..=0x9f)) => 2,
+            0xe2 if text.get(i + 1) == Some(&0x80) && matches!(text.get(i + 2), Some(0xa8 | 0xa9)) => 3,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&text[run..i]);
+        let code: u32 = match width {
+            1 => u32::from(b),
+            2 => u32::from(text[i + 1]),
+            _ => 0x2000 | u32::from(text[i + 2] - 0x80),
+        };
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                out.extend_from_slice(b"\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(hex::DIGITS[((code >> shift) & 0xf) as usize]);
+                }
+            }
+        }
+        i += width;
+        run = i;
+    }
+    out.extend_from_slice(&text[run..]);
+    out.push(b'"');
+}
+
+/// The longest prefix of JSON text `data`, at most `room` bytes, that splits neither an
+/// escape nor a UTF-8 character.
+fn json_cut(data: &[u8], room: usize) -> usize {
+    let mut i = 0;
+    while i < data.len() {
+        let len = match data[i] {
+            b'\\' if data.get(i + 1) == Some(&b'u') => 6,
+            b'\\' => 2,
+            0xf0..=0xff => 4,
+            0xe0..=0xef => 3,
+            0xc0..=0xdf => 2,
+            _ => 1,
+        };
+        if i + len > room {
+            break;
+        }
+        i += len;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbaudit_record::{parse, Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef};
+
+    fn record_line(event: &EventRef) -> Record {
+        let mut chain = Chain::new(Key::from_bytes([3; 32]), Epoch(0x9f2c41d07b3e5a18));
+        let mut out = Vec::new();
+        let start = chain.append_next(&mut out, Timestamp(1_795_681_884_123_456), &EventRef::Start { prev: None });
+        chain.advance(start);
+        out.clear();
+        chain.append_next(&mut out, Timestamp(1_795_681_884_123_456), event);
+        parse(&out[..out.len() - 1]).unwrap()
+    }
+
+    fn update(values: &[(&str, &[u8])]) -> Record {
+        let old: Vec<ColumnRef> = values
+            .iter()
+            .map(|(n, _)| ColumnRef { name: n.as_bytes(), value: Some(b"x"), secret: *n == "password" })
+            .collect();
+        let new: Vec<ColumnRef> = values
+            .iter()
+            .map(|(n, v)| ColumnRef { name: n.as_bytes(), value: Some(v), secret: *n == "password" })
+            .collect();
+        let changed: Vec<&[u8]> = values.iter().map(|(n, _)| n.as_bytes()).collect();
+        record_line(&EventRef::Row(RowRef {
+            db: b"acme",
+            table: b"users",
+            op: Op::Update,
+            user: b"admin@localhost",
+            conn: 17,
+            pk: &new[..1],
+            changed: Some(&changed),
+            old: Some(&old),
+            new: Some(&new),
+        }))
+    }
+
+    fn line(record: &Record) -> String {
+        let mut out = Vec::new();
+        Frame::new("dbhost").record(&mut out, record);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn update_line_has_the_documented_frame() {
+        let text = line(&update(&[("id", b"7"), ("login", b"xavier")]));
+        assert_eq!(
+            text,
+            "2026-11-26T08:31:24.123456+00:00 dbhost dbaudit: op=update table=acme.users user=admin@localhost \
+             host=localhost conn=17 epoch=9f2c41d07b3e5a18 seq=1 pk=id:7 changed=id,login \
+             data={\"old\":{\"id\":\"x\",\"login\":\"x\"},\"new\":{\"id\":\"7\",\"login\":\"xavier\"}}\n"
+        );
+    }
+
+    #[test]
+    fn values_with_spaces_newlines_and_separators_stay_one_word() {
+        let text = line(&update(&[("id", b"a b\nc:d,e%")]));
+        assert!(text.contains(" pk=id:a%20b%0Ac%3Ad%2Ce%25 "), "{text}");
+        assert_eq!(text.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn c1_controls_and_line_separators_are_escaped_in_data() {
+        let text = line(&update(&[("id", "1\u{85}2\u{2028}3\u{7f}\r".as_bytes())]));
+        assert!(text.contains(r#""id":"1\u00852\u20283\u007f\r""#), "{text}");
+        assert!(text.bytes().all(|b| b >= 0x20 && b != 0x7f || b == b'\n'));
+    }
+
+    #[test]
+    fn long_values_are_cut_below_the_limit_and_the_cut_is_named() {
+        let big = "é".repeat(5000);
+        let text = line(&update(&[("id", b"7"), ("notes", big.as_bytes())]));
+        assert!(text.len() <= MAX_LINE, "{}", text.len());
+        assert!(text.contains(" cut=data data={"), "{text}");
+        let long_pk = "k".repeat(3000);
+        let text = line(&update(&[("id", long_pk.as_bytes()), ("notes", big.as_bytes())]));
+        assert!(text.len() <= MAX_LINE);
+        assert!(text.contains(" cut=pk,changed,data data=") || text.contains(" cut=pk,data data="), "{text}");
+    }
+
+    #[test]
+    fn forged_line_names_the_claimed_user_never_user() {
+        let record = record_line(&EventRef::Forged(dbaudit_record::ClaimedRef {
+            db: Some(b"acme"),
+            table: Some(b"users"),
+            op: Some(b"update"),
+            user: Some(b"victim@localhost"),
+            conn: Some(b"3"),
+        }));
+        let text = line(&record);
+        assert!(text.contains(" op=forged ") && text.contains(" claimed_user=victim@localhost "), "{text}");
+        assert!(!text.contains(" user="), "{text}");
+    }
+
+    #[test]
+    fn cut_never_splits_an_escape_or_a_character() {
+        assert_eq!(json_cut(br#"ab\u0085c"#, 5), 2);
+        assert_eq!(json_cut("aé".as_bytes(), 2), 1);
+        assert_eq!(json_cut(br#"a\"b"#, 2), 1);
+    }
+}

@@ -1,0 +1,302 @@
+//! The raw log as a sequence of whole lines, across rotation: which file holds the next line,
+//! and reading it from a byte offset without ever handing out half a line.
+//!
+//! A file is known by its device, inode and a hash of its first line (its *head*). The inode
+//! follows a renamed file (`dbaudit.log` → `dbaudit.log.1`); the head tells a file that was
+//! truncated, or a new file on a reused inode, from the one that was being read, and finds the
+//! copy `copytruncate` left behind.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The most bytes of the first line that the head hash covers.
+const HEAD_MAX: u64 = 4096;
+
+/// How much is read at a time.
+const CHUNK: usize = 1 << 20;
+
+/// A line longer than this is handed out unfinished: it bounds memory against junk.
+const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Which file a checkpoint's offset is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Bytes covered by `head` (0 while the file has no whole line yet).
+    pub head_len: u64,
+    /// BLAKE3 of the first `head_len` bytes, first 16 bytes.
+    pub head: [u8; 16],
+}
+
+/// An open input file and the position of the next line to hand out.
+#[derive(Debug)]
+pub struct Source {
+    file: File,
+    /// The file's path when it was opened (it may have been renamed since).
+    pub path: PathBuf,
+    /// Device, inode and head.
+    pub id: FileId,
+    /// Byte offset after the last whole line handed out.
+    pub offset: u64,
+    buf: Vec<u8>,
+    // `buf[consumed..]` are bytes read past `offset`, not yet a whole line.
+    consumed: usize,
+}
+
+/// What reading found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Whole lines were handed out.
+    Lines,
+    /// Nothing new: the file ends here, perhaps in the middle of a line.
+    End,
+    /// The file is no longer what was being read (truncated, or rewritten from the start).
+    Replaced,
+}
+
+impl Source {
+    /// Opens `path` to read from `offset`.
+    pub fn open(path: &Path, offset: u64) -> io::Result<Source> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        let mut source = Source {
+            file,
+            path: path.to_owned(),
+            id: FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] },
+            offset,
+            buf: Vec::new(),
+            consumed: 0,
+        };
+        if offset > 0 {
+            source.id = source.identity()?;
+        }
+        Ok(source)
+    }
+
+    /// Reads what is new and hands each whole line (without its newline) to `line`, with
+    /// the offset just after it. Checks after reading that the file was not replaced meanwhile,
+    /// so no line of a truncated file's new content is taken for the old one's.
+    pub fn read(&mut self, mut line: impl FnMut(&[u8], u64, &Path)) -> io::Result<Read> {
+        let pending = self.buf.len() - self.consumed;
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
+        let read_at = self.offset + pending as u64;
+        if self.buf.capacity() < pending + CHUNK {
+            self.buf.reserve(CHUNK);
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + CHUNK, 0);
+        let n = loop {
+            match self.file.read_at(&mut self.buf[len..], read_at) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        if self.replaced()? {
+            self.buf.clear();
+            return Ok(Read::Replaced);
+        }
+        if n == 0 {
+            return Ok(Read::End);
+        }
+        let mut start = 0;
+        let mut any = false;
+        let mut search_from = pending;
+        while let Some(nl) = memchr(b'\n', &self.buf[search_from..]) {
+            let end = search_from + nl;
+            if self.offset == 0 && start == 0 {
+                self.id = head_of(&self.buf[..=end], self.id);
+            }
+            let line_end = self.offset + (end + 1 - start) as u64;
+            line(&self.buf[start..end], line_end, &self.path);
+            self.offset = line_end;
+            start = end + 1;
+            search_from = start;
+            any = true;
+        }
+        self.consumed = start;
+        if !any && self.buf.len() > MAX_LINE_BYTES {
+            // No writer makes a line this long: hand it out (as junk) rather than grow forever.
+            let (rest, end) = self.take_partial().unwrap_or_default();
+            line(&rest, end, &self.path);
+            return Ok(Read::Lines);
+        }
+        // Bytes without a newline are a line still being written: wait for the rest.
+        Ok(if any { Read::Lines } else { Read::End })
+    }
+
+    /// Hands out the unfinished last line as a line of its own: the file is done with (rotated
+    /// away and superseded) and the writer will never finish it.
+    pub fn take_partial(&mut self) -> Option<(Vec<u8>, u64)> {
+        let rest = &self.buf[self.consumed..];
+        if rest.is_empty() {
+            return None;
+        }
+        let rest = rest.to_vec();
+        self.offset += rest.len() as u64;
+        self.buf.clear();
+        self.consumed = 0;
+        Some((rest, self.offset))
+    }
+
+    /// Whether the file was truncated below the offset or no longer starts with its head.
+    pub fn replaced(&self) -> io::Result<bool> {
+        let size = self.file.metadata()?.len();
+        if size < self.offset {
+            return Ok(true);
+        }
+        if self.id.head_len == 0 {
+            return Ok(false);
+        }
+        Ok(head_hash(&self.file, self.id.head_len)? != Some(self.id.head))
+    }
+
+    /// The file's size now.
+    pub fn size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn identity(&self) -> io::Result<FileId> {
+        identity_of(&self.file)
+    }
+}
+
+/// The identity of an open file: device, inode and the hash of its first line.
+pub fn identity_of(file: &File) -> io::Result<FileId> {
+    let meta = file.metadata()?;
+    let mut id = FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] };
+    let mut buf = vec![0; HEAD_MAX as usize];
+    let n = read_full_at(file, &mut buf, 0)?;
+    if let Some(nl) = memchr(b'\n', &buf[..n]) {
+        id = head_of(&buf[..=nl], id);
+    } else if n as u64 == HEAD_MAX {
+        id = head_of(&buf[..n], id);
+    }
+    Ok(id)
+}
+
+fn head_of(first_line: &[u8], id: FileId) -> FileId {
+    let covered = &first_line[..first_line.len().min(HEAD_MAX as usize)];
+    let mut head = [0; 16];
+    head.copy_from_slice(&blake3::hash(covered).as_bytes()[..16]);
+    FileId { head_len: covered.len() as u64, head, ..id }
+}
+
+fn head_hash(file: &File, len: u64) -> io::Result<Option<[u8; 16]>> {
+    let mut buf = vec![0; len as usize];
+    let n = read_full_at(file, &mut buf, 0)?;
+    if (n as u64) < len {
+        return Ok(None);
+    }
+    let mut head = [0; 16];
+    head.copy_from_slice(&blake3::hash(&buf).as_bytes()[..16]);
+    Ok(Some(head))
+}
+
+fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Where the checkpointed file is now.
+#[derive(Debug)]
+pub enum Found {
+    /// At `path`, or renamed to a sibling: go on reading it at the offset.
+    Same(PathBuf),
+    /// A copy of it (`copytruncate`) holding at least the offset's bytes: read that copy
+    /// from the offset, then the truncated original from its start.
+    Copy(PathBuf),
+    /// Truncated or replaced in place: read the file at the path from its start.
+    Restarted,
+    /// Nowhere: deleted, or rotated away and compressed before it was finished.
+    Lost,
+}
+
+/// Looks for the file `id` at `path` and among its siblings whose name begins with the
+/// path's name (`dbaudit.log.1`, `dbaudit.log-20261126`). `offset` must lie within it.
+pub fn find(path: &Path, id: &FileId, offset: u64) -> io::Result<Found> {
+    let matches = |candidate: &Path, by_inode: bool| -> io::Result<bool> {
+        let Ok(file) = File::open(candidate) else { return Ok(false) };
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() < offset {
+            return Ok(false);
+        }
+        if by_inode && (meta.dev(), meta.ino()) != (id.dev, id.ino) {
+            return Ok(false);
+        }
+        Ok(id.head_len == 0 || head_hash(&file, id.head_len)? == Some(id.head))
+    };
+    if matches(path, true)? {
+        return Ok(Found::Same(path.to_owned()));
+    }
+    let siblings = siblings(path)?;
+    for candidate in &siblings {
+        if matches(candidate, true)? {
+            return Ok(Found::Same(candidate.clone()));
+        }
+    }
+    if id.head_len > 0 {
+        for candidate in &siblings {
+            if matches(candidate, false)? {
+                return Ok(Found::Copy(candidate.clone()));
+            }
+        }
+        if matches(path, false)? {
+            return Ok(Found::Same(path.to_owned()));
+        }
+    }
+    match fs::metadata(path) {
+        Ok(meta) if (meta.dev(), meta.ino()) == (id.dev, id.ino) => Ok(Found::Restarted),
+        _ => Ok(Found::Lost),
+    }
+}
+
+/// Files beside `path` whose names begin with its name, most recently modified first.
+fn siblings(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let Some(name) = path.file_name() else { return Ok(Vec::new()) };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = name.as_encoded_bytes();
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let other = entry.file_name();
+        let bytes = other.as_encoded_bytes();
+        if bytes.len() > name.len() && bytes.starts_with(name) {
+            let modified = entry.metadata().and_then(|m| m.modified()).ok();
+            found.push((modified, entry.path()));
+        }
+    }
+    found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The position of the first `needle` in `haystack`.
+pub fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}

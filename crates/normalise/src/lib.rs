@@ -1,0 +1,194 @@
+//! `dbaudit-normalise`: reads the raw audit log the UDF writes, checks every record against
+//! the keyed chain, and writes one syslog-framed line per event for ossec-logcollector —
+//! exactly once, whatever rotation, truncation or `kill -9` happens in between.
+//!
+//! The data flows through the modules in order: [`input`] finds and reads whole lines across
+//! rotation, the verifier of `dbaudit_record` judges them, [`frame`] turns them into
+//! normalised lines, [`output`] writes them, [`checkpoint`] remembers where that left off.
+//! It does not parse OSSEC rules or act on events: that is ossec-analysisd's and
+//! dbaudit-respond's job.
+
+pub mod checkpoint;
+pub mod frame;
+pub mod input;
+mod normaliser;
+pub mod output;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dbaudit_record::Key;
+
+use crate::checkpoint::{StateError, StateFile};
+pub use crate::normaliser::{InputFormat, RunError, Settings};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done: `once` processed everything there was (`follow` runs until killed)
+  1  reading the input, writing the output or storing the checkpoint failed
+  2  wrong usage: an unknown option or a missing value
+  3  setup: the key file is missing or not a key, the state file is not a checkpoint,
+     or (`once`, first run) the input file does not exist
+  4  another dbaudit-normalise holds the state file (STATE.lock)
+
+Each event becomes one line:
+  2026-11-26T08:31:24.123456+00:00 HOST dbaudit: op=update table=acme.users user=admin@localhost
+  host=localhost conn=17 epoch=… seq=42 pk=id:7 changed=password data={\"old\":{…},\"new\":{…}}
+op is insert, update, delete, start, forged (claimed_user=, never user=), tamper (kind=gap|mac|order)
+or error (kind=unparsable|unanchored|lost). Values are percent-encoded outside [A-Za-z0-9._@:-];
+lines stay under 5,800 bytes, and `cut=data` (or `cut=pk,data`, …) names what was shortened.";
+
+/// Command line of `dbaudit-normalise`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dbaudit-normalise",
+    version,
+    about = "Verify the dbaudit raw log and feed it to ossec-logcollector, exactly once",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Follow the raw log as a daemon, through rotation, until killed.
+    Follow(Options),
+    /// Process what is new since the checkpoint, then exit (cron, or OSSEC's `command` log format).
+    Once(Options),
+}
+
+#[derive(Debug, Args)]
+struct Options {
+    /// The raw log the UDF writes (`log =` in /etc/mysql/dbaudit.cnf).
+    #[arg(long, value_name = "RAW", default_value = "/var/log/mysql/dbaudit.log")]
+    input: PathBuf,
+    /// `json`: the UDF's own log; `stderr`: the MySQL error log, keeping only dbaudit records.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    input_format: Format,
+    /// The chain's key, 64 hex characters (written by `dbaudit install`).
+    #[arg(long, value_name = "K", default_value = "/etc/mysql/dbaudit.key")]
+    key_file: PathBuf,
+    /// The checkpoint; STATE.lock beside it keeps a second instance out.
+    #[arg(long, value_name = "STATE", default_value = "/var/lib/dbaudit/normalise.state")]
+    state: PathBuf,
+    /// A file for ossec-logcollector (`<log_format>syslog</log_format>`), `-` for standard
+    /// output, or `syslog` for the local syslog (facility authpriv).
+    #[arg(long, value_name = "OUT|-|syslog", default_value = "/var/ossec/logs/dbaudit.log")]
+    output: PathBuf,
+    /// The host name on each line (default: the kernel's host name).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
+    /// How long `follow` sleeps when there is nothing new, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    poll_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Json,
+    Stderr,
+}
+
+/// Why the program stopped, and the exit code that says so.
+#[derive(Debug)]
+pub struct Error {
+    code: u8,
+    message: String,
+}
+
+impl Error {
+    /// The process exit code documented in `--help`.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Runs the command line `args` (program name first) and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dbaudit-normalise: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let (follow, options) = match cli.mode {
+        Mode::Follow(o) => (true, o),
+        Mode::Once(o) => (false, o),
+    };
+    let setup = |message: String| Error { code: 3, message };
+    let key = Key::read_file(&options.key_file).map_err(|e| setup(e.to_string()))?;
+    let state = StateFile::lock(&options.state).map_err(|e| match e {
+        StateError::Locked(lock) => Error {
+            code: 4,
+            message: format!(
+                "another dbaudit-normalise is using the state file {} (it holds {}); stop it or give this one its own --state",
+                options.state.display(),
+                lock.display()
+            ),
+        },
+        StateError::Io(path, e) => Error { code: 1, message: format!("cannot lock {}: {e}", path.display()) },
+        StateError::Corrupt(path) => setup(format!("{} is not a checkpoint", path.display())),
+    })?;
+    let checkpoint = state.load().map_err(|e| match e {
+        StateError::Corrupt(path) => setup(format!(
+            "the state file {} is not a dbaudit-normalise checkpoint; move it away to start over from the beginning of the input",
+            path.display()
+        )),
+        StateError::Io(path, e) => Error { code: 1, message: format!("cannot read the state file {}: {e}", path.display()) },
+        StateError::Locked(path) => Error { code: 4, message: format!("{} is locked", path.display()) },
+    })?;
+    let settings = Settings {
+        input: options.input,
+        format: match options.input_format {
+            Format::Json => InputFormat::Json,
+            Format::Stderr => InputFormat::Stderr,
+        },
+        key,
+        output: options.output,
+        host: options.host.unwrap_or_else(hostname),
+        follow,
+        poll: Duration::from_millis(options.poll_ms.max(1)),
+    };
+    normaliser::run(&settings, &state, checkpoint).map_err(|e| match e {
+        RunError::NoInput(path) => setup(format!(
+            "the input {} does not exist; the UDF creates it with its first record: check `log =` in /etc/mysql/dbaudit.cnf and --input",
+            path.display()
+        )),
+        RunError::Io(what, e) => Error { code: 1, message: format!("{what}: {e}") },
+    })
+}
+
+/// The kernel's host name, as syslog would give it.
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}

@@ -1,0 +1,385 @@
+//! The loop: read whole lines from wherever the log now is, verify them, frame them, write
+//! them, and checkpoint — so that every record reaches the output exactly once.
+//!
+//! Exactly once across a crash: the checkpoint stores the output's length along with the input
+//! offset, after the output was synced. A run killed between writing lines and storing the
+//! checkpoint leaves lines past that length; the next run regenerates lines from the stored
+//! offset and, instead of writing them again, matches them against those bytes ([`Replay`]),
+//! finishing a half-written last line if there is one.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use dbaudit_record::{Key, TamperKind, Timestamp, Verifier};
+
+use crate::checkpoint::{Checkpoint, StateFile};
+use crate::frame::Frame;
+use crate::input::{self, Found, Read, Source};
+use crate::output::Output;
+
+/// Lines are written out once this many bytes are waiting.
+const WRITE_AT: usize = 1 << 20;
+
+/// A checkpoint is stored at least once per this many output bytes, and whenever the input is idle.
+const COMMIT_AT: u64 = 8 << 20;
+
+/// Which lines of the input are ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormat {
+    /// The UDF's own log: every line should be a record.
+    Json,
+    /// The MySQL error log (`log = stderr`): lines that begin like a record are ours, the
+    /// server's own lines are skipped.
+    Stderr,
+}
+
+/// What a run is asked to do.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The raw log.
+    pub input: PathBuf,
+    /// Its kind.
+    pub format: InputFormat,
+    /// The chain's key.
+    pub key: Key,
+    /// Where lines go (path, `-` or `syslog`).
+    pub output: PathBuf,
+    /// The host name on each line.
+    pub host: String,
+    /// Keep following (`follow`) or stop at the end of what is there (`once`).
+    pub follow: bool,
+    /// How long to sleep when there is nothing new.
+    pub poll: Duration,
+}
+
+/// Lines this run generated that an earlier run had already written.
+#[derive(Debug)]
+struct Replay {
+    written: Vec<u8>,
+    pos: usize,
+}
+
+/// A run of lines that are not records, reported as one `op=error kind=unparsable` line.
+#[derive(Debug)]
+struct Junk {
+    count: u64,
+    offset: u64,
+    file: PathBuf,
+}
+
+/// The verifying, framing part of the loop, fed one line at a time.
+#[derive(Debug)]
+struct Normaliser {
+    verifier: Verifier,
+    frame: Frame,
+    format: InputFormat,
+    pending: Vec<u8>,
+    replay: Option<Replay>,
+    junk: Option<Junk>,
+}
+
+impl Normaliser {
+    fn line(&mut self, line: &[u8], end: u64, file: &Path) {
+        if line.is_empty() {
+            return;
+        }
+        if self.format == InputFormat::Stderr && !line.starts_with(b"{\"v\":1,") {
+            return;
+        }
+        let tip = self.verifier.tip();
+        match self.verifier.check(line) {
+            Err(_) => match &mut self.junk {
+                Some(junk) => junk.count += 1,
+                None => self.junk = Some(Junk { count: 1, offset: end - line.len() as u64 - 1, file: file.to_owned() }),
+            },
+            Ok(verdict) => {
+                self.flush_junk();
+                let start = self.pending.len();
+                match verdict.tamper {
+                    // The very record last accepted, shown again (a copy read twice): not news.
+                    Some(t) if t.kind == TamperKind::Order && tip == Some(verdict.record.point()) => return,
+                    Some(tamper) => self.frame.tamper(&mut self.pending, &tamper, &verdict.record),
+                    None => {
+                        if !verdict.anchored {
+                            let (epoch, seq) = (verdict.record.epoch.to_string(), verdict.record.seq.to_string());
+                            self.frame.error(
+                                &mut self.pending,
+                                verdict.record.ts,
+                                "unanchored",
+                                &[("epoch", epoch.as_bytes()), ("seq", seq.as_bytes())],
+                            );
+                        }
+                        self.frame.record(&mut self.pending, &verdict.record)
+                    }
+                }
+                self.replayed(start);
+            }
+        }
+    }
+
+    /// Reports the junk run, if one is open.
+    fn flush_junk(&mut self) {
+        if let Some(junk) = self.junk.take() {
+            let start = self.pending.len();
+            let (count, offset) = (junk.count.to_string(), junk.offset.to_string());
+            self.frame.error(
+                &mut self.pending,
+                Timestamp::now(),
+                "unparsable",
+                &[
+                    ("count", count.as_bytes()),
+                    ("file", junk.file.as_os_str().as_encoded_bytes()),
+                    ("offset", offset.as_bytes()),
+                ],
+            );
+            self.replayed(start);
+        }
+    }
+
+    /// An error of the normaliser's own, reported now.
+    fn error(&mut self, kind: &str, fields: &[(&'static str, &[u8])]) {
+        self.flush_junk();
+        let start = self.pending.len();
+        self.frame.error(&mut self.pending, Timestamp::now(), kind, fields);
+        self.replayed(start);
+    }
+
+    /// Drops the line at `pending[start..]` if an earlier run already wrote it.
+    fn replayed(&mut self, start: usize) {
+        let Some(replay) = &mut self.replay else { return };
+        let line = &self.pending[start..];
+        let written = &replay.written[replay.pos..];
+        let whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+        match whole {
+            // Times and host may differ (an error's time is when it was seen): compare the rest.
+            Some(old) if after_tag(old) == after_tag(line) => {
+                replay.pos += old.len();
+                self.pending.truncate(start);
+            }
+            None if line.starts_with(written) => {
+                // The earlier run died inside this line: write only its rest.
+                self.pending.drain(start..start + written.len());
+                replay.pos = replay.written.len();
+            }
+            None => {
+                // A fragment that is not this line: end it, so the line starts on its own.
+                self.pending.insert(start, b'\n');
+                replay.pos = replay.written.len();
+            }
+            Some(_) => replay.pos = replay.written.len(),
+        }
+        if replay.pos == replay.written.len() {
+            self.replay = None;
+        }
+    }
+
+    /// Ends replay when the input has no more lines to match what was written.
+    fn end_replay(&mut self) {
+        if let Some(replay) = self.replay.take() {
+            if !replay.written[replay.pos..].ends_with(b"\n") {
+                self.pending.insert(0, b'\n');
+            }
+        }
+    }
+}
+
+fn after_tag(line: &[u8]) -> &[u8] {
+    match line.windows(9).position(|w| w == b" dbaudit:") {
+        Some(at) => &line[at..],
+        None => line,
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    /// The input is missing and was never read: probably the wrong path.
+    NoInput(PathBuf),
+    /// Reading, writing or storing failed.
+    Io(String, io::Error),
+}
+
+/// Runs until the input is exhausted (`once`) or forever (`follow`).
+pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Result<(), RunError> {
+    let output = Output::open(&settings.output)
+        .map_err(|e| RunError::Io(format!("cannot open the output {}", settings.output.display()), e))?;
+    let written = output
+        .written_after(checkpoint.output)
+        .map_err(|e| RunError::Io(format!("cannot read back the output {}", settings.output.display()), e))?;
+    let mut norm = Normaliser {
+        verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
+        frame: Frame::new(&settings.host),
+        format: settings.format,
+        pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
+        replay: (!written.is_empty()).then_some(Replay { written, pos: 0 }),
+        junk: None,
+    };
+    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0 };
+    let input = &settings.input;
+    let io_err = |what: &str, path: &Path| format!("{what} {}", path.display());
+
+    let mut current = match checkpoint.input {
+        None => open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?,
+        Some(id) => {
+            let found = input::find(input, &id, checkpoint.offset)
+                .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+            match found {
+                Found::Same(path) | Found::Copy(path) => open_if_there(&path, checkpoint.offset)
+                    .map_err(|e| RunError::Io(io_err("cannot open the input", &path), e))?,
+                Found::Restarted => {
+                    open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?
+                }
+                Found::Lost => {
+                    let offset = checkpoint.offset.to_string();
+                    norm.error(
+                        "lost",
+                        &[("file", input.as_os_str().as_encoded_bytes()), ("offset", offset.as_bytes())],
+                    );
+                    open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?
+                }
+            }
+        }
+    };
+    if current.is_none() && !settings.follow && !state.exists() {
+        return Err(RunError::NoInput(input.clone()));
+    }
+
+    loop {
+        let Some(source) = &mut current else {
+            run.idle(&mut norm, None)?;
+            if !settings.follow {
+                return Ok(());
+            }
+            current = open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+            continue;
+        };
+        let read = source
+            .read(|line, end, path| norm.line(line, end, path))
+            .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
+        match read {
+            Read::Lines => run.progress(&mut norm, source)?,
+            Read::Replaced => {
+                let found = input::find(input, &source.id, source.offset)
+                    .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+                current = match found {
+                    Found::Same(path) | Found::Copy(path) => open_if_there(&path, source.offset),
+                    Found::Restarted | Found::Lost => open_if_there(input, 0),
+                }
+                .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+            }
+            Read::End => {
+                if rotated_away(input, source) {
+                    // The path now holds a newer file with lines in it, so the writer has
+                    // moved on: finish ours (writes that raced the rename), then go on there.
+                    loop {
+                        let read = source
+                            .read(|line, end, path| norm.line(line, end, path))
+                            .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
+                        if read != Read::Lines {
+                            break;
+                        }
+                    }
+                    if let Some((rest, end)) = source.take_partial() {
+                        norm.line(&rest, end, &source.path);
+                    }
+                    run.progress(&mut norm, source)?;
+                    current =
+                        open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                    continue;
+                }
+                run.idle(&mut norm, Some(source))?;
+                if !settings.follow {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Whether the input path holds another file than `source`, and that file has lines.
+fn rotated_away(input: &Path, source: &Source) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(input) {
+        Ok(meta) => (meta.dev(), meta.ino()) != (source.id.dev, source.id.ino) && meta.len() > 0,
+        Err(_) => false,
+    }
+}
+
+fn open_if_there(path: &Path, offset: u64) -> io::Result<Option<Source>> {
+    match Source::open(path, offset) {
+        Ok(source) => Ok(Some(source)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Output and checkpoint bookkeeping for one run.
+struct Run<'a> {
+    settings: &'a Settings,
+    state: &'a StateFile,
+    output: Output,
+    last: Checkpoint,
+    since_commit: u64,
+}
+
+impl Run<'_> {
+    fn progress(&mut self, norm: &mut Normaliser, source: &Source) -> Result<(), RunError> {
+        if norm.pending.len() >= WRITE_AT {
+            self.write(norm)?;
+        }
+        if self.since_commit >= COMMIT_AT {
+            self.commit(norm, Some(source))?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self, norm: &mut Normaliser, source: Option<&Source>) -> Result<(), RunError> {
+        norm.flush_junk();
+        norm.end_replay();
+        self.commit(norm, source)?;
+        if self.settings.follow {
+            thread::sleep(self.settings.poll);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, norm: &mut Normaliser) -> Result<(), RunError> {
+        self.output
+            .write(&norm.pending)
+            .map_err(|e| RunError::Io(format!("cannot write to {}", self.settings.output.display()), e))?;
+        self.since_commit += norm.pending.len() as u64;
+        norm.pending.clear();
+        Ok(())
+    }
+
+    fn commit(&mut self, norm: &mut Normaliser, source: Option<&Source>) -> Result<(), RunError> {
+        norm.flush_junk();
+        if norm.replay.is_some() {
+            // Lines an earlier run wrote are not all matched yet: storing now would forget them.
+            return Ok(());
+        }
+        self.write(norm)?;
+        let mut next = Checkpoint { tip: norm.verifier.tip(), ..self.last.clone() };
+        if let Some(source) = source {
+            next.input = Some(source.id);
+            next.offset = source.offset;
+        }
+        if next == self.last && self.since_commit == 0 {
+            return Ok(());
+        }
+        next.output = self
+            .output
+            .sync()
+            .map_err(|e| RunError::Io(format!("cannot sync {}", self.settings.output.display()), e))?;
+        if next != self.last {
+            self.state
+                .store(&next)
+                .map_err(|e| RunError::Io(format!("cannot store the checkpoint {}", self.state.path().display()), e))?;
+            self.last = next;
+        }
+        self.since_commit = 0;
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Where normalised lines go: a file that ossec-logcollector reads (appended, rotation
+//! followed), standard output (`once` under `<log_format>command</log_format>`), or syslog.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dbaudit_record::Timestamp;
+
+/// How often the output path is checked for rotation.
+const ROTATION_CHECK: Duration = Duration::from_secs(1);
+
+/// The local syslog socket.
+const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// An open destination for lines.
+#[derive(Debug)]
+pub enum Output {
+    /// An append-only file.
+    File(OutputFile),
+    /// Standard output.
+    Stdout,
+    /// The local syslog daemon, facility `authpriv`.
+    Syslog(UnixDatagram),
+}
+
+/// The output file, reopened when logrotate renames it away.
+#[derive(Debug)]
+pub struct OutputFile {
+    path: PathBuf,
+    file: File,
+    identity: (u64, u64),
+    checked: Instant,
+}
+
+impl Output {
+    /// Opens `spec`: `-` for standard output, `syslog`, or a file path.
+    pub fn open(spec: &Path) -> io::Result<Output> {
+        match spec.to_str() {
+            Some("-") => Ok(Output::Stdout),
+            Some("syslog") => {
+                let socket = UnixDatagram::unbound()?;
+                socket.connect(SYSLOG_SOCKET)?;
+                Ok(Output::Syslog(socket))
+            }
+            _ => OutputFile::open(spec).map(Output::File),
+        }
+    }
+
+    /// Writes whole lines.
+    pub fn write(&mut self, lines: &[u8]) -> io::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Output::File(out) => out.write(lines),
+            Output::Stdout => io::stdout().lock().write_all(lines),
+            Output::Syslog(socket) => {
+                for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    socket.send(&syslog_message(line))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes what was written durable and says where the file ends: device, inode, length.
+    pub fn sync(&mut self) -> io::Result<Option<(u64, u64, u64)>> {
+        match self {
+            Output::File(out) => {
+                out.file.sync_data()?;
+                let meta = out.file.metadata()?;
+                Ok(Some((meta.dev(), meta.ino(), meta.len())))
+            }
+            Output::Stdout => io::stdout().lock().flush().map(|()| None),
+            Output::Syslog(_) => Ok(None),
+        }
+    }
+
+    /// The bytes written after `at` (device, inode, length) by a run that stopped before it
+    /// could store its checkpoint; empty when the file was rotated or truncated since.
+    pub fn written_after(&self, at: Option<(u64, u64, u64)>) -> io::Result<Vec<u8>> {
+        let (Output::File(out), Some((dev, ino, len))) = (self, at) else { return Ok(Vec::new()) };
+        let meta = out.file.metadata()?;
+        if (meta.dev(), meta.ino()) != (dev, ino) || meta.len() <= len {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0; (meta.len() - len) as usize];
+        out.file.read_exact_at(&mut buf, len)?;
+        Ok(buf)
+    }
+}
+
+impl OutputFile {
+    fn open(path: &Path) -> io::Result<OutputFile> {
+        let file = OpenOptions::new().append(true).create(true).read(true).mode(0o640).open(path)?;
+        let meta = file.metadata()?;
+        Ok(OutputFile { path: path.to_owned(), file, identity: (meta.dev(), meta.ino()), checked: Instant::now() })
+    }
+
+    fn write(&mut self, lines: &[u8]) -> io::Result<()> {
+        if self.checked.elapsed() >= ROTATION_CHECK {
+            self.checked = Instant::now();
+            let moved = match fs::metadata(&self.path) {
+                Ok(meta) => (meta.dev(), meta.ino()) != self.identity,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+                Err(e) => return Err(e),
+            };
+            if moved {
+                // What went to the renamed file stays there; logcollector reads both.
+                self.file.sync_data()?;
+                *self = OutputFile::open(&self.path)?;
+            }
+        }
+        self.file.write_all(lines)
+    }
+}
+
+/// `<PRI>Mmm dd hh:mm:ss dbaudit[pid]: op=…`, as glibc's syslog(3) sends it. Events that call
+/// for attention (tamper, forged, error) are warnings, the rest info; facility authpriv,
+/// because row values can be sensitive and auth logs are what OSSEC reads by default.
+fn syslog_message(line: &[u8]) -> Vec<u8> {
+    const AUTHPRIV: u8 = 10;
+    let text = match line.windows(9).position(|w| w == b"dbaudit: ") {
+        Some(at) => &line[at + 9..],
+        None => line,
+    };
+    let urgent = [&b"op=tamper"[..], b"op=forged", b"op=error"].iter().any(|p| text.starts_with(p));
+    let severity = if urgent { 4 } else { 6 };
+    let (_, month, day, hour, minute, second, _) = Timestamp::now().fields();
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let mut message = format!(
+        "<{}>{} {day:>2} {hour:02}:{minute:02}:{second:02} dbaudit[{}]: ",
+        AUTHPRIV * 8 + severity,
+        MONTHS[(month as usize).saturating_sub(1) % 12],
+        std::process::id()
+    )
+    .into_bytes();
+    message.extend_from_slice(text);
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_message_keeps_the_fields_and_flags_tamper_as_warning() {
+        let line = b"2026-11-26T08:31:24.123456+00:00 h dbaudit: op=tamper kind=gap";
+        let message = String::from_utf8(syslog_message(line)).unwrap();
+        assert!(message.starts_with("<84>"), "{message}");
+        assert!(message.ends_with("]: op=tamper kind=gap"), "{message}");
+        let message = String::from_utf8(syslog_message(b"x dbaudit: op=update")).unwrap();
+        assert!(message.starts_with("<86>"), "{message}");
+    }
+}

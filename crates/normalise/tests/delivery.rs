@@ -1,0 +1,245 @@
+//! Exactly-once delivery through the faults a log meets: restarts, rotation of every kind,
+//! partial lines, a crash between writing and checkpointing, a second instance.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+
+use common::*;
+use dbaudit_record::Key;
+
+fn setup(name: &str) -> (Dir, RawLog, Normaliser) {
+    let dir = Dir::new(name);
+    let key = Key::from_bytes([5; 32]);
+    let log = RawLog::create(&dir.join("dbaudit.log"), key.clone());
+    let norm = Normaliser::in_dir(&dir, &log.path, &key);
+    (dir, log, norm)
+}
+
+#[test]
+fn once_twice_delivers_each_record_once() {
+    let (_dir, mut log, norm) = setup("once-twice");
+    log.append(10);
+    norm.once_ok();
+    log.append(5);
+    norm.once_ok();
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert_eq!(lines[0].op, "start");
+    assert_eq!(lines[1].get("user"), Some("admin@localhost"));
+    assert_eq!(lines[1].get("host"), Some("localhost"));
+    assert_eq!(lines[1].get("table"), Some("acme.users"));
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
+fn a_partial_last_line_waits_for_its_newline() {
+    let (_dir, mut log, norm) = setup("partial");
+    log.append(3);
+    log.write_partial(0.5);
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()).len(), 4);
+    log.finish_partial();
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+}
+
+#[test]
+fn rotation_by_rename_while_stopped_finishes_the_old_file_first() {
+    let (_dir, mut log, norm) = setup("rename");
+    log.append(3);
+    norm.once_ok();
+    log.append(2);
+    log.rename_rotate();
+    log.append(2); // late writes into the renamed file, before the writer notices
+    log.reopen();
+    log.append(4);
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+}
+
+#[test]
+fn rotation_to_an_empty_file_keeps_the_old_one_until_the_new_one_has_lines() {
+    let (_dir, mut log, norm) = setup("rename-empty");
+    log.append(3);
+    norm.once_ok();
+    log.append(2);
+    log.rename_rotate();
+    log.reopen();
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+    log.append(1);
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+}
+
+#[test]
+fn copytruncate_while_stopped_reads_the_rest_from_the_copy() {
+    let (_dir, mut log, norm) = setup("copytruncate");
+    log.append(3);
+    norm.once_ok();
+    log.append(4);
+    log.copytruncate();
+    log.append(2);
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+    let lines = norm.lines();
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
+fn delete_and_recreate_while_following_loses_nothing() {
+    let (dir, mut log, norm) = setup("recreate");
+    log.append(3);
+    let mut child = norm.follow();
+    wait_until(20, "3 records", || record_points(&norm.lines()).len() == 4);
+    log.append(2);
+    fs::remove_file(&log.path).unwrap();
+    log.reopen();
+    log.append(3);
+    wait_until(20, "all records", || record_points(&norm.lines()).len() == log.written.len());
+    kill9(&mut child);
+    assert_eq!(record_points(&norm.lines()), log.written);
+    drop(dir);
+}
+
+#[test]
+fn a_new_file_on_a_reused_inode_is_read_from_its_start() {
+    let (dir, mut log, norm) = setup("inode-reuse");
+    log.append(5);
+    norm.once_ok();
+    let old_inode = fs::metadata(&log.path).unwrap().ino();
+    fs::remove_file(&log.path).unwrap();
+    // A new mysqld (a new epoch) starts a new log; the file system may hand it the same inode.
+    let tip = log.tip();
+    let mut next = RawLog::continue_at(&log.path, log.key.clone(), dbaudit_record::Epoch(0x2000_0000_0000_0002), None);
+    next.start(tip);
+    next.append(2);
+    let reused = fs::metadata(&log.path).unwrap().ino() == old_inode;
+    norm.once_ok();
+    let mut expected = log.written.clone();
+    expected.extend(&next.written);
+    assert_eq!(record_points(&norm.lines()), expected, "inode reused: {reused}");
+    drop(dir);
+}
+
+#[test]
+fn a_crash_between_output_and_checkpoint_repeats_nothing() {
+    let (_dir, mut log, norm) = setup("crash-window");
+    log.append(5);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    log.append(5);
+    norm.once_ok();
+    // As if killed after writing the lines but before storing the checkpoint.
+    fs::write(&norm.state, &before).unwrap();
+    norm.once_ok();
+    assert_eq!(record_points(&norm.lines()), log.written);
+}
+
+#[test]
+fn a_crash_in_the_middle_of_an_output_line_is_finished_not_repeated() {
+    let (_dir, mut log, norm) = setup("crash-mid-line");
+    log.append(5);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    let len_before = fs::metadata(&norm.output).unwrap().len();
+    log.append(3);
+    norm.once_ok();
+    let full = fs::read(&norm.output).unwrap();
+    // Killed while writing: only part of the new lines reached the file.
+    let cut = len_before as usize + (full.len() - len_before as usize) / 2 + 7;
+    fs::write(&norm.output, &full[..cut]).unwrap();
+    fs::write(&norm.state, &before).unwrap();
+    norm.once_ok();
+    assert_eq!(fs::read(&norm.output).unwrap(), full);
+}
+
+#[test]
+fn a_second_instance_on_the_same_state_exits_4_with_one_line() {
+    let (_dir, mut log, norm) = setup("locked");
+    log.append(1);
+    let mut first = norm.follow();
+    wait_until(20, "the first instance", || !norm.lines().is_empty());
+    let second = norm.once();
+    kill9(&mut first);
+    assert_eq!(second.status.code(), Some(4));
+    let stderr = String::from_utf8(second.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("another dbaudit-normalise"), "{stderr}");
+}
+
+#[test]
+fn a_wrong_key_file_is_a_setup_error() {
+    let (dir, mut log, mut norm) = setup("bad-key");
+    log.append(1);
+    fs::write(dir.join("bad.key"), "not a key\n").unwrap();
+    norm.key_file = dir.join("bad.key");
+    let out = norm.once();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.key"));
+    norm.key_file = dir.join("missing.key");
+    assert_eq!(norm.once().status.code(), Some(3));
+}
+
+#[test]
+fn a_missing_input_on_the_first_run_is_a_setup_error() {
+    let (dir, _log, mut norm) = setup("no-input");
+    norm.input = dir.join("nowhere.log");
+    let out = norm.once();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn help_documents_every_exit_code() {
+    let out = std::process::Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for code in ["0  done", "1  reading", "2  wrong usage", "3  setup", "4  another"] {
+        assert!(help.contains(code), "{help}");
+    }
+    let out = std::process::Command::new(BIN).args(["once", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for option in ["--input", "--input-format", "--key-file", "--state", "--output", "--host", "--poll-ms"] {
+        assert!(help.contains(option), "{help}");
+    }
+    assert_eq!(std::process::Command::new(BIN).arg("--bogus").output().unwrap().status.code(), Some(2));
+}
+
+#[test]
+fn stdout_output_carries_the_same_lines() {
+    let (_dir, mut log, mut norm) = setup("stdout");
+    log.append(4);
+    norm.output = "-".into();
+    let out = norm.once();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 5);
+    assert!(text.lines().all(|l| l.contains(" dbhost dbaudit: op=")), "{text}");
+}
+
+#[test]
+fn the_error_log_yields_only_our_records() {
+    let dir = Dir::new("stderr");
+    let key = Key::from_bytes([6; 32]);
+    let path = dir.join("error.log");
+    fs::write(&path, "2026-11-26  8:31:24 0 [Note] Starting MariaDB 10.11.19\n").unwrap();
+    let mut log = RawLog::create(&path, key.clone());
+    log.append(2);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(b"2026-11-26  8:31:25 0 [Note] ready\n")
+        .unwrap();
+    log.append(2);
+    let mut norm = Normaliser::in_dir(&dir, &path, &key);
+    norm.extra = vec!["--input-format".into(), "stderr".into()];
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
