@@ -13,8 +13,8 @@ pub enum Resolution {
     Account(Account),
     /// No entry with that name matches the host: the anonymous account or none at all.
     NoMatch,
-    /// An anonymous entry matches at least as specifically as the best named one: MySQL
-    /// would pick the anonymous one, MariaDB the named one. Locking either may be wrong.
+    /// An anonymous entry matches more specifically than the best named one: MySQL would
+    /// pick the anonymous one, MariaDB the named one. Locking either may be wrong.
     Ambiguous(Account),
 }
 
@@ -30,7 +30,7 @@ pub fn resolve(session: &Account, accounts: &[Account]) -> Resolution {
     let named = best(&session.name);
     let anonymous = if session.name.is_empty() { None } else { best("") };
     match (named, anonymous) {
-        (Some(named), Some(anon)) if host_rank(&anon.host) >= host_rank(&named.host) => {
+        (Some(named), Some(anon)) if host_rank(&anon.host) > host_rank(&named.host) => {
             Resolution::Ambiguous(named.clone())
         }
         (Some(named), _) => Resolution::Account(named.clone()),
@@ -129,9 +129,11 @@ mod tests {
     }
 
     #[test]
-    fn an_anonymous_entry_as_specific_as_the_named_one_is_ambiguous() {
+    fn an_anonymous_entry_more_specific_than_the_named_one_is_ambiguous() {
         let all = accounts(&["app@%", "@localhost"]);
         assert!(matches!(resolve(&account("app@localhost"), &all), Resolution::Ambiguous(_)));
+        let all = accounts(&["app@localhost", "@localhost"]);
+        assert_eq!(resolve(&account("app@localhost"), &all), Resolution::Account(account("app@localhost")));
         let all = accounts(&["app@localhost", "@%"]);
         assert_eq!(resolve(&account("app@localhost"), &all), Resolution::Account(account("app@localhost")));
     }
