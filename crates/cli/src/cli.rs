@@ -39,8 +39,8 @@ pub struct ConnectionArgs {
     /// Unix socket of the server.
     #[arg(short = 'S', long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Host of the server (TCP).
-    #[arg(short = 'h', long, global = true)]
+    /// Host of the server (TCP; -h is --help here).
+    #[arg(long, global = true)]
     pub host: Option<String>,
     /// TCP port.
     #[arg(short = 'P', long, global = true)]
@@ -122,4 +122,14 @@ pub struct VerifyArgs {
     /// Raw logs written by the UDF, in order.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -83,7 +83,8 @@ pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
 
     let functions: Vec<(String, i64, String, String)> =
         conn.query("SELECT name, ret, dl, type FROM mysql.func ORDER BY name").map_err(sql("mysql.func"))?;
-    let functions = functions.into_iter().map(|(name, ret, dl, kind)| format!("udf {name} ret={ret} type={kind} dl={dl}"));
+    let functions =
+        functions.into_iter().map(|(name, ret, dl, kind)| format!("udf {name} ret={ret} type={kind} dl={dl}"));
     sections.push(Section::new(functions.collect(), "udf (mysql.func rows)"));
 
     for table in watched_tables(conn)? {
@@ -121,9 +122,7 @@ pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
         let keys: Vec<String> = schema
             .indexes
             .iter()
-            .map(|p| {
-                format!("{}\0{}\0{}\0{:?}\0{:?}", p.index, p.unique, p.seq, p.column, p.sub_part)
-            })
+            .map(|p| format!("{}\0{}\0{}\0{:?}\0{:?}", p.index, p.unique, p.seq, p.column, p.sub_part))
             .collect();
         let shape = vec![
             format!(
@@ -140,7 +139,8 @@ pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
         conn.query("SELECT User, Host FROM mysql.user ORDER BY User, Host").map_err(sql("mysql.user"))?;
     let mut lines = Vec::new();
     for (user, host) in accounts {
-        let account = if host.is_empty() { quote_str(&user) } else { format!("{}@{}", quote_str(&user), quote_str(&host)) };
+        let account =
+            if host.is_empty() { quote_str(&user) } else { format!("{}@{}", quote_str(&user), quote_str(&host)) };
         // A role has no CREATE USER statement.
         let created: Option<String> =
             conn.query_first::<(String,), _>(format!("SHOW CREATE USER {account}")).ok().flatten().map(|r| r.0);

@@ -93,7 +93,8 @@ fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> R
         .map(|table| WatchPlan::make(&mut server.conn, server.flavour, table, &token, &request))
         .collect::<Result<Vec<_>, _>>()?;
     for secret in &args.secrets {
-        let known = plans.iter().any(|p| p.schema.columns.iter().any(|c| c.name.to_lowercase() == secret.to_lowercase()));
+        let known =
+            plans.iter().any(|p| p.schema.columns.iter().any(|c| c.name.to_lowercase() == secret.to_lowercase()));
         if !known {
             return Err(Failure::new(format!(
                 "--secret {secret}: no such column in {}; check the spelling (it would be recorded in clear)",

@@ -80,17 +80,8 @@ pub struct TableSchema {
     pub key: RowKey,
 }
 
-type ColumnRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-);
+type ColumnRow =
+    (String, String, String, Option<String>, Option<String>, String, Option<String>, String, Option<String>);
 
 impl TableSchema {
     /// Reads `name`'s schema; a missing table or a view is a [`Failure`] saying so.
@@ -168,9 +159,10 @@ impl TableSchema {
 fn row_key(indexes: &[IndexPart]) -> RowKey {
     let columns_of = |index: &str| -> Option<Vec<String>> {
         let parts: Vec<&IndexPart> = indexes.iter().filter(|p| p.index == index).collect();
-        parts.iter().all(|p| p.unique && !p.nullable && p.column.is_some()).then(|| {
-            parts.iter().filter_map(|p| p.column.clone()).collect()
-        })
+        parts
+            .iter()
+            .all(|p| p.unique && !p.nullable && p.column.is_some())
+            .then(|| parts.iter().filter_map(|p| p.column.clone()).collect())
     };
     if let Some(columns) = columns_of("PRIMARY").filter(|c| !c.is_empty()) {
         return RowKey::Primary(columns);
@@ -218,9 +210,16 @@ const TRIGGER_COLUMNS: &str = "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT
 
 type TriggerRow = (String, String, String, String, String, u64, String, String, String);
 
-fn triggers_where(conn: &mut impl Queryable, filter: &str, params: Vec<String>) -> Result<Vec<ExistingTrigger>, Failure> {
+fn triggers_where(
+    conn: &mut impl Queryable,
+    filter: &str,
+    params: Vec<String>,
+) -> Result<Vec<ExistingTrigger>, Failure> {
     let rows: Vec<TriggerRow> = conn
-        .exec(format!("{TRIGGER_COLUMNS} WHERE {filter} ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME"), params)
+        .exec(
+            format!("{TRIGGER_COLUMNS} WHERE {filter} ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME"),
+            params,
+        )
         .map_err(|e| Failure::new(format!("cannot read information_schema.TRIGGERS: {e}")))?;
     Ok(rows
         .into_iter()
@@ -245,7 +244,11 @@ pub fn triggers_in(conn: &mut impl Queryable, db: &str) -> Result<Vec<ExistingTr
 
 /// Every trigger on `table`, ours and others'.
 pub fn triggers_on(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<ExistingTrigger>, Failure> {
-    triggers_where(conn, "EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?", vec![table.db.clone(), table.table.clone()])
+    triggers_where(
+        conn,
+        "EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
+        vec![table.db.clone(), table.table.clone()],
+    )
 }
 
 /// The tables that carry at least one of our triggers, sorted.
@@ -272,7 +275,11 @@ mod tests {
 
     #[test]
     fn primary_key_first_then_a_unique_not_null_key() {
-        let pk = [part("PRIMARY", 1, "a", true, false), part("PRIMARY", 2, "b", true, false), part("u", 1, "c", true, false)];
+        let pk = [
+            part("PRIMARY", 1, "a", true, false),
+            part("PRIMARY", 2, "b", true, false),
+            part("u", 1, "c", true, false),
+        ];
         assert_eq!(row_key(&pk), RowKey::Primary(vec!["a".into(), "b".into()]));
         let unique = [part("n", 1, "x", true, true), part("u", 1, "c", true, false), part("v", 1, "d", false, false)];
         assert_eq!(row_key(&unique), RowKey::Unique("u".into(), vec!["c".into()]));

@@ -60,7 +60,8 @@ impl Server {
     /// Fails unless `dbaudit_log` exists: a trigger calling a missing function would
     /// make every write to its table fail.
     pub fn require_udf(&mut self) -> Result<(), Failure> {
-        let loaded = match self.conn.query_first::<u64, _>("SELECT COUNT(*) FROM mysql.func WHERE name = 'dbaudit_log'") {
+        let loaded = match self.conn.query_first::<u64, _>("SELECT COUNT(*) FROM mysql.func WHERE name = 'dbaudit_log'")
+        {
             Ok(count) => count.unwrap_or(0) > 0,
             // No SELECT on mysql.func: the version function stands in for the set.
             Err(_) => self.udf_version()?.is_some(),

@@ -96,6 +96,8 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
     let last_record = match config.log_file() {
         Some(path) => match last_record(path) {
             Ok(last) => last,
+            // The UDF creates the log with its first record.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 problems.push(format!("cannot read the log {}: {e}", path.display()));
                 None
@@ -171,12 +173,16 @@ fn last_record(path: &Path) -> std::io::Result<Option<LastRecord>> {
 
 /// Prints the status as a table for people.
 pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
-    let udf = status.udf_version.as_deref().map_or("not loaded (run `dbaudit install`)".to_owned(), |v| format!("{v} (loaded)"));
+    let udf = status
+        .udf_version
+        .as_deref()
+        .map_or("not loaded (run `dbaudit install`)".to_owned(), |v| format!("{v} (loaded)"));
     writeln!(out, "udf:     {udf}")?;
     writeln!(out, "log:     {} (from {})", status.log, status.udf_config)?;
-    let last = status.last_record.as_ref().map_or("none found".to_owned(), |r| {
-        format!("seq {} of epoch {} at {}", r.seq, r.epoch, r.ts)
-    });
+    let last = status
+        .last_record
+        .as_ref()
+        .map_or("none found".to_owned(), |r| format!("seq {} of epoch {} at {}", r.seq, r.epoch, r.ts));
     writeln!(out, "last:    {last}")?;
     if status.tables.is_empty() {
         writeln!(out, "tables:  none watched (dbaudit watch DB.TABLE)")?;
@@ -244,7 +250,12 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
 }
 
 /// Runs `dbaudit status`.
-pub fn run(out: &mut dyn Write, server: &mut Server, key: Result<Key, Failure>, as_json: bool) -> Result<Outcome, Failure> {
+pub fn run(
+    out: &mut dyn Write,
+    server: &mut Server,
+    key: Result<Key, Failure>,
+    as_json: bool,
+) -> Result<Outcome, Failure> {
     let status = gather(server, key)?;
     let written = if as_json { print_json(out, &status) } else { print_human(out, &status) };
     written.map_err(|e| Failure::new(format!("cannot write the status: {e}")))?;

@@ -171,8 +171,16 @@ pub fn trigger_name(table: &str, event: RowEvent) -> String {
 }
 
 /// Spatial types reach the UDF as WKB; it records text instead.
-const SPATIAL: [&str; 8] =
-    ["geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection"];
+const SPATIAL: [&str; 8] = [
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+];
 
 /// The argument that carries `side`.`column`: the UDF gets bytes in the column's character
 /// set, so text in other sets is converted to utf8mb4, and spatial values become WKT.

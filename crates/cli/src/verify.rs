@@ -137,7 +137,9 @@ fn verify_file(
     }
     if records_here == 0 {
         if let Some(error) = first_error {
-            return Err(Failure::new(format!("{shown} is not a dbaudit log ({error}); name the raw log the UDF writes")));
+            return Err(Failure::new(format!(
+                "{shown} is not a dbaudit log ({error}); name the raw log the UDF writes"
+            )));
         }
     }
     Ok(())

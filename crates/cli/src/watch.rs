@@ -59,9 +59,9 @@ impl WatchPlan {
                 None => creates.push(trigger),
                 Some(e) if e.table != table.table || !e.is_ours() => {
                     return Err(Failure::new(format!(
-                        "{table}: a trigger named {} already exists on {}.{} and is not dbaudit's; rename it, then re-run",
-                        e.name, e.db, e.table
-                    )))
+                    "{table}: a trigger named {} already exists on {}.{} and is not dbaudit's; rename it, then re-run",
+                    e.name, e.db, e.table
+                )))
                 }
                 Some(e) if e.body == trigger.body && e.timing == "AFTER" && e.event == trigger.event.sql() => {}
                 Some(_) => replaces.push(trigger),
@@ -84,8 +84,11 @@ impl WatchPlan {
             RowKey::Unique(name, c) => format!("key {} (unique key {name}: the table has no primary key)", c.join(",")),
             RowKey::None => "no key: the table has no primary or NOT NULL unique key, records carry an empty pk".into(),
         };
-        let secrets =
-            if self.set.secrets.is_empty() { "no secret columns".to_owned() } else { format!("secret {}", self.set.secrets.join(",")) };
+        let secrets = if self.set.secrets.is_empty() {
+            "no secret columns".to_owned()
+        } else {
+            format!("secret {}", self.set.secrets.join(","))
+        };
         let mode = if self.fail_closed { "fail-closed" } else { "fail-open" };
         format!("{} columns; {key}; {secrets}; {mode}", self.schema.columns.len())
     }
@@ -94,7 +97,13 @@ impl WatchPlan {
 /// The statements for a plan. MariaDB replaces in one statement under the table's metadata
 /// lock; MySQL has no `OR REPLACE`, so its drop and create run under `LOCK TABLES … WRITE`,
 /// which holds writers back until the new trigger is in place.
-fn statements(flavour: Flavour, table: &TableName, creates: &[&Trigger], replaces: &[&Trigger], stale: &[&str]) -> Vec<String> {
+fn statements(
+    flavour: Flavour,
+    table: &TableName,
+    creates: &[&Trigger],
+    replaces: &[&Trigger],
+    stale: &[&str],
+) -> Vec<String> {
     let mut statements: Vec<String> = creates.iter().map(|t| t.create_sql(table, false)).collect();
     match flavour {
         Flavour::MariaDb => statements.extend(replaces.iter().map(|t| t.create_sql(table, true))),
