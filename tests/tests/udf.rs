@@ -4,61 +4,19 @@
 use std::path::Path;
 use std::time::Duration;
 
+use dbaudit_cli::server::Flavour;
+use dbaudit_cli::table::TableName;
+use dbaudit_cli::watch::{watch_table, WatchRequest};
 use dbaudit_record::{Column, Event, Key, Record, Row, Value, Verifier};
-use dbaudit_tests::{sql_quote_ident as ident, sql_quote_str as string, MariaDb, Options};
+use dbaudit_tests::{sql_quote_str as string, MariaDb, Options};
 use mysql::prelude::Queryable;
-use mysql::Conn;
 
-/// The three AFTER triggers of DESIGN.md on `db.table`, fail-open or fail-closed.
-fn audit_triggers(
-    server: &MariaDb,
-    db: &str,
-    table: &str,
-    columns: &[&str],
-    pk: &[&str],
-    secret: &[&str],
-    fail_closed: bool,
-) -> Vec<String> {
-    let list = |names: &[&str]| {
-        string(&names.iter().map(|n| n.replace('\\', "\\\\").replace(',', "\\,")).collect::<Vec<_>>().join(","))
-    };
-    ["insert", "update", "delete"]
-        .into_iter()
-        .map(|op| {
-            let mut args = vec![
-                string(&server.token()),
-                string(db),
-                string(table),
-                string(op),
-                "USER()".to_owned(),
-                "CONNECTION_ID()".to_owned(),
-                list(pk),
-                list(secret),
-            ];
-            for side in ["old", "new"] {
-                if (side == "old" && op == "insert") || (side == "new" && op == "delete") {
-                    continue;
-                }
-                for column in columns {
-                    args.push(format!("{}.{} AS {}", side.to_uppercase(), ident(column), ident(&format!("{side}.{column}"))));
-                }
-            }
-            let call = format!("dbaudit_log({})", args.join(", "));
-            let body = if fail_closed {
-                format!("BEGIN IF {call} IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'dbaudit: audit record not written'; END IF; END")
-            } else {
-                format!("SET @dbaudit_seq = {call}")
-            };
-            let name = ident(&format!("dbaudit_{table}_a{}", &op[..1]));
-            format!("CREATE TRIGGER {}.{name} AFTER {} ON {}.{} FOR EACH ROW {body}", ident(db), op.to_uppercase(), ident(db), ident(table))
-        })
-        .collect()
-}
-
-fn run(conn: &mut Conn, statements: &[String]) {
-    for statement in statements {
-        conn.query_drop(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
-    }
+/// Watches `db.table` with `dbaudit watch`'s own generator, fail-open or fail-closed.
+fn watch(server: &MariaDb, db: &str, table: &str, secret: &[&str], fail_closed: bool) {
+    let request =
+        WatchRequest { secrets: secret.iter().map(|s| s.to_string()).collect(), fail_closed: Some(fail_closed) };
+    watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.token(), &request)
+        .unwrap_or_else(|e| panic!("watch {db}.{table}: {e}"));
 }
 
 /// The seed article's table, watched with `password` secret.
@@ -66,10 +24,7 @@ fn acme_users(server: &MariaDb, fail_closed: bool) {
     let mut root = server.root();
     server.fresh_database("acme");
     root.query_drop("CREATE TABLE acme.users (id INT PRIMARY KEY AUTO_INCREMENT, login CHAR(20) NOT NULL, password CHAR(20) NOT NULL)").unwrap();
-    run(
-        &mut root,
-        &audit_triggers(server, "acme", "users", &["id", "login", "password"], &["id"], &["password"], fail_closed),
-    );
+    watch(server, "acme", "users", &["password"], fail_closed);
 }
 
 fn lines_of(path: &Path) -> Vec<Vec<u8>> {
@@ -161,7 +116,7 @@ fn hostile_values_round_trip_on_one_line_each() {
     let mut root = server.root();
     server.fresh_database("shop");
     root.query_drop("CREATE TABLE shop.notes (id INT PRIMARY KEY, body LONGTEXT, raw LONGBLOB)").unwrap();
-    run(&mut root, &audit_triggers(&server, "shop", "notes", &["id", "body", "raw"], &["id"], &[], false));
+    watch(&server, "shop", "notes", &[], false);
     let big = "x".repeat(70 * 1024);
     let hostile: Vec<(String, Option<Vec<u8>>)> = vec![
         ("ok\n2011-01-07 16:38:30 Table: acme.users: insert(7,x,y) by root@localhost".into(), Some(b"a\nb".to_vec())),
@@ -197,7 +152,7 @@ fn eight_connections_writing_at_once_keep_the_chain_whole() {
     server.fresh_database("load");
     let mut root = server.root();
     root.query_drop("CREATE TABLE load.events (id INT PRIMARY KEY, conn INT, payload VARCHAR(300))").unwrap();
-    run(&mut root, &audit_triggers(&server, "load", "events", &["id", "conn", "payload"], &["id"], &[], false));
+    watch(&server, "load", "events", &[], false);
     std::thread::scope(|scope| {
         for c in 0..CONNECTIONS {
             let server = &server;
