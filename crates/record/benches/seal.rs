@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use dbaudit_record::{encode_body, Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef, Timestamp};
 
-const RECORDS: u32 = 1_000_000;
 const ROUNDS: usize = 5;
+
+/// Records per round: 1,000,000, or `DBAUDIT_BENCH_RECORDS` (small, for callgrind).
+fn records() -> u32 {
+    std::env::var("DBAUDIT_BENCH_RECORDS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000)
+}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -17,14 +21,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn measure(mut one: impl FnMut(u32)) -> Duration {
+    let records = records();
     median(
         (0..ROUNDS)
             .map(|_| {
                 let start = Instant::now();
-                for i in 0..RECORDS {
+                for i in 0..records {
                     one(i);
                 }
-                start.elapsed() / RECORDS
+                start.elapsed() / records
             })
             .collect(),
     )
@@ -106,7 +111,7 @@ fn main() {
     });
 
     println!("record: 10 columns, update with old and new, one secret column; {} bytes per line", sample.len());
-    println!("{:<34} {:>12} {:>10}", "what (median of 5 × 1,000,000)", "ns/record", "× copy");
+    println!("{:<34} {:>12} {:>10}", "what (median of 5 rounds)", "ns/record", "× copy");
     for (what, d) in [
         ("copy the finished line", copy),
         ("encode the body (JSON, mask)", body),

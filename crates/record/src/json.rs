@@ -6,19 +6,21 @@
 
 use crate::hex;
 
-/// What each byte needs inside a JSON string: 0 nothing, 1 an escape, 2 a look at the
-/// next bytes (0xE2 starts U+2028 and U+2029).
+/// What each byte needs inside a JSON string: 0 nothing, 1 an escape, 2 a check that a
+/// multi-byte UTF-8 sequence starts here (and whether it is U+2028 or U+2029).
 const ESCAPE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
-    while b < 0x20 {
-        table[b] = 1;
+    while b < 256 {
+        table[b] = if b < 0x20 || b == 0x7f || b == b'"' as usize || b == b'\\' as usize {
+            1
+        } else if b >= 0x80 {
+            2
+        } else {
+            0
+        };
         b += 1;
     }
-    table[b'"' as usize] = 1;
-    table[b'\\' as usize] = 1;
-    table[0x7f] = 1;
-    table[0xe2] = 2;
     table
 };
 
@@ -43,36 +45,74 @@ fn plain_word(bytes: &[u8]) -> bool {
 /// Appends `s` as a JSON string: RFC 8259 escaping, plus U+2028/U+2029 and DEL, so that
 /// whatever the value holds, the record stays one line of printable text.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    // A &str is valid UTF-8, so escaping cannot fail.
+    let _ = write_utf8(out, s.as_bytes());
+}
+
+/// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
+pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    let Some(bytes) = value else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let start = out.len();
+    if !write_utf8(out, bytes) {
+        out.truncate(start);
+        out.extend_from_slice(b"{\"hex\":\"");
+        hex::encode_into(out, bytes);
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+/// Escapes `bytes` into a JSON string, checking UTF-8 on the way (one pass, not two);
+/// false, with `out` partly written, when they are not UTF-8.
+pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Most text is plain ASCII: skip it eight bytes at a time.
-        while i + 8 <= bytes.len() && plain_word(&bytes[i..i + 8]) {
-            i += 8;
-        }
-        if i >= bytes.len() {
-            break;
-        }
-        let class = ESCAPE[usize::from(bytes[i])];
-        if class == 0 {
-            i += 1;
+        // Most text is plain ASCII: check it eight bytes at a time, the short tail padded
+        // with spaces, so a typical short value costs a few word tests and one copy.
+        let plain = match bytes.get(i..i + 8) {
+            Some(word) => plain_word(word),
+            None => {
+                let mut padded = [b' '; 8];
+                padded[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+                plain_word(&padded)
+            }
+        };
+        if plain {
+            i = (i + 8).min(bytes.len());
             continue;
         }
         let b = bytes[i];
-        if class == 2 {
-            // U+2028 and U+2029 are E2 80 A8 / E2 80 A9: line breaks to JavaScript and some tools.
-            if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) {
-                out.extend_from_slice(&bytes[run..i]);
-                out.extend_from_slice(if bytes[i + 2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
-                i += 3;
-                run = i;
-            } else {
+        match ESCAPE[usize::from(b)] {
+            0 => {
                 i += 1;
+                continue;
             }
-            continue;
+            2 => {
+                let len = match b {
+                    0xc2..=0xdf => 2,
+                    0xe0..=0xef => 3,
+                    0xf0..=0xf4 => 4,
+                    _ => return false,
+                };
+                let Some(seq) = bytes.get(i..i + len) else { return false };
+                if std::str::from_utf8(seq).is_err() {
+                    return false;
+                }
+                // U+2028 and U+2029 are line breaks to JavaScript and some log tools.
+                if seq == "\u{2028}".as_bytes() || seq == "\u{2029}".as_bytes() {
+                    out.extend_from_slice(&bytes[run..i]);
+                    out.extend_from_slice(if seq[2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+                    run = i + len;
+                }
+                i += len;
+                continue;
+            }
+            _ => {}
         }
         out.extend_from_slice(&bytes[run..i]);
         match b {
@@ -94,21 +134,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
-}
-
-/// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
-pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        None => out.extend_from_slice(b"null"),
-        Some(bytes) => match std::str::from_utf8(bytes) {
-            Ok(s) => write_str(out, s),
-            Err(_) => {
-                out.extend_from_slice(b"{\"hex\":\"");
-                hex::encode_into(out, bytes);
-                out.extend_from_slice(b"\"}");
-            }
-        },
-    }
+    true
 }
 
 /// Why a line is not a record.

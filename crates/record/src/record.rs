@@ -346,9 +346,10 @@ fn write_u64(out: &mut Vec<u8>, n: u64) {
 
 // Names come from SQL identifiers, which are UTF-8; anything else is shown, not trusted.
 fn write_name(out: &mut Vec<u8>, name: &[u8]) {
-    match std::str::from_utf8(name) {
-        Ok(name) => json::write_str(out, name),
-        Err(_) => json::write_str(out, &String::from_utf8_lossy(name)),
+    let start = out.len();
+    if !json::write_utf8(out, name) {
+        out.truncate(start);
+        json::write_str(out, &String::from_utf8_lossy(name));
     }
 }
 
