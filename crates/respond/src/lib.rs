@@ -8,6 +8,18 @@
 //! through `dbaudit_connect`'s quoting, nothing reaches a shell. It runs in bounded time
 //! (the configured timeout plus under a second) and never reads stdin when it has arguments.
 //! It is not a daemon and keeps no state beyond the list of accounts it locked.
+//!
+//! Decisions a reader should know:
+//! - The alert names `USER()` (`name@client-host`); the account to lock is the `mysql.user`
+//!   entry MariaDB matched (see [`resolve()`]). No match, an anonymous match, or an anonymous
+//!   entry more specific than the named one (where MySQL and MariaDB disagree) is declined.
+//!   Only sessions whose host resolves to the same entry are killed.
+//! - OSSEC's argv carries no table or primary key, so in OSSEC mode the record says the row
+//!   is unavailable and points at the alert id; Wazuh's `full_log` carries both.
+//! - Only `lock` with Wazuh answers `check_keys` (key: the session's `USER()`); `record`
+//!   keeps no state, prints nothing, and so gets no `delete` and no deduplication.
+//! - `delete` is driven by the state file alone: it unlocks an account only when the last
+//!   pending `add` that locked it is undone; an account found locked already is left to its owner.
 
 mod alert;
 mod config;
