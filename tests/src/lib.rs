@@ -12,7 +12,11 @@
 //!
 //! It does not fake anything: no mock server, no mock UDF. What it cannot find or build it
 //! reports in one line and panics.
+//!
+//! [`ossec_regex`] stands in for OSSEC itself, which no package registry carries: a model of
+//! its regex dialect, pre-decoder, decoders and rules that the tests of `ossec/` run lines through.
 
+pub mod ossec_regex;
 mod server;
 mod setup;
 mod temp_dir;
