@@ -92,7 +92,8 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
             None
         }
     };
-    let config = UdfConfig::read(&UdfConfig::path())?;
+    let config =
+        UdfConfig::read(&UdfConfig::path()).map_err(|e| Failure::new(format!("the UDF configuration: {e}")))?;
     let last_record = match config.log_file() {
         Some(path) => match last_record(path) {
             Ok(last) => last,
@@ -121,7 +122,7 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
     }
     Ok(Status {
         udf_version,
-        log: config.log.clone(),
+        log: config.log_setting(),
         udf_config: config.path.display().to_string(),
         last_record,
         tables,

@@ -6,6 +6,7 @@
 //! pk_cols, secret_cols`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>` for every column.
 
 use dbaudit_connect::{quote_ident, quote_str};
+use dbaudit_record::names;
 
 use crate::schema::{ColumnInfo, TableSchema};
 use crate::table::TableName;
@@ -128,8 +129,8 @@ impl TriggerSet {
                 quote_str(event.op()),
                 "USER()".to_owned(),
                 "CONNECTION_ID()".to_owned(),
-                quote_str(&join_names(&key)),
-                quote_str(&join_names(&secrets)),
+                quote_str(&names::join(&key)),
+                quote_str(&names::join(&secrets)),
             ];
             let sides: &[&str] = match event {
                 RowEvent::Insert => &["NEW"],
@@ -196,29 +197,6 @@ fn value_expr(side: &str, column: &ColumnInfo) -> String {
     }
 }
 
-/// Column names as the UDF's `pk_cols`/`secret_cols` list: comma-separated, `\,` and `\\`
-/// for commas and backslashes inside a name.
-pub fn join_names(names: &[String]) -> String {
-    names.iter().map(|n| n.replace('\\', "\\\\").replace(',', "\\,")).collect::<Vec<_>>().join(",")
-}
-
-/// The inverse of [`join_names`], as the UDF reads the list.
-fn split_names(list: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut current = String::new();
-    let mut chars = list.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => current.push(chars.next().unwrap_or('\\')),
-            ',' => names.push(std::mem::take(&mut current)),
-            c => current.push(c),
-        }
-    }
-    names.push(current);
-    names.retain(|n| !n.is_empty());
-    names
-}
-
 /// How an existing trigger of ours watches its table — its secret columns and whether it
 /// fails closed — read back from its body, so that re-running `watch` never silently
 /// reveals a secret or turns fail-closed into fail-open. None when the body is not one we
@@ -229,7 +207,10 @@ pub fn options_of(body: &str) -> Option<WatchOptions> {
         return None;
     }
     let args = call_arguments(&body[body.find("dbaudit_log(")? + "dbaudit_log(".len()..])?;
-    let secrets = split_names(&unquote(args.get(7)?.trim())?);
+    let secrets = names::split(unquote(args.get(7)?.trim())?.as_bytes())
+        .into_iter()
+        .map(|n| String::from_utf8_lossy(&n).into_owned())
+        .collect();
     Some(WatchOptions { secrets, fail_closed })
 }
 
@@ -363,12 +344,5 @@ mod tests {
         let unicode = "ü".repeat(60);
         assert_eq!(trigger_name(&unicode, RowEvent::Delete).chars().count(), 64);
         assert_eq!(trigger_name(&"x".repeat(53), RowEvent::Insert).len(), 64);
-    }
-
-    #[test]
-    fn names_join_and_split_as_the_udf_reads_them() {
-        let names = vec!["a,b".to_owned(), "c\\".to_owned(), "d".to_owned()];
-        assert_eq!(join_names(&names), r"a\,b,c\\,d");
-        assert_eq!(split_names(&join_names(&names)), names);
     }
 }

@@ -8,6 +8,7 @@
 mod chain;
 pub mod hex;
 pub mod json;
+pub mod names;
 mod record;
 mod time;
 mod verify;

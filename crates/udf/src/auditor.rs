@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use dbaudit_record::{Chain, Epoch, EventRef, Key, RowRef, Timestamp};
 
 use crate::call::{self, Arg};
-use crate::config::Config;
 use crate::sink::Sink;
+use dbaudit_udfconfig::{Destination, UdfConfig};
 
 /// How long a failed set-up is remembered before it is tried again: a broken
 /// configuration must not cost a file read on every row of a busy table.
@@ -123,16 +123,16 @@ impl Auditor {
     }
 
     fn open(&mut self) -> Result<Ready, String> {
-        let path = self.config_path.clone().unwrap_or_else(Config::path);
-        let config = Config::read(&path)?;
+        let path = self.config_path.clone().unwrap_or_else(UdfConfig::path);
+        let config = UdfConfig::read(&path)?;
         let key = Key::read_file(&config.key_file).map_err(|e| e.to_string())?;
         let mut sink = Sink::open(&config.destination).map_err(|e| match &config.destination {
-            crate::config::Destination::File(log) => format!(
+            Destination::File(log) => format!(
                 "cannot open the audit log {}: {e}; check log = in [dbaudit-udf] of {}",
                 log.display(),
                 path.display()
             ),
-            crate::config::Destination::Stderr => format!("cannot use stderr: {e}"),
+            Destination::Stderr => format!("cannot use stderr: {e}"),
         })?;
         let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
         let token = key.trigger_token();

@@ -3,7 +3,7 @@
 //! `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then one argument per column
 //! value, named by its alias: `old.<column>` or `new.<column>`.
 
-use dbaudit_record::{ClaimedRef, ColumnRef, Op};
+use dbaudit_record::{names, ClaimedRef, ColumnRef, Op};
 
 /// How many arguments come before the column values.
 pub const FIXED_ARGS: usize = 8;
@@ -71,8 +71,8 @@ pub fn parse_row<'a>(args: &[Arg<'a>]) -> Result<RowCall<'a>, String> {
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(|| format!("conn {:?} is not a connection id", String::from_utf8_lossy(conn_text)))?;
-    let pk_names = split_names(args[6].value.unwrap_or_default());
-    let secret_names = split_names(args[7].value.unwrap_or_default());
+    let pk_names = names::split(args[6].value.unwrap_or_default());
+    let secret_names = names::split(args[7].value.unwrap_or_default());
     let is_secret = |name: &[u8]| secret_names.iter().any(|s| s.eq_ignore_ascii_case(name));
 
     let mut old = op.has_old().then(Vec::new);
@@ -124,24 +124,6 @@ fn changed_columns<'a>(old: &[ColumnRef<'a>], new: &[ColumnRef<'a>]) -> Vec<&'a 
         })
         .map(|(_, n)| n.name)
         .collect()
-}
-
-/// Splits a comma-separated list of column names; `\,` and `\\` stand for a comma and a
-/// backslash inside a name, since a column may be called `a,b`.
-pub fn split_names(list: &[u8]) -> Vec<Vec<u8>> {
-    let mut names = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = list.iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'\\' => current.push(bytes.next().copied().unwrap_or(b'\\')),
-            b',' => names.push(std::mem::take(&mut current)),
-            _ => current.push(b),
-        }
-    }
-    names.push(current);
-    names.retain(|n| !n.is_empty());
-    names
 }
 
 #[cfg(test)]
@@ -197,11 +179,6 @@ mod tests {
         let mut args = fixed("insert", "", "");
         args[5].value = Some(b"17; DROP");
         assert!(parse_row(&args).is_err());
-    }
-
-    #[test]
-    fn names_split_on_unescaped_commas() {
-        assert_eq!(split_names(br"a,b\,c,,d\\"), vec![b"a".to_vec(), b"b,c".to_vec(), b"d\\".to_vec()]);
     }
 
     #[test]

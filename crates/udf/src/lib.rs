@@ -13,13 +13,11 @@
 mod abi;
 mod auditor;
 mod call;
-mod config;
 mod report;
 mod sink;
 
 pub use auditor::{Auditor, Outcome};
 pub use call::Arg;
-pub use config::Config;
 
 /// The build, as `dbaudit_version()` reports it.
 pub const VERSION: &str = concat!("dbaudit_udf ", env!("CARGO_PKG_VERSION"));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dbaudit_record::ChainPoint;
 
-use crate::config::Destination;
+use dbaudit_udfconfig::Destination;
 
 /// How often the log's path is checked for rotation.
 const ROTATION_CHECK: Duration = Duration::from_secs(1);

@@ -1,4 +1,8 @@
-//! The UDF's configuration: `/etc/mysql/dbaudit.cnf`, group `[dbaudit-udf]`.
+//! The UDF's configuration: `/etc/mysql/dbaudit.cnf` (or `DBAUDIT_UDF_CONFIG`), group
+//! `[dbaudit-udf]`, keys `log` and `key_file`. The UDF reads it inside mysqld; `dbaudit`
+//! reads the same file to find the log and the key the UDF uses, so both read it here.
+//!
+//! It only reads; `dbaudit install` writes the file.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +10,12 @@ use dbaudit_optfile::OptionFile;
 
 /// Where the configuration is read from unless `DBAUDIT_UDF_CONFIG` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/mysql/dbaudit.cnf";
-const GROUP: &str = "dbaudit-udf";
+/// The log when the configuration names none.
+pub const DEFAULT_LOG: &str = "/var/log/mysql/dbaudit.log";
+/// The key file when the configuration names none.
+pub const DEFAULT_KEY_FILE: &str = "/etc/mysql/dbaudit.key";
+/// The option-file group the UDF reads.
+pub const GROUP: &str = "dbaudit-udf";
 
 /// Where records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,34 +26,35 @@ pub enum Destination {
     Stderr,
 }
 
-/// What the UDF needs to know.
+/// The UDF's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct UdfConfig {
+    /// The file read (it may not exist: then the defaults hold).
+    pub path: PathBuf,
     /// Where records go (`log`).
     pub destination: Destination,
     /// The key file (`key_file`).
     pub key_file: PathBuf,
 }
 
-impl Config {
+impl UdfConfig {
     /// The configuration file's path: `DBAUDIT_UDF_CONFIG`, else the default.
     pub fn path() -> PathBuf {
         std::env::var_os("DBAUDIT_UDF_CONFIG").map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from)
     }
 
     /// Reads the configuration. A missing file means the defaults; a malformed one is an
-    /// error that names the file and line.
-    pub fn read(path: &Path) -> Result<Config, String> {
+    /// error that names the file, the line and the fix.
+    pub fn read(path: &Path) -> Result<UdfConfig, String> {
         let file = match OptionFile::read(path) {
             Ok(file) => file,
             Err(e) if e.kind() == dbaudit_optfile::ErrorKind::Io && !path.exists() => OptionFile::default(),
             Err(e) => return Err(e.to_string()),
         };
-        let log = file.get(GROUP, "log").unwrap_or("/var/log/mysql/dbaudit.log");
-        let destination = match log {
+        let destination = match file.get(GROUP, "log").unwrap_or(DEFAULT_LOG) {
             "stderr" => Destination::Stderr,
             "" => return Err(format!("{}: [{GROUP}] log is empty; set a path or stderr", path.display())),
-            path if Path::new(path).is_absolute() => Destination::File(PathBuf::from(path)),
+            log if Path::new(log).is_absolute() => Destination::File(PathBuf::from(log)),
             other => {
                 return Err(format!(
                     "{}: [{GROUP}] log = {other} is not an absolute path; give a full path",
@@ -52,8 +62,21 @@ impl Config {
                 ))
             }
         };
-        let key_file = PathBuf::from(file.get(GROUP, "key_file").unwrap_or("/etc/mysql/dbaudit.key"));
-        Ok(Config { destination, key_file })
+        let key_file = PathBuf::from(file.get(GROUP, "key_file").unwrap_or(DEFAULT_KEY_FILE));
+        Ok(UdfConfig { path: path.to_owned(), destination, key_file })
+    }
+
+    /// The log file, or None when records go to the server's error log.
+    pub fn log_file(&self) -> Option<&Path> {
+        match &self.destination {
+            Destination::File(path) => Some(path),
+            Destination::Stderr => None,
+        }
+    }
+
+    /// The `log` setting as written: a path or `stderr`.
+    pub fn log_setting(&self) -> String {
+        self.log_file().map_or_else(|| "stderr".to_owned(), |p| p.display().to_string())
     }
 }
 
@@ -63,21 +86,21 @@ mod tests {
 
     #[test]
     fn missing_file_means_the_documented_defaults() {
-        let config = Config::read(Path::new("/nonexistent/dbaudit.cnf")).unwrap();
-        assert_eq!(config.destination, Destination::File("/var/log/mysql/dbaudit.log".into()));
-        assert_eq!(config.key_file, PathBuf::from("/etc/mysql/dbaudit.key"));
+        let config = UdfConfig::read(Path::new("/nonexistent/dbaudit.cnf")).unwrap();
+        assert_eq!(config.destination, Destination::File(DEFAULT_LOG.into()));
+        assert_eq!(config.key_file, PathBuf::from(DEFAULT_KEY_FILE));
     }
 
     #[test]
     fn relative_log_path_is_refused_with_the_file_named() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-udf-config-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("dbaudit-udfconfig-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bad.cnf");
         std::fs::write(&path, "[dbaudit-udf]\nlog = audit.log\n").unwrap();
-        let err = Config::read(&path).unwrap_err();
+        let err = UdfConfig::read(&path).unwrap_err();
         assert!(err.contains("bad.cnf") && err.contains("absolute"), "{err}");
         std::fs::write(&path, "[dbaudit-udf]\nlog = stderr\nkey-file = /k\n").unwrap();
-        let config = Config::read(&path).unwrap();
+        let config = UdfConfig::read(&path).unwrap();
         assert_eq!(config.destination, Destination::Stderr);
         assert_eq!(config.key_file, PathBuf::from("/k"));
         std::fs::remove_dir_all(dir).unwrap();

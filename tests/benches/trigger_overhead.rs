@@ -1,0 +1,201 @@
+//! What auditing costs a real MariaDB: 50,000 single-row INSERTs and then UPDATEs in one
+//! transaction (a stored procedure, so no client round trip dilutes the cost) on a
+//! 10-column table, in three configurations in the same server and run:
+//! (a) no trigger, (b) triggers that only CONCAT_WS the same columns, (c) dbaudit's triggers.
+//! Then the UDF's own work per call: `BENCHMARK(200000, dbaudit_log(…10 values…))` minus
+//! the same with CONCAT_WS.
+//!
+//! `cargo bench -p dbaudit-tests --bench trigger_overhead` prints the table (medians of
+//! ROUNDS rounds, min–max spread, ratios). Nothing is asserted: speed is reported, not tested.
+
+use std::time::{Duration, Instant};
+
+use dbaudit_cli::server::Flavour;
+use dbaudit_cli::table::TableName;
+use dbaudit_cli::watch::{watch_table, WatchRequest};
+use dbaudit_tests::{sql_quote_str, MariaDb};
+use mysql::prelude::Queryable;
+use mysql::Conn;
+
+const ROWS: u32 = 50_000;
+const ROUNDS: usize = 5;
+const CALLS: u32 = 200_000;
+const COLUMNS: [&str; 10] =
+    ["id", "login", "password", "email", "first_name", "last_name", "role", "team", "phone", "note"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Setup {
+    NoTrigger,
+    ConcatWs,
+    Dbaudit,
+}
+
+impl Setup {
+    fn table(self) -> &'static str {
+        match self {
+            Setup::NoTrigger => "users_a",
+            Setup::ConcatWs => "users_b",
+            Setup::Dbaudit => "users_c",
+        }
+    }
+}
+
+fn concat_triggers(table: &str) -> Vec<String> {
+    let list = |side: &str| COLUMNS.iter().map(|c| format!("{side}.`{c}`")).collect::<Vec<_>>().join(", ");
+    [("ai", "INSERT", list("NEW")), ("au", "UPDATE", format!("{}, {}", list("OLD"), list("NEW"))), ("ad", "DELETE", list("OLD"))]
+        .into_iter()
+        .map(|(suffix, event, args)| {
+            format!("CREATE TRIGGER bench.{table}_{suffix} AFTER {event} ON bench.{table} FOR EACH ROW SET @concat = CONCAT_WS(',', {args})")
+        })
+        .collect()
+}
+
+fn procedures(table: &str) -> [String; 2] {
+    [
+        format!(
+            "CREATE PROCEDURE bench.fill_{table}(n INT) BEGIN DECLARE i INT DEFAULT 0; START TRANSACTION; \
+             WHILE i < n DO INSERT INTO bench.{table} VALUES (i, CONCAT('login', i), 'zZDDIZ0NOlPzw', \
+             CONCAT('user', i, '@example.com'), 'Xavier', 'Mertens', 'admin', 'security', '+32 2 555 0101', 'a note'); \
+             SET i = i + 1; END WHILE; COMMIT; END"
+        ),
+        format!(
+            "CREATE PROCEDURE bench.touch_{table}(n INT) BEGIN DECLARE i INT DEFAULT 0; START TRANSACTION; \
+             WHILE i < n DO UPDATE bench.{table} SET password = CONCAT('RjdqndSkxdjeX', i) WHERE id = i; \
+             SET i = i + 1; END WHILE; COMMIT; END"
+        ),
+    ]
+}
+
+/// The same statements sent one by one from the client (prepared, one round trip each),
+/// as an application does; returns the INSERT and the UPDATE times.
+fn client_loop(conn: &mut Conn, table: &str) -> (Duration, Duration) {
+    let insert = conn
+        .prep(format!(
+            "INSERT INTO bench.{table} VALUES (?, ?, 'zZDDIZ0NOlPzw', ?, 'Xavier', 'Mertens', 'admin', 'security', '+32 2 555 0101', 'a note')"
+        ))
+        .unwrap();
+    let update = conn.prep(format!("UPDATE bench.{table} SET password = ? WHERE id = ?")).unwrap();
+    let start = Instant::now();
+    conn.query_drop("START TRANSACTION").unwrap();
+    for i in 0..ROWS {
+        conn.exec_drop(&insert, (i, format!("login{i}"), format!("user{i}@example.com"))).unwrap();
+    }
+    conn.query_drop("COMMIT").unwrap();
+    let inserted = start.elapsed();
+    let start = Instant::now();
+    conn.query_drop("START TRANSACTION").unwrap();
+    for i in 0..ROWS {
+        conn.exec_drop(&update, (format!("RjdqndSkxdjeX{i}"), i)).unwrap();
+    }
+    conn.query_drop("COMMIT").unwrap();
+    (inserted, start.elapsed())
+}
+
+fn timed(conn: &mut Conn, sql: &str) -> Duration {
+    let start = Instant::now();
+    conn.query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    start.elapsed()
+}
+
+struct Stats {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    Stats { median: samples[samples.len() / 2], min: samples[0], max: samples[samples.len() - 1] }
+}
+
+fn main() {
+    let server = MariaDb::start();
+    let mut root = server.root();
+    server.fresh_database("bench");
+    let setups = [Setup::NoTrigger, Setup::ConcatWs, Setup::Dbaudit];
+    let columns = COLUMNS[1..].iter().map(|c| format!("`{c}` VARCHAR(40)")).collect::<Vec<_>>().join(", ");
+    for setup in setups {
+        let table = setup.table();
+        root.query_drop(format!("CREATE TABLE bench.{table} (id INT PRIMARY KEY, {columns})")).unwrap();
+        for sql in procedures(table) {
+            root.query_drop(sql).unwrap();
+        }
+        match setup {
+            Setup::NoTrigger => {}
+            Setup::ConcatWs => concat_triggers(table).iter().for_each(|sql| root.query_drop(sql).unwrap()),
+            Setup::Dbaudit => {
+                let request = WatchRequest { secrets: vec!["password".into()], fail_closed: Some(false) };
+                watch_table(&mut root, Flavour::MariaDb, &TableName::new("bench", table), &server.token(), &request)
+                    .unwrap_or_else(|e| panic!("watch: {e}"));
+            }
+        }
+    }
+
+    let mut inserts: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let mut updates: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let mut client_inserts: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let mut client_updates: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    for _ in 0..ROUNDS {
+        for (i, setup) in setups.iter().enumerate() {
+            let table = setup.table();
+            root.query_drop(format!("TRUNCATE bench.{table}")).unwrap();
+            inserts[i].push(timed(&mut root, &format!("CALL bench.fill_{table}({ROWS})")));
+            updates[i].push(timed(&mut root, &format!("CALL bench.touch_{table}({ROWS})")));
+            root.query_drop(format!("TRUNCATE bench.{table}")).unwrap();
+            let (insert, update) = client_loop(&mut root, table);
+            client_inserts[i].push(insert);
+            client_updates[i].push(update);
+        }
+    }
+
+    let values: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("'value-{i}' AS `new.{c}`")).collect();
+    let token = sql_quote_str(&server.token());
+    let udf = format!(
+        "SELECT BENCHMARK({CALLS}, dbaudit_log({token}, 'bench', 'users', 'insert', 'app@localhost', 1, 'id', 'password', {}))",
+        values.join(", ")
+    );
+    let concat = format!(
+        "SELECT BENCHMARK({CALLS}, CONCAT_WS(',', {token}, 'bench', 'users', 'insert', 'app@localhost', 1, 'id', 'password', {}))",
+        COLUMNS.iter().enumerate().map(|(i, _)| format!("'value-{i}'")).collect::<Vec<_>>().join(", ")
+    );
+    let (mut udf_calls, mut concat_calls) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        udf_calls.push(timed(&mut root, &udf));
+        concat_calls.push(timed(&mut root, &concat));
+    }
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let names = ["(a) no trigger", "(b) CONCAT_WS trigger", "(c) dbaudit trigger"];
+    let report = |title: &str, inserts: Vec<Vec<Duration>>, updates: Vec<Vec<Duration>>| {
+        println!(
+            "{title}: {ROWS} single-row statements in one transaction, 10 columns; median of {ROUNDS} rounds (min–max)"
+        );
+        println!("{:<32} {:>22} {:>22}", "configuration", "INSERT ms", "UPDATE ms");
+        let ins: Vec<Stats> = inserts.into_iter().map(stats).collect();
+        let upd: Vec<Stats> = updates.into_iter().map(stats).collect();
+        for i in 0..3 {
+            let cell = |s: &Stats| format!("{:.0} ({:.0}–{:.0})", ms(s.median), ms(s.min), ms(s.max));
+            println!("{:<32} {:>22} {:>22}", names[i], cell(&ins[i]), cell(&upd[i]));
+        }
+        let ratio = |x: &Stats, y: &Stats| x.median.as_secs_f64() / y.median.as_secs_f64();
+        println!("{:<32} {:>22.3} {:>22.3}", "ratio c/a", ratio(&ins[2], &ins[0]), ratio(&upd[2], &upd[0]));
+        println!("{:<32} {:>22.3} {:>22.3}", "ratio c/b", ratio(&ins[2], &ins[1]), ratio(&upd[2], &upd[1]));
+        println!("{:<32} {:>22.3} {:>22.3}", "ratio b/a", ratio(&ins[1], &ins[0]), ratio(&upd[1], &upd[0]));
+        let per_row = |x: &Stats, y: &Stats| (x.median.as_secs_f64() - y.median.as_secs_f64()) * 1e6 / f64::from(ROWS);
+        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − a", per_row(&ins[2], &ins[0]), per_row(&upd[2], &upd[0]));
+        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − b", per_row(&ins[2], &ins[1]), per_row(&upd[2], &upd[1]));
+        println!();
+    };
+    report("server-side loop (stored procedure)", inserts, updates);
+    report("client loop (prepared statements over the socket)", client_inserts, client_updates);
+    let (u, c) = (stats(udf_calls), stats(concat_calls));
+    let per_call = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(CALLS);
+    println!();
+    println!("per call, BENCHMARK({CALLS}, …) with 10 values, median of {ROUNDS}:");
+    println!(
+        "  dbaudit_log {:.3} µs, CONCAT_WS {:.3} µs, UDF work {:.3} µs per record",
+        per_call(u.median),
+        per_call(c.median),
+        per_call(u.median) - per_call(c.median)
+    );
+}
