@@ -1,1 +1,132 @@
-fn main() {}
+//! Throughput of `dbaudit-normalise once` on a realistic raw log, beside `cat` and `wc -l`
+//! on the same file (page cache warm for all three), with peak RSS from `/usr/bin/time`.
+//!
+//! `cargo bench -p dbaudit-normalise --bench throughput [-- N …]` (default: 1,000,000 and
+//! 5,000,000 records). Not a test: it asserts nothing, it prints a table.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use dbaudit_record::{Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef, Timestamp};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dbaudit-normalise");
+
+fn main() {
+    let counts: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
+    let counts = if counts.is_empty() { vec![1_000_000, 5_000_000] } else { counts };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("normalise-bench");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let key = Key::from_bytes([42; 32]);
+    fs::write(dir.join("key"), format!("{}\n", key.to_hex())).unwrap();
+
+    println!("| records | tool | seconds | records/s | MB/s | peak RSS MB |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for &n in &counts {
+        let raw = dir.join(format!("raw-{n}.log"));
+        let bytes = generate(&raw, &key, n);
+        let mb = bytes as f64 / 1e6;
+        let row = |tool: &str, (secs, rss_kb): (f64, u64)| {
+            println!(
+                "| {n} | {tool} | {secs:.3} | {:.0} | {:.0} | {:.1} |",
+                n as f64 / secs,
+                mb / secs,
+                rss_kb as f64 / 1024.0
+            );
+            secs
+        };
+        row("cat FILE > /dev/null", timed(Command::new("cat").arg(&raw)));
+        let wc = row("wc -l FILE", timed(Command::new("wc").arg("-l").arg(&raw)));
+        let state = dir.join("state");
+        let out = dir.join("out.log");
+        for path in [&state, &out] {
+            let _ = fs::remove_file(path);
+        }
+        let mut once = Command::new(BIN);
+        once.arg("once")
+            .arg("--input")
+            .arg(&raw)
+            .arg("--key-file")
+            .arg(dir.join("key"))
+            .arg("--state")
+            .arg(&state)
+            .arg("--output")
+            .arg(&out)
+            .args(["--host", "dbhost"]);
+        let ours = row("dbaudit-normalise once (verify + frame + write)", timed(&mut once));
+        println!("| {n} | ratio to wc -l | {:.1}× | | | |", ours / wc);
+        let lines = count_lines(&out);
+        assert_eq!(lines, n, "the output should hold one line per record");
+        fs::remove_file(&raw).unwrap();
+        fs::remove_file(&out).unwrap();
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Writes `n` records (a start, then inserts of 8 columns, about 250 bytes each); returns the size.
+fn generate(path: &PathBuf, key: &Key, n: u64) -> u64 {
+    let mut chain = Chain::new(key.clone(), Epoch(0x9f2c_41d0_7b3e_5a18));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
+    let mut line = Vec::with_capacity(512);
+    let mut ts = 1_795_681_884_000_000;
+    let point = chain.append_next(&mut line, Timestamp(ts), &EventRef::Start { prev: None });
+    chain.advance(point);
+    out.write_all(&line).unwrap();
+    for i in 1..n {
+        line.clear();
+        ts += 37;
+        let id = i.to_string();
+        let email = format!("u{i}@example.com");
+        let values: [(&[u8], &[u8]); 8] = [
+            (b"id", id.as_bytes()),
+            (b"login", b"xavier"),
+            (b"password", b"hunter2"),
+            (b"email", email.as_bytes()),
+            (b"price", b"19.99"),
+            (b"qty", b"3"),
+            (b"status", b"paid"),
+            (b"note", b"gift \"wrap\"\n"),
+        ];
+        let new: Vec<ColumnRef> = values
+            .iter()
+            .map(|(name, value)| ColumnRef { name, value: Some(value), secret: *name == b"password" })
+            .collect();
+        let event = EventRef::Row(RowRef {
+            db: b"shop",
+            table: b"orders",
+            op: Op::Insert,
+            user: b"app@10.0.0.7",
+            conn: 4242,
+            pk: &new[..1],
+            changed: None,
+            old: None,
+            new: Some(&new),
+        });
+        let point = chain.append_next(&mut line, Timestamp(ts), &event);
+        chain.advance(point);
+        out.write_all(&line).unwrap();
+    }
+    out.flush().unwrap();
+    fs::metadata(path).unwrap().len()
+}
+
+/// Wall-clock seconds and peak RSS (KiB) of `command`, its stdout discarded.
+fn timed(command: &mut Command) -> (f64, u64) {
+    let mut wrapped = Command::new("/usr/bin/time");
+    wrapped.args(["-f", "%M"]).arg(command.get_program()).args(command.get_args());
+    let start = Instant::now();
+    let output = wrapped.stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("/usr/bin/time (package `time`)");
+    let secs = start.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?} failed: {stderr}", command.get_program());
+    let rss = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    (secs, rss)
+}
+
+fn count_lines(path: &Path) -> u64 {
+    let bytes = fs::read(path).unwrap();
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}

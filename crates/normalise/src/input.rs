@@ -11,6 +11,8 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use dbaudit_record::{ChainPoint, Event};
+
 /// The most bytes of the first line that the head hash covers.
 const HEAD_MAX: u64 = 4096;
 
@@ -44,8 +46,9 @@ pub struct Source {
     /// Byte offset after the last whole line handed out.
     pub offset: u64,
     buf: Vec<u8>,
-    // `buf[consumed..]` are bytes read past `offset`, not yet a whole line.
+    // `buf[consumed..filled]` are bytes read past `offset`, not yet a whole line.
     consumed: usize,
+    filled: usize,
 }
 
 /// What reading found.
@@ -71,6 +74,7 @@ impl Source {
             offset,
             buf: Vec::new(),
             consumed: 0,
+            filled: 0,
         };
         if offset > 0 {
             source.id = source.identity()?;
@@ -82,28 +86,27 @@ impl Source {
     /// the offset just after it. Checks after reading that the file was not replaced meanwhile,
     /// so no line of a truncated file's new content is taken for the old one's.
     pub fn read(&mut self, mut line: impl FnMut(&[u8], u64, &Path)) -> io::Result<Read> {
-        let pending = self.buf.len() - self.consumed;
-        self.buf.drain(..self.consumed);
+        // Keep the unfinished line at the front; the buffer is zeroed once and then reused.
+        self.buf.copy_within(self.consumed..self.filled, 0);
+        let pending = self.filled - self.consumed;
+        self.filled = pending;
         self.consumed = 0;
-        let read_at = self.offset + pending as u64;
-        if self.buf.capacity() < pending + CHUNK {
-            self.buf.reserve(CHUNK);
+        if self.buf.len() < CHUNK || pending == self.buf.len() {
+            let grown = (self.buf.len() * 2).max(CHUNK);
+            self.buf.resize(grown, 0);
         }
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        let read_at = self.offset + pending as u64;
+        let len = pending;
         let n = loop {
             match self.file.read_at(&mut self.buf[len..], read_at) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.filled = len + n;
         if self.replaced()? {
-            self.buf.clear();
+            self.filled = 0;
             return Ok(Read::Replaced);
         }
         if n == 0 {
@@ -112,7 +115,7 @@ impl Source {
         let mut start = 0;
         let mut any = false;
         let mut search_from = pending;
-        while let Some(nl) = memchr(b'\n', &self.buf[search_from..]) {
+        while let Some(nl) = memchr(b'\n', &self.buf[search_from..self.filled]) {
             let end = search_from + nl;
             if self.offset == 0 && start == 0 {
                 self.id = head_of(&self.buf[..=end], self.id);
@@ -125,7 +128,7 @@ impl Source {
             any = true;
         }
         self.consumed = start;
-        if !any && self.buf.len() > MAX_LINE_BYTES {
+        if !any && self.filled > MAX_LINE_BYTES {
             // No writer makes a line this long: hand it out (as junk) rather than grow forever.
             let (rest, end) = self.take_partial().unwrap_or_default();
             line(&rest, end, &self.path);
@@ -138,13 +141,13 @@ impl Source {
     /// Hands out the unfinished last line as a line of its own: the file is done with (rotated
     /// away and superseded) and the writer will never finish it.
     pub fn take_partial(&mut self) -> Option<(Vec<u8>, u64)> {
-        let rest = &self.buf[self.consumed..];
+        let rest = &self.buf[self.consumed..self.filled];
         if rest.is_empty() {
             return None;
         }
         let rest = rest.to_vec();
         self.offset += rest.len() as u64;
-        self.buf.clear();
+        self.filled = 0;
         self.consumed = 0;
         Some((rest, self.offset))
     }
@@ -152,18 +155,20 @@ impl Source {
     /// Whether the file was truncated below the offset or no longer starts with its head.
     pub fn replaced(&self) -> io::Result<bool> {
         let size = self.file.metadata()?.len();
-        if size < self.offset {
+        if size < self.offset + (self.filled - self.consumed) as u64 {
             return Ok(true);
         }
-        if self.id.head_len == 0 {
+        if self.id.head_len > 0 {
+            return Ok(head_hash(&self.file, self.id.head_len)? != Some(self.id.head));
+        }
+        // No whole line yet: the bytes of the unfinished first line must still be there.
+        let pending = &self.buf[self.consumed..self.filled];
+        if pending.is_empty() {
             return Ok(false);
         }
-        Ok(head_hash(&self.file, self.id.head_len)? != Some(self.id.head))
-    }
-
-    /// The file's size now.
-    pub fn size(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        let mut now = vec![0; pending.len()];
+        let n = read_full_at(&self.file, &mut now, self.offset)?;
+        Ok(now[..n] != *pending)
     }
 
     fn identity(&self) -> io::Result<FileId> {
@@ -232,7 +237,12 @@ pub enum Found {
 
 /// Looks for the file `id` at `path` and among its siblings whose name begins with the
 /// path's name (`dbaudit.log.1`, `dbaudit.log-20261126`). `offset` must lie within it.
-pub fn find(path: &Path, id: &FileId, offset: u64) -> io::Result<Found> {
+pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> io::Result<Found> {
+    if id.head_len == 0 {
+        // Not one whole line was taken from it, so nothing identifies it: if it was copied
+        // and truncated meanwhile, the copy is the file whose first record continues the chain.
+        return next_file(path, tip, None).map(Found::Same);
+    }
     let matches = |candidate: &Path, by_inode: bool| -> io::Result<bool> {
         let Ok(file) = File::open(candidate) else { return Ok(false) };
         let meta = file.metadata()?;
@@ -242,7 +252,7 @@ pub fn find(path: &Path, id: &FileId, offset: u64) -> io::Result<Found> {
         if by_inode && (meta.dev(), meta.ino()) != (id.dev, id.ino) {
             return Ok(false);
         }
-        Ok(id.head_len == 0 || head_hash(&file, id.head_len)? == Some(id.head))
+        Ok(head_hash(&file, id.head_len)? == Some(id.head))
     };
     if matches(path, true)? {
         return Ok(Found::Same(path.to_owned()));
@@ -253,20 +263,50 @@ pub fn find(path: &Path, id: &FileId, offset: u64) -> io::Result<Found> {
             return Ok(Found::Same(candidate.clone()));
         }
     }
-    if id.head_len > 0 {
-        for candidate in &siblings {
-            if matches(candidate, false)? {
-                return Ok(Found::Copy(candidate.clone()));
-            }
+    for candidate in &siblings {
+        if matches(candidate, false)? {
+            return Ok(Found::Copy(candidate.clone()));
         }
-        if matches(path, false)? {
-            return Ok(Found::Same(path.to_owned()));
-        }
+    }
+    if matches(path, false)? {
+        return Ok(Found::Same(path.to_owned()));
     }
     match fs::metadata(path) {
         Ok(meta) if (meta.dev(), meta.ino()) == (id.dev, id.ino) => Ok(Found::Restarted),
         _ => Ok(Found::Lost),
     }
+}
+
+/// The file to read after one that was rotated away: the sibling (or the path) whose first
+/// record continues the chain at `tip`, so that two rotations while stopped skip nothing;
+/// the path itself when none does (a new epoch whose start found no earlier record).
+pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<PathBuf> {
+    let Some(tip) = tip else { return Ok(path.to_owned()) };
+    let continues = |candidate: &Path| -> bool {
+        let Ok(file) = File::open(candidate) else { return false };
+        match (file.metadata(), done) {
+            (Ok(meta), Some(done)) if (meta.dev(), meta.ino()) == (done.dev, done.ino) => return false,
+            (Ok(_), _) => {}
+            (Err(_), _) => return false,
+        }
+        let mut buf = vec![0; 64 << 10];
+        let Ok(n) = read_full_at(&file, &mut buf, 0) else { return false };
+        // The first record decides; a torn fragment may come before it.
+        let whole = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(end) => &buf[..end],
+            None => return false,
+        };
+        whole.split(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok()).is_some_and(
+            |record| match record.event {
+                Event::Start { prev } => prev == Some(tip),
+                _ => record.epoch == tip.epoch && record.seq == tip.seq + 1,
+            },
+        )
+    };
+    if continues(path) {
+        return Ok(path.to_owned());
+    }
+    Ok(siblings(path)?.into_iter().find(|candidate| continues(candidate)).unwrap_or_else(|| path.to_owned()))
 }
 
 /// Files beside `path` whose names begin with its name, most recently modified first.

@@ -16,7 +16,7 @@ use dbaudit_record::{Key, TamperKind, Timestamp, Verifier};
 
 use crate::checkpoint::{Checkpoint, StateFile};
 use crate::frame::Frame;
-use crate::input::{self, Found, Read, Source};
+use crate::input::{self, FileId, Found, Read, Source};
 use crate::output::Output;
 
 /// Lines are written out once this many bytes are waiting.
@@ -168,7 +168,16 @@ impl Normaliser {
                 self.pending.insert(start, b'\n');
                 replay.pos = replay.written.len();
             }
-            Some(_) => replay.pos = replay.written.len(),
+            Some(_) => {
+                // Not what this run makes of the input: the output was changed, or the input.
+                // Say so; what follows may repeat lines the earlier run wrote.
+                replay.pos = replay.written.len();
+                self.replay = None;
+                let line = self.pending.split_off(start);
+                self.error("replay", &[]);
+                self.pending.extend_from_slice(&line);
+                return;
+            }
         }
         if replay.pos == replay.written.len() {
             self.replay = None;
@@ -216,14 +225,15 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         replay: (!written.is_empty()).then_some(Replay { written, pos: 0 }),
         junk: None,
     };
-    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0 };
+    let at = checkpoint.input.map(|id| (id, checkpoint.offset));
+    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0, at };
     let input = &settings.input;
     let io_err = |what: &str, path: &Path| format!("{what} {}", path.display());
 
     let mut current = match checkpoint.input {
         None => open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?,
         Some(id) => {
-            let found = input::find(input, &id, checkpoint.offset)
+            let found = input::find(input, &id, checkpoint.offset, checkpoint.tip)
                 .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
             match found {
                 Found::Same(path) | Found::Copy(path) => open_if_there(&path, checkpoint.offset)
@@ -261,7 +271,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
             Read::Replaced => {
-                let found = input::find(input, &source.id, source.offset)
+                let found = input::find(input, &source.id, source.offset, norm.verifier.tip())
                     .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
                 current = match found {
                     Found::Same(path) | Found::Copy(path) => open_if_there(&path, source.offset),
@@ -285,8 +295,10 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                         norm.line(&rest, end, &source.path);
                     }
                     run.progress(&mut norm, source)?;
+                    let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
+                        .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
                     current =
-                        open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                        open_if_there(&next, 0).map_err(|e| RunError::Io(io_err("cannot open the input", &next), e))?;
                     continue;
                 }
                 run.idle(&mut norm, Some(source))?;
@@ -322,23 +334,29 @@ struct Run<'a> {
     output: Output,
     last: Checkpoint,
     since_commit: u64,
+    /// The file and offset just after the last line handled: what a checkpoint must name.
+    at: Option<(FileId, u64)>,
 }
 
 impl Run<'_> {
     fn progress(&mut self, norm: &mut Normaliser, source: &Source) -> Result<(), RunError> {
+        self.at = Some((source.id, source.offset));
         if norm.pending.len() >= WRITE_AT {
             self.write(norm)?;
         }
         if self.since_commit >= COMMIT_AT {
-            self.commit(norm, Some(source))?;
+            self.commit(norm)?;
         }
         Ok(())
     }
 
     fn idle(&mut self, norm: &mut Normaliser, source: Option<&Source>) -> Result<(), RunError> {
+        if let Some(source) = source {
+            self.at = Some((source.id, source.offset));
+        }
         norm.flush_junk();
         norm.end_replay();
-        self.commit(norm, source)?;
+        self.commit(norm)?;
         if self.settings.follow {
             thread::sleep(self.settings.poll);
         }
@@ -354,7 +372,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn commit(&mut self, norm: &mut Normaliser, source: Option<&Source>) -> Result<(), RunError> {
+    fn commit(&mut self, norm: &mut Normaliser) -> Result<(), RunError> {
         norm.flush_junk();
         if norm.replay.is_some() {
             // Lines an earlier run wrote are not all matched yet: storing now would forget them.
@@ -362,9 +380,9 @@ impl Run<'_> {
         }
         self.write(norm)?;
         let mut next = Checkpoint { tip: norm.verifier.tip(), ..self.last.clone() };
-        if let Some(source) = source {
-            next.input = Some(source.id);
-            next.offset = source.offset;
+        if let Some((id, offset)) = self.at {
+            next.input = Some(id);
+            next.offset = offset;
         }
         if next == self.last && self.since_commit == 0 {
             return Ok(());

@@ -95,12 +95,12 @@ fn delete_and_recreate_while_following_loses_nothing() {
     let (dir, mut log, norm) = setup("recreate");
     log.append(3);
     let mut child = norm.follow();
-    wait_until(20, "3 records", || record_points(&norm.lines()).len() == 4);
+    wait_until(20, "3 records", || record_points(&norm.lines_so_far()).len() == 4);
     log.append(2);
     fs::remove_file(&log.path).unwrap();
     log.reopen();
     log.append(3);
-    wait_until(20, "all records", || record_points(&norm.lines()).len() == log.written.len());
+    wait_until(20, "all records", || record_points(&norm.lines_so_far()).len() == log.written.len());
     kill9(&mut child);
     assert_eq!(record_points(&norm.lines()), log.written);
     drop(dir);
@@ -163,7 +163,7 @@ fn a_second_instance_on_the_same_state_exits_4_with_one_line() {
     let (_dir, mut log, norm) = setup("locked");
     log.append(1);
     let mut first = norm.follow();
-    wait_until(20, "the first instance", || !norm.lines().is_empty());
+    wait_until(20, "the first instance", || !norm.lines_so_far().is_empty());
     let second = norm.once();
     kill9(&mut first);
     assert_eq!(second.status.code(), Some(4));

@@ -132,12 +132,17 @@ impl RawLog {
         (out, point)
     }
 
-    fn write_whole(&mut self, (line, point): (Vec<u8>, ChainPoint)) {
-        self.finish_partial();
+    /// As the UDF does after a failed write: the next line begins on a line of its own.
+    fn end_torn(&mut self) {
         if self.torn {
             self.file.write_all(b"\n").unwrap();
             self.torn = false;
         }
+    }
+
+    fn write_whole(&mut self, (line, point): (Vec<u8>, ChainPoint)) {
+        self.finish_partial();
+        self.end_torn();
         self.file.write_all(&line).unwrap();
         self.chain.advance(point);
         self.written.push((point.epoch.0, point.seq));
@@ -146,6 +151,7 @@ impl RawLog {
     /// Appends `n` records.
     pub fn append(&mut self, n: usize) {
         for _ in 0..n {
+            self.finish_partial();
             let next = self.next_line();
             self.write_whole(next);
         }
@@ -154,6 +160,7 @@ impl RawLog {
     /// Writes the first `k` bytes of the next record; the next append writes the rest.
     pub fn write_partial(&mut self, fraction: f64) {
         self.finish_partial();
+        self.end_torn();
         let (line, point) = self.next_line();
         let k = ((line.len() as f64 * fraction) as usize).clamp(1, line.len() - 1);
         self.file.write_all(&line[..k]).unwrap();
@@ -175,6 +182,7 @@ impl RawLog {
     /// not in the chain, and the next line starts with a newline of its own.
     pub fn write_torn(&mut self) {
         self.finish_partial();
+        self.end_torn();
         let (line, _) = self.next_line();
         self.file.write_all(&line[..line.len() / 2]).unwrap();
         self.torn = true;
@@ -183,6 +191,9 @@ impl RawLog {
     /// logrotate without copytruncate: shift `.N` names up, rename the log to `.1`; the
     /// writer keeps its descriptor (it writes on in the renamed file) until `reopen`.
     pub fn rename_rotate(&mut self) {
+        if !self.path.exists() {
+            return;
+        }
         shift(&self.path);
         fs::rename(&self.path, numbered(&self.path, 1)).unwrap();
     }
@@ -191,7 +202,9 @@ impl RawLog {
     pub fn reopen(&mut self) {
         self.finish_partial();
         self.file = open_append(&self.path);
-        self.torn = false;
+        // The UDF looks at the end of the file it opens: a fragment there is ended first.
+        let bytes = fs::read(&self.path).unwrap();
+        self.torn = bytes.last().is_some_and(|&b| b != b'\n');
     }
 
     /// logrotate's copytruncate: copy to `.1`, truncate in place; the writer's O_APPEND
@@ -219,7 +232,7 @@ pub fn numbered(path: &Path, n: u32) -> PathBuf {
 }
 
 fn shift(path: &Path) {
-    for n in (1..8).rev() {
+    for n in (1..64).rev() {
         let from = numbered(path, n);
         if from.exists() {
             fs::rename(&from, numbered(path, n + 1)).unwrap();
@@ -284,12 +297,17 @@ impl Normaliser {
         assert!(out.status.success(), "once failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
-    pub fn follow(&self) -> Child {
-        self.command("follow").stderr(Stdio::piped()).spawn().unwrap()
+    pub fn follow(&self) -> Follower {
+        Follower(self.command("follow").stderr(Stdio::null()).spawn().unwrap())
     }
 
     pub fn lines(&self) -> Vec<Line> {
         read_lines(&self.output)
+    }
+
+    /// The lines so far of a normaliser that may be running.
+    pub fn lines_so_far(&self) -> Vec<Line> {
+        read_lines_so_far(&self.output)
     }
 }
 
@@ -317,14 +335,19 @@ impl Line {
     }
 }
 
+/// The whole lines of the output (a stopped normaliser leaves no partial line).
 pub fn read_lines(path: &Path) -> Vec<Line> {
+    let lines = read_lines_so_far(path);
     let bytes = fs::read(path).unwrap_or_default();
+    assert!(bytes.is_empty() || bytes.ends_with(b"\n"), "output ends mid-line");
+    lines
+}
+
+/// The whole lines of an output that may be being written right now.
+pub fn read_lines_so_far(path: &Path) -> Vec<Line> {
+    let mut bytes = fs::read(path).unwrap_or_default();
+    bytes.truncate(bytes.iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1));
     let text = String::from_utf8(bytes).expect("output is UTF-8");
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "output ends mid-line: {:?}",
-        &text[text.len().saturating_sub(200)..]
-    );
     text.lines()
         .map(|l| {
             let after = l.split_once(" dbaudit: ").unwrap_or_else(|| panic!("not a normalised line: {l}")).1;
@@ -348,7 +371,18 @@ pub fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-pub fn kill9(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// A running `follow`, killed (SIGKILL) when dropped, so a failing test leaves none behind.
+pub struct Follower(pub Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `kill -9`, as a crash or the OOM killer would.
+pub fn kill9(follower: &mut Follower) {
+    let _ = follower.0.kill();
+    let _ = follower.0.wait();
 }
