@@ -125,7 +125,7 @@ pub(crate) fn running_as_root() -> bool {
 
 /// The built `libdbaudit_udf.so`, with the `test-panic` feature; built on first use, in a
 /// target directory of its own so it never waits on (or invalidates) the outer build.
-pub(crate) fn udf_library() -> &'static Path {
+pub fn udf_library() -> &'static Path {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
     LIBRARY.get_or_init(|| {
         let workspace = workspace_root();

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::install::layout::{FlavorArg, Role};
+
 const EXIT_STATUS: &str = "\
 Exit status:
   0  done; for status and verify: nothing wrong found
@@ -51,14 +53,19 @@ pub struct ConnectionArgs {
     /// Password (prefer the option file: a flag shows in the process list).
     #[arg(short = 'p', long, global = true)]
     pub password: Option<String>,
-    /// Key file from which the trigger token is derived (64 hex characters).
+    /// Key file from which the trigger token is derived (64 hex characters); install
+    /// creates it if absent (default /etc/mysql/dbaudit.key).
     #[arg(long, global = true, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 }
 
-/// The subcommands. (`install`, `uninstall` and `demo` are to come: issue 6.)
+/// The subcommands. (`demo` is to come: issue 6.)
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Install the kit into an OSSEC/Wazuh directory and the database server (idempotent).
+    Install(InstallArgs),
+    /// Take out everything install added (logs and the key stay).
+    Uninstall(InstallArgs),
     /// Create or update the audit triggers of tables (idempotent).
     Watch(WatchArgs),
     /// Drop the audit triggers of tables; other triggers are left alone.
@@ -69,6 +76,46 @@ pub enum Command {
     Fingerprint,
     /// Check raw audit logs against the keyed chain.
     Verify(VerifyArgs),
+}
+
+/// `dbaudit install` and `dbaudit uninstall`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The connection (global flags, --defaults-file; default root over /run/mysqld/mysqld.sock, or
+the installation's etc/dbaudit.cnf when it exists) is used for the database part only.
+Everything is checked before anything changes: a malformed ossec.conf changes nothing.
+ossec.conf gets marked blocks (<!-- dbaudit begin --> ... <!-- dbaudit end -->), a backup
+(etc/ossec.conf.dbaudit-backup) on first change, and loses them again on uninstall.
+Ownership (root:ossec, root:wazuh, root:mysql) is set only as root and when the group exists.")]
+pub struct InstallArgs {
+    /// The OSSEC or Wazuh directory (usually /var/ossec).
+    #[arg(long, value_name = "DIR")]
+    pub ossec_dir: PathBuf,
+    /// OSSEC (2.x-4.x) or Wazuh (4.x) layout; auto tells from the directory.
+    #[arg(long, value_enum, default_value_t = FlavorArg::Auto)]
+    pub flavor: FlavorArg,
+    /// local: everything; agent: programs, log files, the database part; manager: rules,
+    /// decoders and the active-response configuration.
+    #[arg(long, value_enum, default_value_t = Role::Local)]
+    pub role: Role,
+    /// Leave the database alone (no UDF, key, UDF configuration or etc/dbaudit.cnf).
+    #[arg(long)]
+    pub no_database: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the built programs and libdbaudit_udf.so are (default: this program's directory).
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// The UDF's configuration file, written if absent.
+    #[arg(long, value_name = "FILE", default_value = dbaudit_udfconfig::DEFAULT_PATH)]
+    pub udf_config: PathBuf,
+    /// The raw log the UDF writes, named in a new UDF configuration.
+    #[arg(long, value_name = "FILE", default_value = dbaudit_udfconfig::DEFAULT_LOG)]
+    pub log: PathBuf,
+    /// Also install the systemd unit and the logrotate file into /etc (done anyway for /var/ossec).
+    #[arg(long)]
+    pub system_files: bool,
 }
 
 /// `dbaudit watch`.

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod error;
 pub mod fingerprint;
+pub mod install;
 pub mod schema;
 pub mod server;
 pub mod status;
@@ -51,6 +52,8 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
     let connection = &cli.connection;
     match cli.command {
+        Command::Install(args) => install::run(out, connection, &args, install::Direction::Install),
+        Command::Uninstall(args) => install::run(out, connection, &args, install::Direction::Uninstall),
         Command::Watch(args) => watch(out, connection, args),
         Command::Unwatch(args) => {
             let tables = parse_tables(&args.tables)?;

@@ -1,0 +1,517 @@
+//! `dbaudit install` and `dbaudit uninstall`: put the kit into an OSSEC or Wazuh
+//! installation (programs, rules, decoders, ossec.conf) and into the database server (the
+//! UDF, its key and configuration), and take it out again.
+//!
+//! Everything is read and checked first and turned into a [`plan::Plan`]; only then is the
+//! first change made. ossec.conf is edited as text: dbaudit's configuration is inserted as
+//! marked blocks (see [`conf_text`]) and removed byte for byte, so nothing else in the file
+//! is ever reformatted.
+//!
+//! Where the rules and decoders are referenced (see `ossec_conf_edit`):
+//! - OSSEC: a second `<rules>` section would *replace* the first one's list (Read_Rules
+//!   restarts its count for each section), so the `<include>` goes into the existing
+//!   `<rules>`, in a marked block of its own, before `local_rules.xml` (whose children of
+//!   100025 must load after it). When ossec.conf names no decoder files, analysisd reads
+//!   etc/decoder.xml and etc/local_decoder.xml only, and naming one would stop that: the
+//!   decoders then go into etc/local_decoder.xml as a marked block.
+//! - Wazuh 4: etc/rules/ and etc/decoders/ are read as directories (`<rule_dir>`,
+//!   `<decoder_dir>` in `<ruleset>`); includes are added only when those are missing.
+
+pub mod conf_text;
+mod database;
+pub mod layout;
+pub mod plan;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dbaudit_udfconfig::{UdfConfig, DEFAULT_KEY_FILE};
+
+use crate::cli::{ConnectionArgs, InstallArgs};
+use crate::error::{Failure, Outcome};
+use conf_text::{indent_of, insert_block, remove_blocks, scan, Element};
+use layout::{Flavor, Layout, Ownership};
+use plan::{Mode, Plan};
+
+const RULES: &str = include_str!("../../../../ossec/dbaudit_rules.xml");
+const DECODERS: &str = include_str!("../../../../ossec/dbaudit_decoders.xml");
+const LOCALFILE: &str = include_str!("../../../../ossec/ossec.conf.localfile.xml");
+const FINGERPRINT: &str = include_str!("../../../../ossec/ossec.conf.fingerprint.xml");
+const ACTIVE_RESPONSE: &str = include_str!("../../../../ossec/ossec.conf.active-response.xml");
+const UNIT: &str = include_str!("../../../../ossec/dbaudit-normalise.service");
+const LOGROTATE: &str = include_str!("../../../../ossec/logrotate.d-dbaudit");
+
+const UNIT_PATH: &str = "/etc/systemd/system/dbaudit-normalise.service";
+const LOGROTATE_PATH: &str = "/etc/logrotate.d/dbaudit";
+const BACKUP_SUFFIX: &str = ".dbaudit-backup";
+
+/// The programs, where they go under the OSSEC directory.
+const PROGRAMS: [(&str, &str); 3] = [
+    ("dbaudit", "bin/dbaudit"),
+    ("dbaudit-normalise", "bin/dbaudit-normalise"),
+    ("dbaudit-respond", "active-response/bin/dbaudit-respond"),
+];
+
+/// Install or uninstall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `dbaudit install`.
+    Install,
+    /// `dbaudit uninstall`.
+    Uninstall,
+}
+
+/// What the command works with, resolved from the flags.
+struct Target<'a> {
+    args: &'a InstallArgs,
+    connection: &'a ConnectionArgs,
+    layout: Layout,
+    conf_text: String,
+    key_file: PathBuf,
+}
+
+/// Runs `dbaudit install` or `dbaudit uninstall`.
+pub fn run(
+    out: &mut dyn Write,
+    connection: &ConnectionArgs,
+    args: &InstallArgs,
+    direction: Direction,
+) -> Result<Outcome, Failure> {
+    let conf = args.ossec_dir.join("etc/ossec.conf");
+    let conf_text = std::fs::read_to_string(&conf).map_err(|e| {
+        Failure::new(format!(
+            "cannot read {}: {e}; --ossec-dir must name the OSSEC or Wazuh directory (usually /var/ossec)",
+            conf.display()
+        ))
+    })?;
+    let layout = Layout::find(&args.ossec_dir, args.flavor, &conf_text)?;
+    let key_file = connection.key_file.clone().unwrap_or_else(|| {
+        UdfConfig::read(&args.udf_config)
+            .ok()
+            .filter(|_| args.udf_config.exists())
+            .map_or_else(|| PathBuf::from(DEFAULT_KEY_FILE), |c| c.key_file)
+    });
+    let target = Target { args, connection, layout, conf_text, key_file };
+
+    let mut plan = Plan::default();
+    let mut server = None;
+    match direction {
+        Direction::Install => {
+            plan_ossec_install(&target, &mut plan)?;
+            if args.role.collects() && !args.no_database {
+                server = Some(database::plan_install(&target, &mut plan)?);
+            }
+        }
+        Direction::Uninstall => {
+            if args.role.collects() && !args.no_database {
+                server = Some(database::plan_uninstall(&target, &mut plan)?);
+            }
+            plan_ossec_uninstall(&target, &mut plan)?;
+        }
+    }
+    if args.role.collects() && args.no_database {
+        plan.note("database part skipped (--no-database)");
+    } else if !args.role.collects() {
+        plan.note("database part skipped: role manager (the UDF goes on the database host, role agent or local)");
+    }
+    next_steps(&target, direction, &mut plan);
+
+    let verb = match direction {
+        Direction::Install => "install",
+        Direction::Uninstall => "uninstall",
+    };
+    writeln!(out, "dbaudit {verb}: {}; role {}", target.layout.describe(), args.role.as_str()).map_err(output)?;
+    if args.dry_run {
+        writeln!(out, "dry run: nothing is changed; this is the plan:").map_err(output)?;
+        plan.print(out).map_err(output)?;
+        return Ok(Outcome::Clean);
+    }
+    let changed = plan.changes_anything();
+    plan.apply(out, server.as_mut())?;
+    let last = if changed { "done" } else { "nothing to change" };
+    writeln!(out, "{last}; restart OSSEC/Wazuh for ossec.conf, rules and decoders to take effect").map_err(output)?;
+    Ok(Outcome::Clean)
+}
+
+/// Every file and ossec.conf change of an install.
+fn plan_ossec_install(target: &Target<'_>, plan: &mut Plan) -> Result<(), Failure> {
+    let (layout, args) = (&target.layout, target.args);
+    let conf_edit = ossec_conf_edit(target)?;
+    let decoders_in_local = layout.flavor == Flavor::Ossec && args.role.analyses() && !conf_edit.decoders_named;
+    let local_decoder = if decoders_in_local { Some(local_decoder_edit(layout, Direction::Install)?) } else { None };
+    let programs = if args.role.collects() { Some(read_programs(args)?) } else { None };
+
+    if let Some(programs) = programs {
+        for ((name, relative), contents) in PROGRAMS.iter().zip(programs) {
+            let path = layout.path(relative);
+            require_dir(path.parent().expect("a file under the OSSEC directory"), layout)?;
+            plan.write(path, contents, Mode::Set(0o750, Ownership::of("root", layout.group())), *name);
+        }
+    }
+    if args.role.analyses() {
+        let (mode, owner) = xml_ownership(layout);
+        require_dir(layout.rules_file().parent().expect("a rules directory"), layout)?;
+        plan.write(
+            layout.rules_file(),
+            RULES.as_bytes().to_vec(),
+            Mode::Set(mode, owner.clone()),
+            "rules 100020-100039",
+        );
+        match local_decoder {
+            Some(text) => {
+                let what = "dbaudit decoders in a marked block";
+                let path = layout.local_decoder();
+                let mode = if path.exists() { Mode::Keep } else { Mode::Set(mode, owner) };
+                plan.write(path, text.into_bytes(), mode, what);
+            }
+            None => {
+                require_dir(layout.decoders_file().parent().expect("a decoder directory"), layout)?;
+                plan.write(layout.decoders_file(), DECODERS.as_bytes().to_vec(), Mode::Set(mode, owner), "decoders");
+            }
+        }
+    }
+    let conf = layout.conf();
+    if conf_edit.text != target.conf_text {
+        let backup = backup_path(&conf);
+        if backup.exists() {
+            plan.note(format!("kept the existing backup {}", backup.display()));
+        } else {
+            plan.write(backup, target.conf_text.clone().into_bytes(), Mode::Like(conf.clone()), "ossec.conf as it was");
+        }
+    }
+    plan.write(conf, conf_edit.text.into_bytes(), Mode::Keep, conf_edit.summary);
+    plan_system_files(target, plan, Direction::Install);
+    Ok(())
+}
+
+/// Every file and ossec.conf change of an uninstall: whatever install may have added.
+fn plan_ossec_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<(), Failure> {
+    let layout = &target.layout;
+    let conf = layout.conf();
+    let stripped = checked_remove_blocks(&conf, &target.conf_text)?;
+    let local_decoder = local_decoder_edit(layout, Direction::Uninstall)?;
+    for (name, relative) in PROGRAMS {
+        plan.remove(layout.path(relative), name);
+    }
+    plan.remove(layout.rules_file(), "rules");
+    plan.remove(layout.decoders_file(), "decoders");
+    let path = layout.local_decoder();
+    if path.exists() {
+        if local_decoder.is_empty() {
+            plan.remove(path, "held only dbaudit's decoders");
+        } else {
+            plan.write(path, local_decoder.into_bytes(), Mode::Keep, "dbaudit decoders taken out");
+        }
+    }
+    let backup = backup_path(&conf);
+    plan.write(conf.clone(), stripped.clone().into_bytes(), Mode::Keep, "dbaudit blocks taken out");
+    match std::fs::read_to_string(&backup) {
+        Ok(saved) if saved == stripped => plan.remove(backup, "same as ossec.conf now"),
+        Ok(_) => plan.note(format!(
+            "kept {}: it differs from ossec.conf without dbaudit's blocks (edited since install?); compare and delete it",
+            backup.display()
+        )),
+        Err(_) => {}
+    }
+    plan_system_files(target, plan, Direction::Uninstall);
+    Ok(())
+}
+
+/// ossec.conf as install leaves it.
+struct ConfEdit {
+    text: String,
+    /// Whether ossec.conf names decoder files (`<decoder>`, `<decoder_dir>` in `<rules>`).
+    decoders_named: bool,
+    summary: String,
+}
+
+fn ossec_conf_edit(target: &Target<'_>) -> Result<ConfEdit, Failure> {
+    let (layout, args) = (&target.layout, target.args);
+    let conf = layout.conf();
+    let stripped = checked_remove_blocks(&conf, &target.conf_text)?;
+    let elements = scan(&stripped).map_err(|(line, what)| malformed(&conf, line, &what))?;
+    let Some(last_config) = elements.iter().rev().find(|e| e.depth == 0 && e.name == "ossec_config") else {
+        return Err(Failure::new(format!(
+            "{}: no <ossec_config> element; is this OSSEC's ossec.conf? (nothing was changed)",
+            conf.display()
+        )));
+    };
+    let children = |parent: &Element, name: &str| -> Vec<Element> {
+        elements
+            .iter()
+            .filter(|e| e.name == name && parent.contains(e) && e.depth == parent.depth + 1)
+            .cloned()
+            .collect()
+    };
+    let sections = |name: &str| -> Vec<Element> {
+        elements.iter().filter(|e| e.depth == 1 && e.name == name).cloned().collect::<Vec<_>>()
+    };
+
+    // Later offsets first, so that earlier ones stay valid.
+    let mut body = vec![format!(
+        "<!-- dbaudit, role {}: added by \"dbaudit install\", taken out by \"dbaudit uninstall\". -->",
+        args.role.as_str()
+    )];
+    let mut parts = Vec::new();
+    if args.role.collects() {
+        body.extend(fragment(LOCALFILE, layout));
+        body.push(String::new());
+        body.extend(fragment(FINGERPRINT, layout));
+        parts.push("<localfile> x2");
+    }
+    if args.role.analyses() {
+        if args.role.collects() {
+            body.push(String::new());
+        }
+        body.extend(fragment(ACTIVE_RESPONSE, layout));
+        parts.push("<command>, <active-response>");
+    }
+    let indent = format!("{}  ", indent_of(&stripped, last_config.end_tag));
+    let mut text = insert_block(&stripped, last_config.end_tag, &indent, &body);
+    let mut summary = format!("{} in the last <ossec_config>", parts.join(", "));
+
+    let mut decoders_named = false;
+    if args.role.analyses() {
+        match layout.flavor {
+            Flavor::Ossec => {
+                let rules = sections("rules");
+                decoders_named =
+                    rules.iter().any(|r| !children(r, "decoder").is_empty() || !children(r, "decoder_dir").is_empty());
+                let Some(section) = rules.last() else {
+                    return Err(Failure::new(format!(
+                        "{}: no <rules> section, so OSSEC would load no rules file; is this a manager or local installation (else --role agent)?",
+                        conf.display()
+                    )));
+                };
+                let mut lines = vec!["<include>dbaudit_rules.xml</include>".to_owned()];
+                if decoders_named {
+                    lines.push("<decoder>etc/dbaudit_decoders.xml</decoder>".to_owned());
+                }
+                let local_rules =
+                    children(section, "include").into_iter().find(|e| e.text(&stripped) == "local_rules.xml");
+                let (at, indent) = match &local_rules {
+                    Some(include) => (include.start, indent_of(&stripped, include.start)),
+                    None => (section.end_tag, format!("{}  ", indent_of(&stripped, section.end_tag))),
+                };
+                text = insert_block(&text, at, &indent, &lines);
+                summary.push_str(&format!("; {} in <rules>", lines.join(" ")));
+            }
+            Flavor::Wazuh => {
+                let rulesets = sections("ruleset");
+                let has_dir = |tag: &str, dir: &str| {
+                    rulesets
+                        .iter()
+                        .any(|r| children(r, tag).iter().any(|e| e.text(&stripped).trim_end_matches('/') == dir))
+                };
+                let mut lines = Vec::new();
+                if !has_dir("rule_dir", "etc/rules") {
+                    lines.push("<rule_include>etc/rules/dbaudit_rules.xml</rule_include>".to_owned());
+                }
+                if !has_dir("decoder_dir", "etc/decoders") {
+                    lines.push("<decoder_include>etc/decoders/dbaudit_decoders.xml</decoder_include>".to_owned());
+                }
+                decoders_named = true;
+                if !lines.is_empty() {
+                    let Some(section) = rulesets.last() else {
+                        return Err(Failure::new(format!(
+                            "{}: no <ruleset> section, so Wazuh would load no rules; is this a manager (else --role agent)?",
+                            conf.display()
+                        )));
+                    };
+                    let indent = format!("{}  ", indent_of(&stripped, section.end_tag));
+                    text = insert_block(&text, section.end_tag, &indent, &lines);
+                    summary.push_str(&format!("; {} in <ruleset>", lines.join(" ")));
+                } else {
+                    summary.push_str("; rules and decoders read from etc/rules/, etc/decoders/");
+                }
+            }
+        }
+    }
+    scan(&text).map_err(|(line, what)| {
+        Failure::new(format!(
+            "internal error: ossec.conf as edited would not parse ({line}: {what}); nothing was changed"
+        ))
+    })?;
+    Ok(ConfEdit { text, decoders_named, summary })
+}
+
+/// etc/local_decoder.xml with dbaudit's decoders in (install) or out (uninstall).
+fn local_decoder_edit(layout: &Layout, direction: Direction) -> Result<String, Failure> {
+    let path = layout.local_decoder();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Failure::new(format!("cannot read {}: {e}", path.display()))),
+    };
+    scan(&text).map_err(|(line, what)| malformed(&path, line, &what))?;
+    let stripped = checked_remove_blocks(&path, &text)?;
+    Ok(match direction {
+        Direction::Uninstall => stripped,
+        Direction::Install => {
+            let mut body =
+                vec!["<!-- dbaudit decoders: added by \"dbaudit install\", taken out by \"dbaudit uninstall\". -->"
+                    .to_owned()];
+            body.extend(fragment(DECODERS, layout));
+            insert_block(&stripped, stripped.len(), "", &body)
+        }
+    })
+}
+
+fn checked_remove_blocks(path: &Path, text: &str) -> Result<String, Failure> {
+    scan(text).map_err(|(line, what)| malformed(path, line, &what))?;
+    remove_blocks(text).map_err(|(line, what)| malformed(path, line, &what))
+}
+
+fn malformed(path: &Path, line: usize, what: &str) -> Failure {
+    Failure::new(format!("{}:{line}: {what}; fix the file and run again (nothing was changed)", path.display()))
+}
+
+/// A file of ossec/ without its leading comment, with /var/ossec/ replaced by the OSSEC
+/// directory in use, as lines.
+fn fragment(text: &str, layout: &Layout) -> Vec<String> {
+    let mut text = text.trim_start();
+    if text.starts_with("<!--") {
+        if let Some(end) = text.find("-->") {
+            text = text[end + 3..].trim_start();
+        }
+    }
+    let mut text = text.trim_end().to_owned();
+    if !layout.is_standard() {
+        let dir = layout.dir.display().to_string();
+        // dbaudit reads /var/ossec/etc/dbaudit.cnf unless told otherwise.
+        text = text.replace(
+            "/var/ossec/bin/dbaudit fingerprint",
+            &format!("{dir}/bin/dbaudit --defaults-file {dir}/etc/dbaudit.cnf fingerprint"),
+        );
+        text = text.replace("/var/ossec/", &format!("{dir}/"));
+    }
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Rules and decoder files: OSSEC's root:ossec read-only, Wazuh's wazuh:wazuh 0660.
+fn xml_ownership(layout: &Layout) -> (u32, Ownership) {
+    match layout.flavor {
+        Flavor::Ossec => (0o440, Ownership::of("root", "ossec")),
+        Flavor::Wazuh => (0o660, Ownership::of("wazuh", "wazuh")),
+    }
+}
+
+fn backup_path(conf: &Path) -> PathBuf {
+    let mut name = conf.as_os_str().to_owned();
+    name.push(BACKUP_SUFFIX);
+    PathBuf::from(name)
+}
+
+fn require_dir(dir: &Path, layout: &Layout) -> Result<(), Failure> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{} is not a directory: {} does not look like a {} installation (check --ossec-dir, --flavor, --role); nothing was changed",
+            dir.display(),
+            layout.dir.display(),
+            match layout.flavor {
+                Flavor::Ossec => "OSSEC",
+                Flavor::Wazuh => "Wazuh",
+            }
+        )))
+    }
+}
+
+/// The programs' bytes from `--from` (default: the running program's directory).
+fn read_programs(args: &InstallArgs) -> Result<Vec<Vec<u8>>, Failure> {
+    let from = from_dir(args)?;
+    PROGRAMS
+        .iter()
+        .map(|(name, _)| {
+            let path = from.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Failure::new(format!(
+                    "cannot read {}: {e}; build with `cargo build --release` or name the built programs' directory with --from",
+                    path.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+fn from_dir(args: &InstallArgs) -> Result<PathBuf, Failure> {
+    match &args.from {
+        Some(dir) => Ok(dir.clone()),
+        None => std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)).ok_or_else(|| {
+            Failure::new("cannot tell where this program is; name the built programs' directory with --from")
+        }),
+    }
+}
+
+/// The systemd unit and the logrotate file: on the database host, into /etc only for the
+/// standard /var/ossec or when asked (a test or demo tree must not touch the host).
+fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction) {
+    let (layout, args) = (&target.layout, target.args);
+    if !args.role.collects() {
+        return;
+    }
+    if !(args.system_files || layout.is_standard()) {
+        if direction == Direction::Install {
+            plan.note(format!(
+                "skipped {UNIT_PATH} and {LOGROTATE_PATH}: {} is not /var/ossec (give --system-files to install them)",
+                layout.dir.display()
+            ));
+        }
+        return;
+    }
+    match direction {
+        Direction::Install => {
+            let owner = Ownership::of("root", "root");
+            plan.write(
+                UNIT_PATH.into(),
+                system_file(UNIT, target).into_bytes(),
+                Mode::Set(0o644, owner.clone()),
+                "systemd unit",
+            );
+            plan.write(
+                LOGROTATE_PATH.into(),
+                system_file(LOGROTATE, target).into_bytes(),
+                Mode::Set(0o644, owner),
+                "logrotate",
+            );
+        }
+        Direction::Uninstall => {
+            plan.remove(UNIT_PATH.into(), "systemd unit; stop it first: systemctl disable --now dbaudit-normalise");
+            plan.remove(LOGROTATE_PATH.into(), "logrotate");
+        }
+    }
+}
+
+/// The unit or logrotate file with this installation's paths.
+fn system_file(text: &str, target: &Target<'_>) -> String {
+    let layout = &target.layout;
+    let dir = layout.dir.display().to_string();
+    text.replace("/usr/local/bin/dbaudit-normalise", &format!("{dir}/bin/dbaudit-normalise"))
+        .replace("/var/log/mysql/dbaudit.log", &target.args.log.display().to_string())
+        .replace("/etc/mysql/dbaudit.key", &target.key_file.display().to_string())
+        .replace("/var/ossec/", &format!("{dir}/"))
+        .replace("root ossec", &format!("root {}", layout.group()))
+}
+
+fn next_steps(target: &Target<'_>, direction: Direction, plan: &mut Plan) {
+    let (layout, args) = (&target.layout, target.args);
+    if direction == Direction::Uninstall || !args.role.collects() {
+        return;
+    }
+    let dir = layout.dir.display();
+    plan.note(format!(
+        "run the normaliser ({UNIT_PATH} does it as a service): {dir}/bin/dbaudit-normalise follow --input {} --key-file {} --state /var/lib/dbaudit/normalise.state --output {dir}/logs/dbaudit.log",
+        args.log.display(),
+        target.key_file.display()
+    ));
+    if !layout.is_standard() {
+        plan.note(format!(
+            "dbaudit-respond reads /var/ossec/etc/dbaudit.cnf: ossec-execd must pass DBAUDIT_CONFIG={dir}/etc/dbaudit.cnf, or link it there"
+        ));
+    }
+}
+
+fn output(e: std::io::Error) -> Failure {
+    Failure::new(format!("cannot write to standard output: {e}"))
+}

@@ -1,0 +1,358 @@
+//! `dbaudit install` and `uninstall`, the real binary, into copies of OSSEC 2.9, OSSEC 3.x
+//! and Wazuh 4 trees (tests/fixtures/), and into a real MariaDB without the UDF loaded.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{fs, io};
+
+use dbaudit_tests::{MariaDb, Options, TempDir};
+use mysql::prelude::Queryable;
+
+const FIXTURES: [&str; 3] = ["ossec-2.9", "ossec-3.x", "wazuh-4"];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A copy of a fixture installation, and a `--from` directory beside it.
+struct Tree {
+    dir: TempDir,
+}
+
+impl Tree {
+    fn copy_of(fixture: &str) -> Tree {
+        let dir = TempDir::new("dbaudit-install");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(fixture);
+        copy_tree(&source, &dir.path().join("ossec")).unwrap();
+        // The programs are only copied: stand-ins do, except for dbaudit itself.
+        let from = dir.path().join("from");
+        fs::create_dir(&from).unwrap();
+        fs::copy(env!("CARGO_BIN_EXE_dbaudit"), from.join("dbaudit")).unwrap();
+        for name in ["dbaudit-normalise", "dbaudit-respond"] {
+            fs::write(from.join(name), format!("#!/bin/sh\n# stand-in for {name}\n")).unwrap();
+        }
+        Tree { dir }
+    }
+
+    fn ossec(&self) -> PathBuf {
+        self.dir.path().join("ossec")
+    }
+
+    fn file(&self, relative: &str) -> PathBuf {
+        self.ossec().join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        fs::read_to_string(self.file(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    }
+
+    /// `dbaudit <command> --ossec-dir … --from … --no-database <extra>`.
+    fn run(&self, command: &str, extra: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .arg(command)
+            .arg("--ossec-dir")
+            .arg(self.ossec())
+            .arg("--from")
+            .arg(self.dir.path().join("from"))
+            .arg("--no-database")
+            .args(extra)
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn expect(&self, command: &str, extra: &[&str], code: i32) -> Run {
+        let run = self.run(command, extra);
+        assert_eq!(run.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+        run
+    }
+
+    /// Every file under the installation: path, bytes, mode.
+    fn snapshot(&self) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+        let mut files = BTreeMap::new();
+        walk(&self.ossec(), &self.ossec(), &mut files);
+        files
+    }
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, (Vec<u8>, u32)>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        if path.is_dir() {
+            files.insert(path.strip_prefix(root).unwrap().to_owned(), (Vec::new(), mode));
+            walk(root, &path, files);
+        } else {
+            files.insert(path.strip_prefix(root).unwrap().to_owned(), (fs::read(&path).unwrap(), mode));
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses `text` as XML, several top-level elements allowed.
+fn assert_well_formed(what: &str, text: &str) {
+    let wrapped = format!("<dbaudit-test-root>{text}</dbaudit-test-root>");
+    if let Err(e) = roxmltree::Document::parse(&wrapped) {
+        panic!("{what} is not well-formed XML: {e}\n{text}");
+    }
+}
+
+/// The text of every dbaudit block in `text`.
+fn blocks(text: &str) -> Vec<&str> {
+    text.split("<!-- dbaudit begin -->")
+        .skip(1)
+        .map(|rest| rest.split("<!-- dbaudit end -->").next().unwrap())
+        .collect()
+}
+
+fn changed_files(
+    before: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
+    after: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
+) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = before.keys().chain(after.keys()).cloned().collect();
+    paths.sort();
+    paths.dedup();
+    paths.into_iter().filter(|p| before.get(p) != after.get(p)).collect()
+}
+
+#[test]
+fn install_twice_is_byte_identical_and_uninstall_restores_every_byte() {
+    for fixture in FIXTURES {
+        let tree = Tree::copy_of(fixture);
+        let original = tree.snapshot();
+        tree.expect("install", &[], 0);
+        let installed = tree.snapshot();
+        tree.expect("install", &[], 0);
+        assert_eq!(changed_files(&installed, &tree.snapshot()), Vec::<PathBuf>::new(), "{fixture}: second install");
+        tree.expect("uninstall", &[], 0);
+        assert_eq!(changed_files(&original, &tree.snapshot()), Vec::<PathBuf>::new(), "{fixture}: after uninstall");
+    }
+}
+
+#[test]
+fn installed_files_and_blocks_are_well_formed_and_where_each_version_reads_them() {
+    for fixture in FIXTURES {
+        let tree = Tree::copy_of(fixture);
+        tree.expect("install", &[], 0);
+        let conf = tree.read("etc/ossec.conf");
+        let conf_blocks = blocks(&conf);
+        for block in &conf_blocks {
+            assert_well_formed(&format!("{fixture}: a block of ossec.conf"), block);
+        }
+        assert!(conf.contains(&format!("<location>{}/logs/dbaudit.log</location>", tree.ossec().display())));
+        assert!(conf.contains("<rules_id>100025,100030</rules_id>"), "{fixture}");
+        match fixture {
+            "wazuh-4" => {
+                // etc/rules and etc/decoders are read as directories: nothing to include.
+                assert_eq!(conf_blocks.len(), 1, "{fixture}");
+                assert_well_formed("etc/rules/dbaudit_rules.xml", &tree.read("etc/rules/dbaudit_rules.xml"));
+                assert_well_formed(
+                    "etc/decoders/dbaudit_decoders.xml",
+                    &tree.read("etc/decoders/dbaudit_decoders.xml"),
+                );
+            }
+            "ossec-3.x" => {
+                // It names its decoders, so ours are named too, next to the rules' include.
+                let rules = conf_blocks.iter().find(|b| b.contains("<include>")).expect("a block in <rules>");
+                assert!(rules.contains("<decoder>etc/dbaudit_decoders.xml</decoder>"), "{rules}");
+                assert_well_formed("etc/dbaudit_decoders.xml", &tree.read("etc/dbaudit_decoders.xml"));
+                assert!(!tree.file("etc/local_decoder.xml").exists());
+                // Before local_rules.xml, whose children of 100025 need it loaded.
+                assert!(conf.find("dbaudit_rules.xml").unwrap() < conf.find("local_rules.xml").unwrap());
+            }
+            _ => {
+                // No decoder named: analysisd reads local_decoder.xml, and ours go there.
+                let local = tree.read("etc/local_decoder.xml");
+                assert!(local.starts_with("<!-- Local decoders, added by the administrator. -->"));
+                assert_well_formed("etc/local_decoder.xml", &local);
+                assert!(blocks(&local)[0].contains("<decoder name=\"dbaudit\">"));
+                assert!(!conf.contains("<decoder>"));
+                assert!(conf.find("dbaudit_rules.xml").unwrap() < conf.find("local_rules.xml").unwrap());
+                assert_well_formed("rules/dbaudit_rules.xml", &tree.read("rules/dbaudit_rules.xml"));
+            }
+        }
+        if fixture != "ossec-2.9" {
+            // 2.9's stock comments hold "--", which OSSEC accepts and XML does not.
+            assert_well_formed(&format!("{fixture}: ossec.conf"), &conf);
+        }
+        let mode = fs::metadata(tree.file("active-response/bin/dbaudit-respond")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o750);
+    }
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    for fixture in FIXTURES {
+        let tree = Tree::copy_of(fixture);
+        let before = tree.snapshot();
+        let run = tree.expect("install", &["--dry-run"], 0);
+        assert!(run.stdout.contains("dry run") && run.stdout.contains("etc/ossec.conf"), "{}", run.stdout);
+        assert_eq!(changed_files(&before, &tree.snapshot()), Vec::<PathBuf>::new(), "{fixture}");
+        tree.expect("install", &[], 0);
+        let installed = tree.snapshot();
+        let run = tree.expect("uninstall", &["--dry-run"], 0);
+        assert!(run.stdout.contains("remove "), "{}", run.stdout);
+        assert_eq!(changed_files(&installed, &tree.snapshot()), Vec::<PathBuf>::new(), "{fixture}");
+    }
+}
+
+#[test]
+fn malformed_ossec_conf_is_refused_with_its_line_and_nothing_is_written() {
+    type Spoil = fn(&str) -> String;
+    let cases: [(&str, Spoil, usize); 3] = [
+        ("an unclosed <rules>", |c| c.replacen("  </rules>\n", "", 1), 0),
+        ("not XML", |_| "[client]\nuser = root\n".to_owned(), 1),
+        ("an unclosed comment", |c| c.replacen("<!-- Active Response Config -->", "<!-- Active Response Config", 1), 0),
+    ];
+    for (what, spoil, line) in cases {
+        let tree = Tree::copy_of("ossec-2.9");
+        let spoilt = spoil(&tree.read("etc/ossec.conf"));
+        fs::write(tree.file("etc/ossec.conf"), &spoilt).unwrap();
+        let before = tree.snapshot();
+        let run = tree.expect("install", &[], 2);
+        let conf = tree.file("etc/ossec.conf").display().to_string();
+        assert!(run.stderr.starts_with(&format!("dbaudit: {conf}:")), "{what}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{what}: {}", run.stderr);
+        if line > 0 {
+            assert!(run.stderr.contains(&format!("{conf}:{line}:")), "{what}: {}", run.stderr);
+        }
+        assert_eq!(changed_files(&before, &tree.snapshot()), Vec::<PathBuf>::new(), "{what}");
+    }
+}
+
+#[test]
+fn manager_gets_rules_and_response_agent_gets_programs_and_log_files() {
+    for fixture in FIXTURES {
+        let tree = Tree::copy_of(fixture);
+        let rules = if fixture == "wazuh-4" { "etc/rules/dbaudit_rules.xml" } else { "rules/dbaudit_rules.xml" };
+        tree.expect("install", &["--role", "manager"], 0);
+        assert!(tree.file(rules).exists(), "{fixture}");
+        assert!(!tree.file("bin/dbaudit").exists() && !tree.file("active-response/bin/dbaudit-respond").exists());
+        let conf = tree.read("etc/ossec.conf");
+        assert!(conf.contains("<active-response>") && !conf.contains("dbaudit.log</location>"), "{fixture}");
+        tree.expect("uninstall", &["--role", "manager"], 0);
+
+        tree.expect("install", &["--role", "agent"], 0);
+        assert!(!tree.file(rules).exists(), "{fixture}");
+        assert!(tree.file("bin/dbaudit").exists() && tree.file("bin/dbaudit-normalise").exists());
+        assert!(tree.file("active-response/bin/dbaudit-respond").exists());
+        let conf = tree.read("etc/ossec.conf");
+        assert!(conf.contains("dbaudit.log</location>") && conf.contains("<alias>dbaudit fingerprint</alias>"));
+        assert!(!conf.contains("dbaudit_rules.xml") && !conf.contains("<rules_id>100025"), "{fixture}");
+    }
+}
+
+#[test]
+fn database_part_creates_the_functions_key_and_configs_replaces_and_drops_them() {
+    let server = MariaDb::start_with(Options { load_udf: false, ..Options::default() });
+    let tree = Tree::copy_of("ossec-2.9");
+    let from = tree.dir.path().join("from");
+    fs::copy(dbaudit_tests::udf_library(), from.join("libdbaudit_udf.so")).unwrap();
+    let (key, udf_config, log) =
+        (tree.dir.path().join("dbaudit.key"), tree.dir.path().join("udf.cnf"), tree.dir.path().join("dbaudit.log"));
+    let run = |command: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .arg(command)
+            .args(["--role", "local", "--user", "root", "--ossec-dir"])
+            .arg(tree.ossec())
+            .arg("--socket")
+            .arg(server.socket())
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--udf-config")
+            .arg(&udf_config)
+            .arg("--log")
+            .arg(&log)
+            .arg("--from")
+            .arg(&from)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "dbaudit {command}\nstdout: {stdout}\nstderr: {stderr}");
+        stdout.into_owned()
+    };
+    let version = || server.root().query_first::<Option<String>, _>("SELECT dbaudit_version()").map(Option::flatten);
+
+    let first = run("install");
+    assert!(version().unwrap().is_some(), "{first}");
+    assert!(first.contains("next: ") && first.contains("watch db.table --secret password"), "{first}");
+    let key_text = fs::read_to_string(&key).unwrap();
+    assert_eq!(key_text.trim().len(), 64);
+    assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o640);
+    let config = fs::read_to_string(&udf_config).unwrap();
+    assert!(
+        config.contains(&format!("key_file = {}", key.display()))
+            && config.contains(&format!("log = {}", log.display()))
+    );
+    let cnf = tree.file("etc/dbaudit.cnf");
+    assert_eq!(fs::metadata(&cnf).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(fs::read_to_string(&cnf).unwrap().contains(&format!("socket = {}", server.socket().display())));
+
+    // The same build again: nothing to replace.
+    let again = run("install");
+    assert!(again.contains("up to date") && !again.contains("DROP FUNCTION"), "{again}");
+
+    // A newer build (different bytes, same code): dropped, replaced, created; the key stays.
+    let mut newer = fs::read(from.join("libdbaudit_udf.so")).unwrap();
+    newer.push(0);
+    fs::write(from.join("libdbaudit_udf.so"), &newer).unwrap();
+    let replaced = run("install");
+    assert!(
+        replaced.contains("DROP FUNCTION IF EXISTS `dbaudit_log`") && replaced.contains("CREATE FUNCTION dbaudit_log")
+    );
+    assert!(version().unwrap().is_some());
+    assert_eq!(fs::read(server.dir().join("plugin/libdbaudit_udf.so")).unwrap(), newer);
+    assert_eq!(fs::read_to_string(&key).unwrap(), key_text);
+
+    let uninstalled = run("uninstall");
+    assert!(version().is_err(), "{uninstalled}");
+    assert!(!server.dir().join("plugin/libdbaudit_udf.so").exists() && !cnf.exists() && !udf_config.exists());
+    assert!(key.exists(), "the key stays: the logs need it");
+}
+
+#[test]
+fn uninstall_refuses_while_tables_are_watched() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    server.root().query_drop("CREATE TABLE acme.users (id INT PRIMARY KEY, login TEXT)").unwrap();
+    let tree = Tree::copy_of("ossec-2.9");
+    let common = |command: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dbaudit"));
+        c.args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
+            .arg(server.socket())
+            .arg("--key-file")
+            .arg(server.dir().join("dbaudit.key"))
+            .arg(command);
+        c
+    };
+    let watched =
+        common("watch").arg("acme.users").env("DBAUDIT_UDF_CONFIG", server.dir().join("dbaudit.cnf")).output().unwrap();
+    assert!(watched.status.success(), "{}", String::from_utf8_lossy(&watched.stderr));
+    let output = common("uninstall").arg("--ossec-dir").arg(tree.ossec()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("dbaudit unwatch acme.users"), "{stderr}");
+    let loaded: Option<Option<String>> = server.root().query_first("SELECT dbaudit_version()").unwrap();
+    assert!(loaded.flatten().is_some());
+}
