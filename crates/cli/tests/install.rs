@@ -356,3 +356,18 @@ fn uninstall_refuses_while_tables_are_watched() {
     let loaded: Option<Option<String>> = server.root().query_first("SELECT dbaudit_version()").unwrap();
     assert!(loaded.flatten().is_some());
 }
+
+#[test]
+fn an_ossec_conf_without_rules_gets_a_rules_section_of_its_own_inside_the_block() {
+    let tree = Tree::copy_of("ossec-2.9");
+    let minimal = "<ossec_config>\n  <global>\n    <logall>no</logall>\n  </global>\n</ossec_config>\n";
+    fs::write(tree.file("etc/ossec.conf"), minimal).unwrap();
+    let before = tree.snapshot();
+    tree.expect("install", &[], 0);
+    let conf = tree.read("etc/ossec.conf");
+    assert_eq!(blocks(&conf).len(), 1, "{conf}");
+    assert!(blocks(&conf)[0].contains("<rules>\n    <include>dbaudit_rules.xml</include>\n  </rules>"), "{conf}");
+    assert_well_formed("ossec.conf", &conf);
+    tree.expect("uninstall", &[], 0);
+    assert_eq!(changed_files(&before, &tree.snapshot()), Vec::<PathBuf>::new());
+}

@@ -247,7 +247,6 @@ fn ossec_conf_edit(target: &Target<'_>) -> Result<ConfEdit, Failure> {
         elements.iter().filter(|e| e.depth == 1 && e.name == name).cloned().collect::<Vec<_>>()
     };
 
-    // Later offsets first, so that earlier ones stay valid.
     let mut body = vec![format!(
         "<!-- dbaudit, role {}: added by \"dbaudit install\", taken out by \"dbaudit uninstall\". -->",
         args.role.as_str()
@@ -266,35 +265,33 @@ fn ossec_conf_edit(target: &Target<'_>) -> Result<ConfEdit, Failure> {
         body.extend(fragment(ACTIVE_RESPONSE, layout));
         parts.push("<command>, <active-response>");
     }
-    let indent = format!("{}  ", indent_of(&stripped, last_config.end_tag));
-    let mut text = insert_block(&stripped, last_config.end_tag, &indent, &body);
     let mut summary = format!("{} in the last <ossec_config>", parts.join(", "));
 
+    // Rules and decoders go into the existing <rules>/<ruleset> (a second section would
+    // replace the first one's list); only when there is none does the block get its own.
+    let mut inside: Option<(usize, String, Vec<String>)> = None;
     let mut decoders_named = false;
     if args.role.analyses() {
-        match layout.flavor {
+        let (section_name, lines) = match layout.flavor {
             Flavor::Ossec => {
                 let rules = sections("rules");
                 decoders_named =
                     rules.iter().any(|r| !children(r, "decoder").is_empty() || !children(r, "decoder_dir").is_empty());
-                let Some(section) = rules.last() else {
-                    return Err(Failure::new(format!(
-                        "{}: no <rules> section, so OSSEC would load no rules file; is this a manager or local installation (else --role agent)?",
-                        conf.display()
-                    )));
-                };
                 let mut lines = vec!["<include>dbaudit_rules.xml</include>".to_owned()];
                 if decoders_named {
                     lines.push("<decoder>etc/dbaudit_decoders.xml</decoder>".to_owned());
                 }
-                let local_rules =
-                    children(section, "include").into_iter().find(|e| e.text(&stripped) == "local_rules.xml");
-                let (at, indent) = match &local_rules {
-                    Some(include) => (include.start, indent_of(&stripped, include.start)),
-                    None => (section.end_tag, format!("{}  ", indent_of(&stripped, section.end_tag))),
-                };
-                text = insert_block(&text, at, &indent, &lines);
-                summary.push_str(&format!("; {} in <rules>", lines.join(" ")));
+                if let Some(section) = rules.last() {
+                    let local_rules =
+                        children(section, "include").into_iter().find(|e| e.text(&stripped) == "local_rules.xml");
+                    inside = Some(match &local_rules {
+                        Some(include) => (include.start, indent_of(&stripped, include.start), lines.clone()),
+                        None => {
+                            (section.end_tag, format!("{}  ", indent_of(&stripped, section.end_tag)), lines.clone())
+                        }
+                    });
+                }
+                ("rules", lines)
             }
             Flavor::Wazuh => {
                 let rulesets = sections("ruleset");
@@ -311,21 +308,30 @@ fn ossec_conf_edit(target: &Target<'_>) -> Result<ConfEdit, Failure> {
                     lines.push("<decoder_include>etc/decoders/dbaudit_decoders.xml</decoder_include>".to_owned());
                 }
                 decoders_named = true;
-                if !lines.is_empty() {
-                    let Some(section) = rulesets.last() else {
-                        return Err(Failure::new(format!(
-                            "{}: no <ruleset> section, so Wazuh would load no rules; is this a manager (else --role agent)?",
-                            conf.display()
-                        )));
-                    };
+                if let (Some(section), false) = (rulesets.last(), lines.is_empty()) {
                     let indent = format!("{}  ", indent_of(&stripped, section.end_tag));
-                    text = insert_block(&text, section.end_tag, &indent, &lines);
-                    summary.push_str(&format!("; {} in <ruleset>", lines.join(" ")));
-                } else {
-                    summary.push_str("; rules and decoders read from etc/rules/, etc/decoders/");
+                    inside = Some((section.end_tag, indent, lines.clone()));
                 }
+                ("ruleset", lines)
             }
+        };
+        if lines.is_empty() {
+            summary.push_str("; rules and decoders read from etc/rules/, etc/decoders/");
+        } else if inside.is_some() {
+            summary.push_str(&format!("; {} in <{section_name}>", lines.join(" ")));
+        } else {
+            body.push(String::new());
+            body.push(format!("<{section_name}>"));
+            body.extend(lines.iter().map(|l| format!("  {l}")));
+            body.push(format!("</{section_name}>"));
+            summary.push_str(&format!("; a <{section_name}> of its own (ossec.conf had none)"));
         }
+    }
+    // The later offset first, so that the earlier one stays valid.
+    let indent = format!("{}  ", indent_of(&stripped, last_config.end_tag));
+    let mut text = insert_block(&stripped, last_config.end_tag, &indent, &body);
+    if let Some((at, indent, lines)) = inside {
+        text = insert_block(&text, at, &indent, &lines);
     }
     scan(&text).map_err(|(line, what)| {
         Failure::new(format!(
