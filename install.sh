@@ -212,11 +212,11 @@ CNF
     conn=$(printf '%s' "$line" | sed -n 's/.* conn=\([0-9]*\) .*/\1/p')
     local respond="$ossec/active-response/bin/dbaudit-respond"
     say "execd> dbaudit-respond add app@localhost $conn 1795681579.1 100025 $T/dbaudit.log -"
-    DBAUDIT_CONFIG="$ossec/etc/dbaudit.cnf" "$respond" add app@localhost "$conn" 1795681579.1 100025 "$ossec/logs/dbaudit.log" - </dev/null
+    "$respond" add app@localhost "$conn" 1795681579.1 100025 "$ossec/logs/dbaudit.log" - </dev/null
     say "app> SELECT 1"
     "$client" --no-defaults --socket="$sock" -uapp -papp-pw -e 'SELECT 1' 2>&1 | sed 's/^/    /' || true
     say "execd (after the timeout)> dbaudit-respond delete app@localhost $conn 1795681579.1 100025 … -"
-    DBAUDIT_CONFIG="$ossec/etc/dbaudit.cnf" "$respond" delete app@localhost "$conn" 1795681579.1 100025 "$ossec/logs/dbaudit.log" - </dev/null
+    "$respond" delete app@localhost "$conn" 1795681579.1 100025 "$ossec/logs/dbaudit.log" - </dev/null
     say "app> SELECT 'unlocked'"
     "$client" --no-defaults --socket="$sock" -uapp -papp-pw -e "SELECT 'unlocked' AS app" | sed 's/^/    /'
     say "what the response recorded ($ossec/logs/active-responses.log):"

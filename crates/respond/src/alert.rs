@@ -59,7 +59,8 @@ pub struct Alert {
     pub command: Command,
     /// The account as the audit line names it: `USER()` of the session, `name@client-host`.
     pub user: Option<String>,
-    /// The client host (the decoder maps `host=` to srcip).
+    /// The decoder's srcip: the session's connection id (`conn=`), which keeps ossec-execd
+    /// from merging the responses of different accounts.
     pub srcip: Option<String>,
     /// OSSEC's alert id (`time.offset`) or Wazuh's `id`.
     pub alert_id: Option<String>,
@@ -200,7 +201,7 @@ pub fn from_json(line: &str) -> Result<Alert, Refusal> {
             None => None,
         },
     };
-    let srcip = match text("/data/srcip").or_else(|| from_log("host")) {
+    let srcip = match text("/data/srcip").or_else(|| from_log("conn")) {
         Some(ip) => field("srcip", &ip)?,
         None => None,
     };
@@ -358,7 +359,7 @@ mod tests {
         let alert = from_json(&message.to_string()).unwrap();
         assert_eq!(alert.protocol, Protocol::Wazuh);
         assert_eq!(alert.user.as_deref(), Some("ad min@localhost"));
-        assert_eq!(alert.srcip.as_deref(), Some("localhost"));
+        assert_eq!(alert.srcip.as_deref(), Some("17"), "srcip is the connection id, as the decoder maps it");
         assert_eq!(alert.table.as_deref(), Some("acme.users"));
         assert_eq!(alert.pk.as_deref(), Some("id:7"));
         assert_eq!(alert.seq, Some(42));

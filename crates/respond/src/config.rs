@@ -65,9 +65,18 @@ pub struct Config {
     pub timeout: Duration,
 }
 
-/// The option file to read: `$DBAUDIT_CONFIG`, else the default.
+/// The option file to read: `$DBAUDIT_CONFIG`; else `etc/dbaudit.cnf` of the OSSEC tree this
+/// program is installed in (`<dir>/active-response/bin/dbaudit-respond`), since ossec-execd
+/// passes no environment and OSSEC need not live in /var/ossec; else the default.
 pub fn config_path() -> PathBuf {
-    std::env::var_os(CONFIG_ENV).map_or_else(|| PathBuf::from(DEFAULT_DEFAULTS_FILE), PathBuf::from)
+    if let Some(path) = std::env::var_os(CONFIG_ENV) {
+        return PathBuf::from(path);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("etc").join("dbaudit.cnf")))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DEFAULTS_FILE))
 }
 
 /// Where the log goes when the configuration cannot be used: its `log` if that much is

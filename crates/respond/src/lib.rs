@@ -57,7 +57,8 @@ Run by ossec-execd:  dbaudit-respond add|delete user srcip alertid ruleid locati
 Run by wazuh-execd:  dbaudit-respond            (one JSON message on stdin; check_keys handshake)
 Run by hand:         dbaudit-respond --help
 
-Configuration: the MySQL option file named by $DBAUDIT_CONFIG, else /var/ossec/etc/dbaudit.cnf.
+Configuration: the MySQL option file named by $DBAUDIT_CONFIG, else etc/dbaudit.cnf of the
+OSSEC tree this program is installed in, else /var/ossec/etc/dbaudit.cnf.
   [client]   user, password, socket, host, port    the account it acts with; it needs
              SELECT on mysql.user, CREATE USER, PROCESS and CONNECTION ADMIN (or SUPER),
              and SELECT on the audited tables for the row's current state

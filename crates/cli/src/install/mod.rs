@@ -511,11 +511,6 @@ fn next_steps(target: &Target<'_>, direction: Direction, plan: &mut Plan) {
         args.log.display(),
         target.key_file.display()
     ));
-    if !layout.is_standard() {
-        plan.note(format!(
-            "dbaudit-respond reads /var/ossec/etc/dbaudit.cnf: ossec-execd must pass DBAUDIT_CONFIG={dir}/etc/dbaudit.cnf, or link it there"
-        ));
-    }
 }
 
 fn output(e: std::io::Error) -> Failure {
