@@ -220,6 +220,14 @@ fn classify(settings: &Settings, error: mysql::Error) -> ConnectError {
             kind: ConnectErrorKind::Unreachable,
             message: format!("cannot reach the server at {target}: {error}; is it running? set socket/host in {fix}"),
         },
+        // Reading the handshake timed out or broke: something listens there but does not answer.
+        mysql::Error::CodecError(_) => ConnectError {
+            kind: ConnectErrorKind::Unreachable,
+            message: format!(
+                "no answer from the server at {target} within {} s ({error}); is it overloaded or hung? the timeout is connect_timeout in {fix}",
+                settings.timeout().as_secs()
+            ),
+        },
         _ => ConnectError { kind: ConnectErrorKind::Other, message: format!("cannot connect to {target}: {error}") },
     }
 }
