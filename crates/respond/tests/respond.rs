@@ -359,7 +359,9 @@ fn a_server_that_never_answers_ends_the_run_within_the_timeout() {
         let status = respond(&config).args(argv("add", "app@localhost")).stdin(Stdio::null()).status().unwrap();
         let elapsed = started.elapsed();
         assert_eq!(status.code(), Some(4), "{socket_state}");
-        assert!(elapsed < Duration::from_secs(2), "{socket_state}: took {elapsed:?}");
+        // timeout + 1 s is the promise; the extra second is for a loaded machine's scheduler
+        // (CI builds in parallel). A hang would take execd's whole wait, not a second more.
+        assert!(elapsed < Duration::from_secs(3), "{socket_state}: took {elapsed:?}");
         let text = std::fs::read_to_string(&log).unwrap();
         let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(line["outcome"], "server-error", "{line}");
@@ -380,7 +382,7 @@ fn with_arguments_stdin_is_never_read() {
     let mut child = respond(&config).args(argv("add", "app@localhost")).stdin(Stdio::piped()).spawn().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(4));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(5), "it waited on stdin");
 }
 
 #[test]
