@@ -2,7 +2,8 @@
 //! on the same file (page cache warm for all three), with peak RSS from `/usr/bin/time`.
 //!
 //! `cargo bench -p dbaudit-normalise --bench throughput [-- N …]` (default: 1,000,000 and
-//! 5,000,000 records). Not a test: it asserts nothing, it prints a table.
+//! 5,000,000 records). Not a test: it asserts nothing, it prints a table. With
+//! `DBAUDIT_BENCH_KEEP=1` the raw logs stay in target/tmp/normalise-bench for `perf record`.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -23,15 +24,15 @@ fn main() {
     let key = Key::from_bytes([42; 32]);
     fs::write(dir.join("key"), format!("{}\n", key.to_hex())).unwrap();
 
-    println!("| records | tool | seconds | records/s | MB/s | peak RSS MB |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("| records | tool | wall s | CPU s | records/s (wall) | MB/s (wall) | peak RSS MB |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for &n in &counts {
         let raw = dir.join(format!("raw-{n}.log"));
         let bytes = generate(&raw, &key, n);
         let mb = bytes as f64 / 1e6;
-        let row = |tool: &str, (secs, rss_kb): (f64, u64)| {
+        let row = |tool: &str, (secs, cpu, rss_kb): (f64, f64, u64)| {
             println!(
-                "| {n} | {tool} | {secs:.3} | {:.0} | {:.0} | {:.1} |",
+                "| {n} | {tool} | {secs:.3} | {cpu:.3} | {:.0} | {:.0} | {:.1} |",
                 n as f64 / secs,
                 mb / secs,
                 rss_kb as f64 / 1024.0
@@ -57,13 +58,17 @@ fn main() {
             .arg(&out)
             .args(["--host", "dbhost"]);
         let ours = row("dbaudit-normalise once (verify + frame + write)", timed(&mut once));
-        println!("| {n} | ratio to wc -l | {:.1}× | | | |", ours / wc);
+        println!("| {n} | ratio to wc -l (wall) | {:.1}× | | | | |", ours / wc);
         let lines = count_lines(&out);
         assert_eq!(lines, n, "the output should hold one line per record");
-        fs::remove_file(&raw).unwrap();
+        if std::env::var_os("DBAUDIT_BENCH_KEEP").is_none() {
+            fs::remove_file(&raw).unwrap();
+        }
         fs::remove_file(&out).unwrap();
     }
-    let _ = fs::remove_dir_all(&dir);
+    if std::env::var_os("DBAUDIT_BENCH_KEEP").is_none() {
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
 
 /// Writes `n` records (a start, then inserts of 8 columns, about 250 bytes each); returns the size.
@@ -113,17 +118,22 @@ fn generate(path: &PathBuf, key: &Key, n: u64) -> u64 {
     fs::metadata(path).unwrap().len()
 }
 
-/// Wall-clock seconds and peak RSS (KiB) of `command`, its stdout discarded.
-fn timed(command: &mut Command) -> (f64, u64) {
+/// Wall-clock seconds, CPU seconds (user + system) and peak RSS (KiB) of `command`, its
+/// stdout discarded. CPU time is shown because the machine may be shared.
+fn timed(command: &mut Command) -> (f64, f64, u64) {
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.args(["-f", "%M"]).arg(command.get_program()).args(command.get_args());
+    wrapped.args(["-f", "%U %S %M"]).arg(command.get_program()).args(command.get_args());
     let start = Instant::now();
     let output = wrapped.stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("/usr/bin/time (package `time`)");
     let secs = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{:?} failed: {stderr}", command.get_program());
-    let rss = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
-    (secs, rss)
+    let fields: Vec<f64> =
+        stderr.lines().last().unwrap_or_default().split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    match fields[..] {
+        [user, system, rss] => (secs, user + system, rss as u64),
+        _ => panic!("unexpected /usr/bin/time output: {stderr}"),
+    }
 }
 
 fn count_lines(path: &Path) -> u64 {

@@ -28,6 +28,17 @@ const PLAIN: [bool; 256] = {
     table
 };
 
+/// Bytes that may start something `write_json_str` escapes.
+const ATTENTION: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b == 0x7f || b == b'"' as usize || b == b'\\' as usize || b == 0xc2 || b == 0xe2;
+        b += 1;
+    }
+    table
+};
+
 /// Writes normalised lines for one host.
 #[derive(Clone, Debug)]
 pub struct Frame {
@@ -278,16 +289,18 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
 /// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
 /// (separators of the field it goes into), become `%XX`.
 pub fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(raw.len());
-    for &b in raw {
+    let mut run = 0;
+    for (i, &b) in raw.iter().enumerate() {
         if PLAIN[usize::from(b)] && !reserved.contains(&b) {
-            out.push(b);
-        } else {
-            out.push(b'%');
-            out.push(hex::DIGITS[usize::from(b >> 4)].to_ascii_uppercase());
-            out.push(hex::DIGITS[usize::from(b & 0xf)].to_ascii_uppercase());
+            continue;
         }
+        out.extend_from_slice(&raw[run..i]);
+        out.extend_from_slice(&[b'%', UPPER[usize::from(b >> 4)], UPPER[usize::from(b & 0xf)]]);
+        run = i + 1;
     }
+    out.extend_from_slice(&raw[run..]);
 }
 
 fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
@@ -315,11 +328,16 @@ fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
 /// escaping (C0, DEL, U+2028, U+2029) plus the C1 controls U+0080–U+009F, which some readers
 /// (U+0085, NEL) take for line breaks.
 fn write_json_str(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + 2);
     out.push(b'"');
     let mut run = 0;
     let mut i = 0;
     while i < text.len() {
         let b = text[i];
+        if !ATTENTION[usize::from(b)] {
+            i += 1;
+            continue;
+        }
         let width = match b {
             b'"' | b'\\' | 0x00..=0x1f | 0x7f => 1,
             0xc2 if matches!(text.get(i + 1), Some(0x80..=0x9f)) => 2,

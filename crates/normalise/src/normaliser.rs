@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use dbaudit_record::{Key, TamperKind, Timestamp, Verifier};
+use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
 
 use crate::checkpoint::{Checkpoint, StateFile};
 use crate::frame::Frame;
@@ -78,6 +78,9 @@ struct Normaliser {
     pending: Vec<u8>,
     replay: Option<Replay>,
     junk: Option<Junk>,
+    /// The last record already in the output when it is ahead of the checkpoint's tip:
+    /// records up to it, met again, are verified but not written twice.
+    emitted: Option<(Epoch, u64)>,
 }
 
 impl Normaliser {
@@ -95,6 +98,14 @@ impl Normaliser {
                 None => self.junk = Some(Junk { count: 1, offset: end - line.len() as u64 - 1, file: file.to_owned() }),
             },
             Ok(verdict) => {
+                if let Some((epoch, seq)) = self.emitted {
+                    if verdict.record.epoch == epoch && verdict.tamper.is_none() {
+                        if verdict.record.seq <= seq {
+                            return;
+                        }
+                        self.emitted = None;
+                    }
+                }
                 self.flush_junk();
                 let start = self.pending.len();
                 match verdict.tamper {
@@ -154,7 +165,7 @@ impl Normaliser {
         let whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
         match whole {
             // Times and host may differ (an error's time is when it was seen): compare the rest.
-            Some(old) if after_tag(old) == after_tag(line) => {
+            Some(old) if same_event(old, line) => {
                 replay.pos += old.len();
                 self.pending.truncate(start);
             }
@@ -171,6 +182,7 @@ impl Normaliser {
             Some(_) => {
                 // Not what this run makes of the input: the output was changed, or the input.
                 // Say so; what follows may repeat lines the earlier run wrote.
+                self.emitted = last_record(&replay.written[replay.pos..]);
                 replay.pos = replay.written.len();
                 self.replay = None;
                 let line = self.pending.split_off(start);
@@ -191,6 +203,54 @@ impl Normaliser {
                 self.pending.insert(0, b'\n');
             }
         }
+    }
+}
+
+/// The (epoch, seq) of the last record line in the output, when it is past `tip` in the
+/// same epoch: a run that died before storing its checkpoint wrote up to there.
+fn last_emitted(output: &Output, tip: Option<ChainPoint>) -> Option<(Epoch, u64)> {
+    let (epoch, seq) = last_record(&output.tail(64 << 10).ok()?)?;
+    match tip {
+        Some(tip) if tip.epoch == epoch && tip.seq < seq => Some((epoch, seq)),
+        None => Some((epoch, seq)),
+        _ => None,
+    }
+}
+
+/// The (epoch, seq) of the last whole record line (not tamper, not error) in `text`.
+fn last_record(text: &[u8]) -> Option<(Epoch, u64)> {
+    let line = text.split(|&b| b == b'\n').rev().find(|line| {
+        let text = after_tag(line);
+        !text.is_empty() && !text.starts_with(b" dbaudit: op=error") && !text.starts_with(b" dbaudit: op=tamper")
+    })?;
+    let field = |key: &[u8]| -> Option<&[u8]> {
+        let at = line.windows(key.len()).position(|w| w == key)? + key.len();
+        let rest = &line[at..];
+        Some(&rest[..rest.iter().position(|&b| b == b' ').unwrap_or(rest.len())])
+    };
+    let epoch = Epoch::from_hex(field(b" epoch=")?)?;
+    let seq: u64 = std::str::from_utf8(field(b" seq=")?).ok()?.parse().ok()?;
+    Some((epoch, seq))
+}
+
+/// Whether two lines report the same event. Lines of the normaliser's own errors name
+/// files and times that may differ between runs; two errors of one kind count as the same.
+fn same_event(written: &[u8], generated: &[u8]) -> bool {
+    let (a, b) = (after_tag(written), after_tag(generated));
+    if a == b {
+        return true;
+    }
+    let kind = |text: &[u8]| -> Option<Vec<u8>> {
+        let rest = text.strip_prefix(b" dbaudit: op=error kind=")?;
+        Some(rest[..rest.iter().position(|&c| c == b' ' || c == b'\n').unwrap_or(rest.len())].to_vec())
+    };
+    matches!((kind(a), kind(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// With `DBAUDIT_NORMALISE_TRACE` set, says on stderr which file it chose and why.
+fn trace(message: impl FnOnce() -> String) {
+    if std::env::var_os("DBAUDIT_NORMALISE_TRACE").is_some() {
+        eprintln!("dbaudit-normalise: trace: {}", message());
     }
 }
 
@@ -217,6 +277,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
     let written = output
         .written_after(checkpoint.output)
         .map_err(|e| RunError::Io(format!("cannot read back the output {}", settings.output.display()), e))?;
+    let replay_empty = written.is_empty();
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
         frame: Frame::new(&settings.host),
@@ -224,6 +285,8 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
         replay: (!written.is_empty()).then_some(Replay { written, pos: 0 }),
         junk: None,
+        // Replay covers lines past the checkpoint exactly; this covers what replay cannot see.
+        emitted: if replay_empty { last_emitted(&output, checkpoint.tip) } else { None },
     };
     let at = checkpoint.input.map(|id| (id, checkpoint.offset));
     let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0, at };
@@ -235,6 +298,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         Some(id) => {
             let found = input::find(input, &id, checkpoint.offset, checkpoint.tip)
                 .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+            trace(|| format!("start: checkpoint {checkpoint:?}, found {found:?}"));
             match found {
                 Found::Same(path) | Found::Copy(path) => open_if_there(&path, checkpoint.offset)
                     .map_err(|e| RunError::Io(io_err("cannot open the input", &path), e))?,
@@ -273,6 +337,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
             Read::Replaced => {
                 let found = input::find(input, &source.id, source.offset, norm.verifier.tip())
                     .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+                trace(|| format!("replaced: {:?} at {}, found {found:?}", source.path, source.offset));
                 current = match found {
                     Found::Same(path) | Found::Copy(path) => open_if_there(&path, source.offset),
                     Found::Restarted | Found::Lost => open_if_there(input, 0),
@@ -297,6 +362,14 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                     run.progress(&mut norm, source)?;
                     let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
                         .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+                    trace(|| {
+                        format!(
+                            "rotated: {:?} done at {}, tip {:?}, next {next:?}",
+                            source.path,
+                            source.offset,
+                            norm.verifier.tip()
+                        )
+                    });
                     current =
                         open_if_there(&next, 0).map_err(|e| RunError::Io(io_err("cannot open the input", &next), e))?;
                     continue;

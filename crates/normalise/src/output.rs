@@ -80,6 +80,16 @@ impl Output {
         }
     }
 
+    /// The last `max` bytes of the output file (nothing for standard output or syslog).
+    pub fn tail(&self, max: u64) -> io::Result<Vec<u8>> {
+        let Output::File(out) = self else { return Ok(Vec::new()) };
+        let len = out.file.metadata()?.len();
+        let start = len.saturating_sub(max);
+        let mut buf = vec![0; (len - start) as usize];
+        out.file.read_exact_at(&mut buf, start)?;
+        Ok(buf)
+    }
+
     /// The bytes written after `at` (device, inode, length) by a run that stopped before it
     /// could store its checkpoint; empty when the file was rotated or truncated since.
     pub fn written_after(&self, at: Option<(u64, u64, u64)>) -> io::Result<Vec<u8>> {

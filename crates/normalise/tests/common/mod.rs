@@ -298,7 +298,8 @@ impl Normaliser {
     }
 
     pub fn follow(&self) -> Follower {
-        Follower(self.command("follow").stderr(Stdio::null()).spawn().unwrap())
+        let log = OpenOptions::new().create(true).append(true).open(self.state.with_extension("err")).unwrap();
+        Follower(self.command("follow").env("DBAUDIT_NORMALISE_TRACE", "1").stderr(log).spawn().unwrap())
     }
 
     pub fn lines(&self) -> Vec<Line> {
