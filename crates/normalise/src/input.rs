@@ -65,11 +65,16 @@ pub enum Read {
 impl Source {
     /// Opens `path` to read from `offset`.
     pub fn open(path: &Path, offset: u64) -> io::Result<Source> {
-        let file = File::open(path)?;
+        Source::from_file(Opened { path: path.to_owned(), file: File::open(path)? }, offset)
+    }
+
+    /// Reads `opened` from `offset`: the very file that was checked, whatever its path holds now.
+    pub fn from_file(opened: Opened, offset: u64) -> io::Result<Source> {
+        let Opened { path, file } = opened;
         let meta = file.metadata()?;
         let mut source = Source {
             file,
-            path: path.to_owned(),
+            path,
             id: FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] },
             offset,
             buf: Vec::new(),
@@ -225,14 +230,24 @@ fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 #[derive(Debug)]
 pub enum Found {
     /// At `path`, or renamed to a sibling: go on reading it at the offset.
-    Same(PathBuf),
+    Same(Opened),
     /// A copy of it (`copytruncate`) holding at least the offset's bytes: read that copy
     /// from the offset, then the truncated original from its start.
-    Copy(PathBuf),
+    Copy(Opened),
     /// Truncated or replaced in place: read the file at the path from its start.
     Restarted,
     /// Nowhere: deleted, or rotated away and compressed before it was finished.
     Lost,
+}
+
+/// A file opened while it was being checked, and the name it had then. Reading that open
+/// file, not its name again, means a rename in between cannot swap it for another.
+#[derive(Debug)]
+pub struct Opened {
+    /// Its name when it was opened.
+    pub path: PathBuf,
+    /// The open file.
+    pub file: File,
 }
 
 /// Looks for the file `id` at `path` and among its siblings whose name begins with the
@@ -241,35 +256,39 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
     if id.head_len == 0 {
         // Not one whole line was taken from it, so nothing identifies it: if it was copied
         // and truncated meanwhile, the copy is the file whose first record continues the chain.
-        return next_file(path, tip, None).map(Found::Same);
+        return Ok(match next_file(path, tip, None)? {
+            Some(opened) => Found::Same(opened),
+            None => Found::Lost,
+        });
     }
-    let matches = |candidate: &Path, by_inode: bool| -> io::Result<bool> {
-        let Ok(file) = File::open(candidate) else { return Ok(false) };
+    let matches = |candidate: &Path, by_inode: bool| -> io::Result<Option<Opened>> {
+        let Ok(file) = File::open(candidate) else { return Ok(None) };
         let meta = file.metadata()?;
         if !meta.is_file() || meta.len() < offset {
-            return Ok(false);
+            return Ok(None);
         }
         if by_inode && (meta.dev(), meta.ino()) != (id.dev, id.ino) {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(head_hash(&file, id.head_len)? == Some(id.head))
+        let same = head_hash(&file, id.head_len)? == Some(id.head);
+        Ok(same.then(|| Opened { path: candidate.to_owned(), file }))
     };
-    if matches(path, true)? {
-        return Ok(Found::Same(path.to_owned()));
+    if let Some(opened) = matches(path, true)? {
+        return Ok(Found::Same(opened));
     }
     let siblings = siblings(path)?;
     for candidate in &siblings {
-        if matches(candidate, true)? {
-            return Ok(Found::Same(candidate.clone()));
+        if let Some(opened) = matches(candidate, true)? {
+            return Ok(Found::Same(opened));
         }
     }
     for candidate in &siblings {
-        if matches(candidate, false)? {
-            return Ok(Found::Copy(candidate.clone()));
+        if let Some(opened) = matches(candidate, false)? {
+            return Ok(Found::Copy(opened));
         }
     }
-    if matches(path, false)? {
-        return Ok(Found::Same(path.to_owned()));
+    if let Some(opened) = matches(path, false)? {
+        return Ok(Found::Same(opened));
     }
     match fs::metadata(path) {
         Ok(meta) if (meta.dev(), meta.ino()) == (id.dev, id.ino) => Ok(Found::Restarted),
@@ -280,33 +299,36 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
 /// The file to read after one that was rotated away: the sibling (or the path) whose first
 /// record continues the chain at `tip`, so that two rotations while stopped skip nothing;
 /// the path itself when none does (a new epoch whose start found no earlier record).
-pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<PathBuf> {
-    let Some(tip) = tip else { return Ok(path.to_owned()) };
-    let continues = |candidate: &Path| -> bool {
-        let Ok(file) = File::open(candidate) else { return false };
-        match (file.metadata(), done) {
-            (Ok(meta), Some(done)) if (meta.dev(), meta.ino()) == (done.dev, done.ino) => return false,
-            (Ok(_), _) => {}
-            (Err(_), _) => return false,
+pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<Option<Opened>> {
+    let continues = |candidate: &Path| -> Option<Opened> {
+        let file = File::open(candidate).ok()?;
+        let meta = file.metadata().ok()?;
+        if done.is_some_and(|done| (meta.dev(), meta.ino()) == (done.dev, done.ino)) {
+            return None;
         }
+        let tip = tip?;
         let mut buf = vec![0; 64 << 10];
-        let Ok(n) = read_full_at(&file, &mut buf, 0) else { return false };
+        let n = read_full_at(&file, &mut buf, 0).ok()?;
         // The first record decides; a torn fragment may come before it.
-        let whole = match buf[..n].iter().rposition(|&b| b == b'\n') {
-            Some(end) => &buf[..end],
-            None => return false,
+        let whole = &buf[..buf[..n].iter().rposition(|&b| b == b'\n')?];
+        let record = whole.split(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok())?;
+        let next = match record.event {
+            Event::Start { prev } => prev == Some(tip),
+            _ => record.epoch == tip.epoch && record.seq == tip.seq + 1,
         };
-        whole.split(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok()).is_some_and(
-            |record| match record.event {
-                Event::Start { prev } => prev == Some(tip),
-                _ => record.epoch == tip.epoch && record.seq == tip.seq + 1,
-            },
-        )
+        next.then(|| Opened { path: candidate.to_owned(), file })
     };
-    if continues(path) {
-        return Ok(path.to_owned());
+    if let Some(opened) = continues(path) {
+        return Ok(Some(opened));
     }
-    Ok(siblings(path)?.into_iter().find(|candidate| continues(candidate)).unwrap_or_else(|| path.to_owned()))
+    if let Some(opened) = siblings(path)?.iter().find_map(|candidate| continues(candidate)) {
+        return Ok(Some(opened));
+    }
+    match File::open(path) {
+        Ok(file) => Ok(Some(Opened { path: path.to_owned(), file })),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Files beside `path` whose names begin with its name, most recently modified first.

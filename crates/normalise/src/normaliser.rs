@@ -300,8 +300,10 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                 .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
             trace(|| format!("start: checkpoint {checkpoint:?}, found {found:?}"));
             match found {
-                Found::Same(path) | Found::Copy(path) => open_if_there(&path, checkpoint.offset)
-                    .map_err(|e| RunError::Io(io_err("cannot open the input", &path), e))?,
+                Found::Same(opened) | Found::Copy(opened) => Some(
+                    Source::from_file(opened, checkpoint.offset)
+                        .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?,
+                ),
                 Found::Restarted => {
                     open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?
                 }
@@ -339,7 +341,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                     .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
                 trace(|| format!("replaced: {:?} at {}, found {found:?}", source.path, source.offset));
                 current = match found {
-                    Found::Same(path) | Found::Copy(path) => open_if_there(&path, source.offset),
+                    Found::Same(opened) | Found::Copy(opened) => Source::from_file(opened, source.offset).map(Some),
                     Found::Restarted | Found::Lost => open_if_there(input, 0),
                 }
                 .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
@@ -370,8 +372,10 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                             norm.verifier.tip()
                         )
                     });
-                    current =
-                        open_if_there(&next, 0).map_err(|e| RunError::Io(io_err("cannot open the input", &next), e))?;
+                    current = next
+                        .map(|opened| Source::from_file(opened, 0))
+                        .transpose()
+                        .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
                     continue;
                 }
                 run.idle(&mut norm, Some(source))?;
