@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dbaudit_normalise::frame::Frame;
+use dbaudit_record::normalised::Frame;
 use dbaudit_record::{
     parse, Chain, ChainPoint, ClaimedRef, ColumnRef, Epoch, EventRef, Key, Op, Record, RowRef, Tamper, TamperKind,
     Timestamp,

@@ -3,13 +3,12 @@
 //! exactly once, whatever rotation, truncation or `kill -9` happens in between.
 //!
 //! The data flows through the modules in order: [`input`] finds and reads whole lines across
-//! rotation, the verifier of `dbaudit_record` judges them, [`frame`] turns them into
-//! normalised lines, [`output`] writes them, [`checkpoint`] remembers where that left off.
+//! rotation, the verifier of `dbaudit_record` judges them, its `normalised` frame turns them
+//! into normalised lines, [`output`] writes them, [`checkpoint`] remembers where that left off.
 //! It does not parse OSSEC rules or act on events: that is ossec-analysisd's and
 //! dbaudit-respond's job.
 
 pub mod checkpoint;
-pub mod frame;
 pub mod input;
 mod normaliser;
 pub mod output;

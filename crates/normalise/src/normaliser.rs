@@ -15,9 +15,9 @@ use std::time::Duration;
 use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
 
 use crate::checkpoint::{Checkpoint, StateFile};
-use crate::frame::Frame;
 use crate::input::{self, FileId, Found, Read, Source};
 use crate::output::Output;
+use dbaudit_record::normalised::Frame;
 
 /// Lines are written out once this many bytes are waiting.
 const WRITE_AT: usize = 1 << 20;

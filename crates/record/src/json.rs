@@ -42,11 +42,26 @@ fn plain_word(bytes: &[u8]) -> bool {
     special == 0
 }
 
+/// Which characters a JSON string escapes beyond RFC 8259's quote, backslash and C0 controls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escaping {
+    /// The raw record's: DEL, U+2028 and U+2029 too, so a record is one line of printable text.
+    Record,
+    /// The normalised line's: the record's, plus the C1 controls U+0080–U+009F, which some
+    /// readers take for line breaks (U+0085, NEL) or terminal commands.
+    Line,
+}
+
 /// Appends `s` as a JSON string: RFC 8259 escaping, plus U+2028/U+2029 and DEL, so that
 /// whatever the value holds, the record stays one line of printable text.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_str_with(out, s, Escaping::Record);
+}
+
+/// Appends `s` as a JSON string with the given escaping.
+pub fn write_str_with(out: &mut Vec<u8>, s: &str, escaping: Escaping) {
     // A &str is valid UTF-8, so escaping cannot fail.
-    let _ = write_utf8(out, s.as_bytes());
+    let _ = escape_utf8(out, s.as_bytes(), escaping);
 }
 
 /// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
@@ -67,6 +82,10 @@ pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
 /// Escapes `bytes` into a JSON string, checking UTF-8 on the way (one pass, not two);
 /// false, with `out` partly written, when they are not UTF-8.
 pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    escape_utf8(out, bytes, Escaping::Record)
+}
+
+fn escape_utf8(out: &mut Vec<u8>, bytes: &[u8], escaping: Escaping) -> bool {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
@@ -107,6 +126,12 @@ pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
                 if seq == "\u{2028}".as_bytes() || seq == "\u{2029}".as_bytes() {
                     out.extend_from_slice(&bytes[run..i]);
                     out.extend_from_slice(if seq[2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+                    run = i + len;
+                } else if escaping == Escaping::Line && b == 0xc2 && seq[1] <= 0x9f {
+                    out.extend_from_slice(&bytes[run..i]);
+                    out.extend_from_slice(b"\\u00");
+                    out.push(hex::DIGITS[usize::from(seq[1] >> 4)]);
+                    out.push(hex::DIGITS[usize::from(seq[1] & 0xf)]);
                     run = i + len;
                 }
                 i += len;

@@ -1,14 +1,16 @@
 //! The dbaudit audit record: the one-line JSON format the UDF writes, the keyed hash chain
-//! that makes the log tamper-evident, and the verifier that checks it.
+//! that makes the log tamper-evident, the verifier that checks it, and the normalised line
+//! that carries a verified record to OSSEC.
 //!
-//! Every other dbaudit crate builds on this one. It knows nothing of databases, files being
-//! followed or OSSEC; it turns events into bytes, bytes back into records, and judges a
-//! sequence of lines against the chain.
+//! Every other dbaudit crate builds on this one. It knows nothing of databases or of files
+//! being followed; it turns events into bytes, bytes back into records, judges a sequence
+//! of lines against the chain, and frames records the way OSSEC's pre-decoder reads them.
 
 mod chain;
 pub mod hex;
 pub mod json;
 pub mod names;
+pub mod normalised;
 mod record;
 mod time;
 mod verify;

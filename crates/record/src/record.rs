@@ -329,7 +329,8 @@ pub fn seal(out: &mut Vec<u8>, body_start: usize, key: &Key, prev: &Mac) -> Mac 
     mac
 }
 
-fn write_u64(out: &mut Vec<u8>, n: u64) {
+/// Appends `n` in decimal.
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;

@@ -7,7 +7,9 @@
 //! is printable text whatever the row held. A line never exceeds [`MAX_LINE`] bytes; what had to
 //! be shortened is named in a `cut=` field (`cut=data`, `cut=pk,data`, …) just before `data=`.
 
-use dbaudit_record::{hex, Claimed, Column, Event, Record, Row, Tamper, Timestamp, Value};
+use crate::json::{self, Escaping};
+use crate::record::write_u64;
+use crate::{hex, Claimed, Column, Event, Record, Row, Tamper, Timestamp, Value};
 
 /// The longest line written, newline included: under OSSEC's 6,144-byte `OS_MAXSTR` with room
 /// for the agent's own header, as `ossec-and-mysql-facts.md` advises.
@@ -23,17 +25,6 @@ const PLAIN: [bool; 256] = {
     while b < 256 {
         let c = b as u8;
         table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b':' | b'-');
-        b += 1;
-    }
-    table
-};
-
-/// Bytes that may start something `write_json_str` escapes.
-const ATTENTION: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = b < 0x20 || b == 0x7f || b == b'"' as usize || b == b'\\' as usize || b == 0xc2 || b == 0xe2;
         b += 1;
     }
     table
@@ -131,7 +122,7 @@ impl Frame {
     fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
         self.data.clear();
         self.cut.clear();
-        let mut stamp = Vec::with_capacity(dbaudit_record::TIMESTAMP_LEN);
+        let mut stamp = Vec::with_capacity(crate::TIMESTAMP_LEN);
         ts.write(&mut stamp);
         // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
         out.extend_from_slice(&stamp[..stamp.len() - 1]);
@@ -272,18 +263,7 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
     out.push(b' ');
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+    write_u64(out, n);
 }
 
 /// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
@@ -309,11 +289,11 @@ fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
         if i > 0 {
             out.push(b',');
         }
-        write_json_str(out, column.name.as_bytes());
+        json::write_str_with(out, &column.name, Escaping::Line);
         out.push(b':');
         match &column.value {
             Value::Null => out.extend_from_slice(b"null"),
-            Value::Text(text) => write_json_str(out, text.as_bytes()),
+            Value::Text(text) => json::write_str_with(out, text, Escaping::Line),
             Value::Bytes(bytes) => {
                 out.extend_from_slice(b"{\"hex\":\"");
                 hex::encode_into(out, bytes);
@@ -322,55 +302,6 @@ fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
         }
     }
     out.push(b'}');
-}
-
-/// Appends UTF-8 text as a JSON string with every control character escaped: the record's
-/// escaping (C0, DEL, U+2028, U+2029) plus the C1 controls U+0080–U+009F, which some readers
-/// (U+0085, NEL) take for line breaks.
-fn write_json_str(out: &mut Vec<u8>, text: &[u8]) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    let mut run = 0;
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if !ATTENTION[usize::from(b)] {
-            i += 1;
-            continue;
-        }
-        let width = match b {
-            b'"' | b'\\' | 0x00..=0x1f | 0x7f => 1,
-            0xc2 if matches!(text.get(i + 1), Some(0x80..=0x9f)) => 2,
-            0xe2 if text.get(i + 1) == Some(&0x80) && matches!(text.get(i + 2), Some(0xa8 | 0xa9)) => 3,
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&text[run..i]);
-        let code: u32 = match width {
-            1 => u32::from(b),
-            2 => u32::from(text[i + 1]),
-            _ => 0x2000 | u32::from(text[i + 2] - 0x80),
-        };
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                out.extend_from_slice(b"\\u");
-                for shift in [12, 8, 4, 0] {
-                    out.push(hex::DIGITS[((code >> shift) & 0xf) as usize]);
-                }
-            }
-        }
-        i += width;
-        run = i;
-    }
-    out.extend_from_slice(&text[run..]);
-    out.push(b'"');
 }
 
 /// The longest prefix of JSON text `data`, at most `room` bytes, that splits neither an
@@ -397,7 +328,7 @@ fn json_cut(data: &[u8], room: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbaudit_record::{parse, Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef};
+    use crate::{parse, Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef};
 
     fn record_line(event: &EventRef) -> Record {
         let mut chain = Chain::new(Key::from_bytes([3; 32]), Epoch(0x9f2c41d07b3e5a18));
@@ -477,7 +408,7 @@ mod tests {
 
     #[test]
     fn forged_line_names_the_claimed_user_never_user() {
-        let record = record_line(&EventRef::Forged(dbaudit_record::ClaimedRef {
+        let record = record_line(&EventRef::Forged(crate::ClaimedRef {
             db: Some(b"acme"),
             table: Some(b"users"),
             op: Some(b"update"),
