@@ -375,6 +375,19 @@ fn row_changes_decode_to_action_user_connection_and_table_and_end_on_100025() {
 }
 
 #[test]
+fn any_host_name_keeps_the_line_decoding_as_dbaudit() {
+    for host in ["fe80::1", "db host", "dbhöst", "db%1", "(agent) 10.0.0.1->x", ""] {
+        let mut feed = Feed::new();
+        feed.frame = Frame::new(host);
+        let line = feed.update("admin@localhost", 17);
+        let alert = alert(&line);
+        assert_eq!((alert.rule, alert.level), (100025, 7), "{line}");
+        assert_eq!(alert.event.program_name.as_deref(), Some("dbaudit"), "{line}");
+        assert!(alert.event.hostname.is_some_and(|h| !h.is_empty()), "{line}");
+    }
+}
+
+#[test]
 fn hostile_values_stay_in_their_fields() {
     let mut feed = Feed::new();
     let blob = "x".repeat(9000);

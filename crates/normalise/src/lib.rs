@@ -79,7 +79,9 @@ struct Options {
     /// output, or `syslog` for the local syslog (facility authpriv).
     #[arg(long, value_name = "OUT|-|syslog", default_value = "/var/ossec/logs/dbaudit.log")]
     output: PathBuf,
-    /// The host name on each line (default: the kernel's host name).
+    /// The host name on each line (default: the kernel's host name). OSSEC's pre-decoder takes
+    /// only A-Z a-z 0-9 and ( ) - . / @ _ in a host name; every other character becomes `_`
+    /// (`fe80::1` is written `fe80__1`), or the line would not decode as dbaudit's.
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
     /// How long `follow` sleeps when there is nothing new, in milliseconds.

@@ -1,8 +1,10 @@
 //! The normalised line: one verified event framed the way OSSEC's pre-decoder reads it,
 //! `2026-11-26T08:31:24.123456+00:00 host dbaudit: op=… key=value … data={…}`.
 //!
-//! Every value before `data=` is percent-encoded outside `[A-Za-z0-9._@:-]`, so a decoder can
-//! match it with `\S+` and no value can carry a space, a newline or a control character.
+//! The host keeps only the characters OSSEC accepts in a host name ([`HOST_CHARS`]), others
+//! becoming `_`. Every value before `data=` is percent-encoded outside `[A-Za-z0-9._@:-]`, so
+//! a decoder can match it with `\S+` and no value can carry a space, a newline or a control
+//! character.
 //! `data=` is JSON with every control character escaped (C0, DEL, C1, U+2028, U+2029): the line
 //! is printable text whatever the row held. A line never exceeds [`MAX_LINE`] bytes; what had to
 //! be shortened is named in a `cut=` field (`cut=data`, `cut=pk,data`, …) just before `data=`.
@@ -30,6 +32,14 @@ const PLAIN: [bool; 256] = {
     table
 };
 
+/// The characters OSSEC's pre-decoder accepts in a syslog host name (`hostname_map` in
+/// os_regex_maps.h); the frame replaces every other one with `_`.
+pub const HOST_CHARS: &str = "()-./0123456789@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+fn host_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '(' | ')' | '-' | '.' | '/' | '@' | '_')
+}
+
 /// Writes normalised lines for one host.
 #[derive(Clone, Debug)]
 pub struct Frame {
@@ -39,14 +49,15 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// A frame naming `host` (percent-encoded like any value, so it stays one word).
+    /// A frame naming `host`, each character outside [`HOST_CHARS`] replaced by `_` (so
+    /// `fe80::1` becomes `fe80__1`): OSSEC's pre-decoder ends the host name at any other
+    /// character and then finds no program name, and the line would silently not decode.
     pub fn new(host: &str) -> Frame {
-        let mut encoded = Vec::new();
-        encode(&mut encoded, host.as_bytes(), b"");
-        if encoded.is_empty() {
-            encoded.extend_from_slice(b"localhost");
+        let mut name: Vec<u8> = host.chars().map(|c| if host_char(c) { c as u8 } else { b'_' }).collect();
+        if name.is_empty() {
+            name.extend_from_slice(b"localhost");
         }
-        Frame { host: encoded, data: Vec::new(), cut: Vec::new() }
+        Frame { host: name, data: Vec::new(), cut: Vec::new() }
     }
 
     /// Appends the line for a record that verified: a row change, a start or a forged call.
@@ -364,8 +375,12 @@ mod tests {
     }
 
     fn line(record: &Record) -> String {
+        line_for(&Frame::new("dbhost"), record)
+    }
+
+    fn line_for(frame: &Frame, record: &Record) -> String {
         let mut out = Vec::new();
-        Frame::new("dbhost").record(&mut out, record);
+        frame.clone().record(&mut out, record);
         String::from_utf8(out).unwrap()
     }
 
@@ -404,6 +419,20 @@ mod tests {
         let text = line(&update(&[("id", long_pk.as_bytes()), ("notes", big.as_bytes())]));
         assert!(text.len() <= MAX_LINE);
         assert!(text.contains(" cut=pk,changed,data data=") || text.contains(" cut=pk,data data="), "{text}");
+    }
+
+    #[test]
+    fn host_keeps_only_what_the_pre_decoder_accepts() {
+        let host = |name: &str| {
+            let text = line_for(&Frame::new(name), &update(&[("id", b"7")]));
+            text.split(' ').nth(1).unwrap().to_owned()
+        };
+        assert_eq!(host("fe80::1"), "fe80__1");
+        assert_eq!(host("db-1.example.com"), "db-1.example.com");
+        assert_eq!(host("(agent)/x@y_z"), "(agent)/x@y_z");
+        assert_eq!(host("bad host%ä"), "bad_host__");
+        assert_eq!(host(""), "localhost");
+        assert!(HOST_CHARS.chars().all(host_char));
     }
 
     #[test]
