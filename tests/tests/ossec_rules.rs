@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use dbaudit_record::normalised::Frame;
 use dbaudit_record::{
-    parse, Chain, ChainPoint, ClaimedRef, ColumnRef, Epoch, EventRef, Key, Op, Record, RowRef, Tamper, TamperKind,
+    parse_view, Chain, ChainPoint, ClaimedRef, ColumnRef, Epoch, EventRef, Key, Op, RowRef, Tamper, TamperKind,
     Timestamp,
 };
 use dbaudit_tests::ossec_regex::{Alert, Analysisd, Decoder, OsMatch, OsRegex, Rule};
@@ -185,16 +185,18 @@ impl Feed {
         feed
     }
 
-    fn seal(&mut self, event: &EventRef) -> Record {
+    /// The record line for `event`, without its newline.
+    fn seal(&mut self, event: &EventRef) -> Vec<u8> {
         let mut out = Vec::new();
         let point = self.chain.append_next(&mut out, TS, event);
         self.chain.advance(point);
-        parse(&out[..out.len() - 1]).expect("the chain's own record parses")
+        out.pop();
+        out
     }
 
-    fn line(&mut self, record: &Record) -> String {
+    fn line(&mut self, record: &[u8]) -> String {
         let mut out = Vec::new();
-        self.frame.record(&mut out, record);
+        self.frame.record(&mut out, &parse_view(record).expect("the chain's own record parses"));
         finish(out)
     }
 
@@ -235,8 +237,9 @@ impl Feed {
     }
 
     fn tamper(&mut self, kind: TamperKind) -> String {
-        let last = ChainPoint { epoch: Epoch(1), seq: 3, mac: self.seal(&EventRef::Start { prev: None }).mac };
-        let record = self.seal(&EventRef::Row(RowRef {
+        let start = self.seal(&EventRef::Start { prev: None });
+        let last = ChainPoint { epoch: Epoch(1), seq: 3, mac: parse_view(&start).unwrap().mac };
+        let line = self.seal(&EventRef::Row(RowRef {
             db: b"acme",
             table: b"users",
             op: Op::Update,
@@ -247,6 +250,7 @@ impl Feed {
             old: Some(&[]),
             new: Some(&[]),
         }));
+        let record = parse_view(&line).unwrap();
         let tamper = Tamper { kind, epoch: record.epoch, seq: record.seq, last: Some(last) };
         let mut out = Vec::new();
         self.frame.tamper(&mut out, &tamper, &record);

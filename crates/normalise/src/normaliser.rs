@@ -92,7 +92,7 @@ impl Normaliser {
             return;
         }
         let tip = self.verifier.tip();
-        match self.verifier.check(line) {
+        match self.verifier.check_view(line) {
             Err(_) => match &mut self.junk {
                 Some(junk) => junk.count += 1,
                 None => self.junk = Some(Junk { count: 1, offset: end - line.len() as u64 - 1, file: file.to_owned() }),

@@ -36,15 +36,7 @@ pub fn decode_lower(text: &[u8]) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    text.chunks_exact(2)
-        .map(|pair| {
-            let lower = |d: u8| matches!(d, b'0'..=b'9' | b'a'..=b'f');
-            if !lower(pair[0]) || !lower(pair[1]) {
-                return None;
-            }
-            Some(digit_value(pair[0])? << 4 | digit_value(pair[1])?)
-        })
-        .collect()
+    text.chunks_exact(2).map(|pair| Some(lower_value(pair[0])? << 4 | lower_value(pair[1])?)).collect()
 }
 
 /// Decodes exactly `N` bytes of lowercase hex.
@@ -52,5 +44,22 @@ pub fn decode_array<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     if text.len() != 2 * N {
         return None;
     }
-    decode_lower(text)?.try_into().ok()
+    let mut out = [0; N];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = lower_value(pair[0])? << 4 | lower_value(pair[1])?;
+    }
+    Some(out)
+}
+
+/// Whether `text` is lowercase hex of even length, as [`decode_lower`] accepts it.
+pub fn is_lower(text: &[u8]) -> bool {
+    text.len().is_multiple_of(2) && text.iter().all(|&d| lower_value(d).is_some())
+}
+
+fn lower_value(d: u8) -> Option<u8> {
+    match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        _ => None,
+    }
 }

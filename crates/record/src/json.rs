@@ -55,13 +55,8 @@ pub enum Escaping {
 /// Appends `s` as a JSON string: RFC 8259 escaping, plus U+2028/U+2029 and DEL, so that
 /// whatever the value holds, the record stays one line of printable text.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_str_with(out, s, Escaping::Record);
-}
-
-/// Appends `s` as a JSON string with the given escaping.
-pub fn write_str_with(out: &mut Vec<u8>, s: &str, escaping: Escaping) {
     // A &str is valid UTF-8, so escaping cannot fail.
-    let _ = escape_utf8(out, s.as_bytes(), escaping);
+    let _ = write_utf8(out, s.as_bytes());
 }
 
 /// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
@@ -82,10 +77,7 @@ pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
 /// Escapes `bytes` into a JSON string, checking UTF-8 on the way (one pass, not two);
 /// false, with `out` partly written, when they are not UTF-8.
 pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
-    escape_utf8(out, bytes, Escaping::Record)
-}
-
-fn escape_utf8(out: &mut Vec<u8>, bytes: &[u8], escaping: Escaping) -> bool {
+    let escaping = Escaping::Record;
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
@@ -122,16 +114,9 @@ fn escape_utf8(out: &mut Vec<u8>, bytes: &[u8], escaping: Escaping) -> bool {
                 if std::str::from_utf8(seq).is_err() {
                     return false;
                 }
-                // U+2028 and U+2029 are line breaks to JavaScript and some log tools.
-                if seq == "\u{2028}".as_bytes() || seq == "\u{2029}".as_bytes() {
+                if let Some(code) = line_break(seq, escaping) {
                     out.extend_from_slice(&bytes[run..i]);
-                    out.extend_from_slice(if seq[2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
-                    run = i + len;
-                } else if escaping == Escaping::Line && b == 0xc2 && seq[1] <= 0x9f {
-                    out.extend_from_slice(&bytes[run..i]);
-                    out.extend_from_slice(b"\\u00");
-                    out.push(hex::DIGITS[usize::from(seq[1] >> 4)]);
-                    out.push(hex::DIGITS[usize::from(seq[1] & 0xf)]);
+                    write_u_escape(out, code);
                     run = i + len;
                 }
                 i += len;
@@ -148,11 +133,7 @@ fn escape_utf8(out: &mut Vec<u8>, bytes: &[u8], escaping: Escaping) -> bool {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            _ => {
-                out.extend_from_slice(b"\\u00");
-                out.push(hex::DIGITS[usize::from(b >> 4)]);
-                out.push(hex::DIGITS[usize::from(b & 0xf)]);
-            }
+            _ => write_u_escape(out, u32::from(b)),
         }
         i += 1;
         run = i;
@@ -160,6 +141,74 @@ fn escape_utf8(out: &mut Vec<u8>, bytes: &[u8], escaping: Escaping) -> bool {
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
     true
+}
+
+/// The code point of a multi-byte character that `escaping` wants escaped although it is
+/// valid text: U+2028 and U+2029 (line breaks to JavaScript and some log tools), and with
+/// [`Escaping::Line`] the C1 controls.
+fn line_break(seq: &[u8], escaping: Escaping) -> Option<u32> {
+    match seq {
+        [0xe2, 0x80, c @ (0xa8 | 0xa9)] => Some(0x2000 | u32::from(c - 0x80)),
+        [0xc2, c @ 0x80..=0x9f] if escaping == Escaping::Line => Some(u32::from(*c)),
+        _ => None,
+    }
+}
+
+fn write_u_escape(out: &mut Vec<u8>, code: u32) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(hex::DIGITS[((code >> shift) & 0xf) as usize]);
+    }
+}
+
+/// Appends JSON text that a [`Reader`] accepted (a value, an object of values), escaping what
+/// `escaping` wants escaped and the text left raw: DEL, U+2028, U+2029 (and the C1 controls).
+/// Such characters can only stand inside strings, so each is replaced by its `\uXXXX` form;
+/// text that holds none (what the UDF writes, as a rule) is copied as it is.
+pub fn write_text(out: &mut Vec<u8>, text: &[u8], escaping: Escaping) {
+    let mut run = 0;
+    let mut i = 0;
+    while i < text.len() {
+        if text.get(i..i + 8).is_some_and(ascii_word) {
+            i += 8;
+            continue;
+        }
+        let b = text[i];
+        let len = match b {
+            0x7f => {
+                out.extend_from_slice(&text[run..i]);
+                write_u_escape(out, 0x7f);
+                i += 1;
+                run = i;
+                continue;
+            }
+            0xc2 => 2,
+            0xe2 => 3,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let code = text.get(i..i + len).and_then(|seq| line_break(seq, escaping));
+        if let Some(code) = code {
+            out.extend_from_slice(&text[run..i]);
+            write_u_escape(out, code);
+            run = i + len;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&text[run..]);
+}
+
+/// Whether eight bytes are all ASCII other than DEL.
+fn ascii_word(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    let w = u64::from_le_bytes(word);
+    let del = (w ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7f)) & HIGHS;
+    (w & HIGHS) | del == 0
 }
 
 /// Why a line is not a record.
@@ -224,6 +273,11 @@ impl<'a> Reader<'a> {
         found
     }
 
+    /// The bytes read since position `start`.
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        &self.bytes[start.min(self.pos)..self.pos]
+    }
+
     /// Consumes the next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], SyntaxError> {
         let bytes = self.bytes.get(self.pos..self.pos + n).ok_or_else(|| self.error("more bytes"))?;
@@ -257,44 +311,56 @@ impl<'a> Reader<'a> {
 
     /// Reads a JSON string and returns its text, unescaped.
     pub fn string(&mut self) -> Result<String, SyntaxError> {
+        Ok(self.raw_string()?.unescaped())
+    }
+
+    /// Reads a JSON string, checked (escapes, UTF-8) but left as it stands in the line.
+    pub fn raw_string(&mut self) -> Result<RawStr<'a>, SyntaxError> {
         self.expect("\"")?;
-        let mut out = Vec::new();
+        let start = self.pos;
+        let (mut escaped, mut wide) = (false, false);
         loop {
-            let start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
+            // Most text is plain ASCII: skip it eight bytes at a time.
+            while self.bytes.get(self.pos..self.pos + 8).is_some_and(plain_word) {
+                self.pos += 8;
             }
-            out.extend_from_slice(&self.bytes[start..self.pos]);
             match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    break;
-                }
+                Some(b'"') => break,
                 Some(b'\\') => {
                     self.pos += 1;
-                    self.escape(&mut out)?;
+                    self.escape()?;
+                    escaped = true;
+                }
+                Some(b) if b >= 0x20 => {
+                    wide |= b >= 0x80;
+                    self.pos += 1;
                 }
                 _ => return Err(self.error("a closing quote")),
             }
         }
-        String::from_utf8(out).map_err(|_| self.error("UTF-8 text"))
+        let raw = &self.bytes[start..self.pos];
+        self.pos += 1;
+        // Escapes are ASCII and decode to whole characters, so the raw text is UTF-8 exactly
+        // when the unescaped text is.
+        if wide && std::str::from_utf8(raw).is_err() {
+            return Err(self.error("UTF-8 text"));
+        }
+        Ok(RawStr { raw, escaped })
     }
 
-    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), SyntaxError> {
+    /// Reads the escape after a backslash and returns the character it stands for.
+    fn escape(&mut self) -> Result<char, SyntaxError> {
         let c = self.peek().ok_or_else(|| self.error("an escape"))?;
         self.pos += 1;
         let simple = match c {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'b' => 0x08,
-            b'f' => 0x0c,
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
             b'u' => {
                 let mut code = u32::from(self.hex4()?);
                 if (0xd800..0xdc00).contains(&code) {
@@ -305,15 +371,11 @@ impl<'a> Reader<'a> {
                     }
                     code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
                 }
-                let ch = char::from_u32(code).ok_or_else(|| self.error("a Unicode scalar value"))?;
-                let mut buf = [0; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                return Ok(());
+                return char::from_u32(code).ok_or_else(|| self.error("a Unicode scalar value"));
             }
             _ => return Err(self.error("a JSON escape")),
         };
-        out.push(simple);
-        Ok(())
+        Ok(simple)
     }
 
     fn hex4(&mut self) -> Result<u16, SyntaxError> {
@@ -327,18 +389,98 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    /// Reads `null`, a string, or `{"hex":"…"}` (lowercase hex).
-    pub fn value(&mut self) -> Result<crate::Value, SyntaxError> {
+    /// Reads `null`, a string, or `{"hex":"…"}` (lowercase hex, even length), left as it stands.
+    pub fn raw_value(&mut self) -> Result<RawValue<'a>, SyntaxError> {
         if self.eat("null") {
-            return Ok(crate::Value::Null);
+            return Ok(RawValue::Null);
         }
         if self.eat("{\"hex\":") {
-            let text = self.string()?;
-            let bytes = hex::decode_lower(text.as_bytes()).ok_or_else(|| self.error("lowercase hex"))?;
+            let text = self.raw_string()?;
+            let digits = text.raw;
+            if text.escaped || !hex::is_lower(digits) {
+                return Err(self.error("lowercase hex"));
+            }
             self.expect("}")?;
-            return Ok(crate::Value::Bytes(bytes));
+            return Ok(RawValue::Hex(digits));
         }
-        Ok(crate::Value::Text(self.string()?))
+        Ok(RawValue::Text(self.raw_string()?))
+    }
+}
+
+/// A JSON string as it stands in the line: the bytes between the quotes, still escaped,
+/// already checked to be well formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The bytes between the quotes.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Whether it holds escapes: when not, [`RawStr::raw`] is the text itself.
+    pub fn is_escaped(&self) -> bool {
+        self.escaped
+    }
+
+    /// The text, unescaped; borrowed when there was nothing to undo.
+    pub fn text(&self) -> std::borrow::Cow<'a, [u8]> {
+        if !self.escaped {
+            return std::borrow::Cow::Borrowed(self.raw);
+        }
+        let mut out = Vec::with_capacity(self.raw.len());
+        let mut r = Reader::new(self.raw);
+        while let Some(b) = r.peek() {
+            r.pos += 1;
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            // Checked when read: an escape here always decodes.
+            let ch = r.escape().unwrap_or(char::REPLACEMENT_CHARACTER);
+            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// The text, unescaped, as a `String`.
+    pub fn unescaped(&self) -> String {
+        // Checked to be UTF-8 when read.
+        String::from_utf8_lossy(&self.text()).into_owned()
+    }
+}
+
+/// A column value as it stands in the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawValue<'a> {
+    /// `null`.
+    Null,
+    /// A string.
+    Text(RawStr<'a>),
+    /// The lowercase hex digits of `{"hex":"…"}`.
+    Hex(&'a [u8]),
+}
+
+impl<'a> RawValue<'a> {
+    /// The value's bytes (unescaped, or decoded from hex); None for null.
+    pub fn bytes(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match self {
+            RawValue::Null => None,
+            RawValue::Text(text) => Some(text.text()),
+            RawValue::Hex(digits) => Some(std::borrow::Cow::Owned(hex::decode_lower(digits).unwrap_or_default())),
+        }
+    }
+
+    /// The owned value.
+    pub fn to_value(&self) -> crate::Value {
+        match self {
+            RawValue::Null => crate::Value::Null,
+            RawValue::Text(text) => crate::Value::Text(text.unescaped()),
+            RawValue::Hex(digits) => crate::Value::Bytes(hex::decode_lower(digits).unwrap_or_default()),
+        }
     }
 }
 
@@ -394,6 +536,17 @@ mod tests {
         let mut r = Reader::new(br#""a\"\\\/\n\r\t\b\f\u00e9\ud83d\ude00""#);
         assert_eq!(r.string().unwrap(), "a\"\\/\n\r\t\u{8}\u{c}é😀");
         assert!(r.at_end());
+    }
+
+    #[test]
+    fn text_copied_to_the_line_gets_its_raw_line_breaks_and_c1_controls_escaped() {
+        let mut out = Vec::new();
+        let text = "{\"a\":\"x\u{85}y\u{2028}z\u{7f}é €\",\"b\":null}";
+        write_text(&mut out, text.as_bytes(), Escaping::Line);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":"x\u0085y\u2028z\u007fé €","b":null}"#);
+        let mut out = Vec::new();
+        write_text(&mut out, "\u{85}".as_bytes(), Escaping::Record);
+        assert_eq!(out, "\u{85}".as_bytes());
     }
 
     #[test]

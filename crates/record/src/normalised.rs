@@ -9,9 +9,11 @@
 //! is printable text whatever the row held. A line never exceeds [`MAX_LINE`] bytes; what had to
 //! be shortened is named in a `cut=` field (`cut=data`, `cut=pk,data`, …) just before `data=`.
 
+use crate::json::RawValue;
 use crate::json::{self, Escaping};
 use crate::record::write_u64;
-use crate::{hex, Claimed, Column, Event, Record, Row, Tamper, Timestamp, Value};
+use crate::view::{ClaimedView, EventView, RecordView, RowView};
+use crate::{hex, Epoch, Tamper, Timestamp};
 
 /// The longest line written, newline included: under OSSEC's 6,144-byte `OS_MAXSTR` with room
 /// for the agent's own header, as `ossec-and-mysql-facts.md` advises.
@@ -61,26 +63,26 @@ impl Frame {
     }
 
     /// Appends the line for a record that verified: a row change, a start or a forged call.
-    pub fn record(&mut self, out: &mut Vec<u8>, record: &Record) {
+    pub fn record(&mut self, out: &mut Vec<u8>, record: &RecordView) {
         let start = out.len();
         self.begin(out, record.ts);
         field(out, "op", record.op_name().as_bytes());
         match &record.event {
-            Event::Row(row) => {
+            EventView::Row(row) => {
                 self.table(out, "table", &row.db, &row.table);
                 self.row_fields(out, record, row);
             }
-            Event::Start { prev } => {
+            EventView::Start { prev } => {
                 self.position(out, record);
                 match prev {
                     Some(p) => {
-                        field(out, "prev_epoch", p.epoch.to_string().as_bytes());
+                        epoch_field(out, "prev_epoch", p.epoch);
                         number(out, "prev_seq", p.seq);
                     }
                     None => field(out, "prev", b"none"),
                 }
             }
-            Event::Forged(claimed) => {
+            EventView::Forged(claimed) => {
                 self.position(out, record);
                 self.claimed(out, claimed);
             }
@@ -90,7 +92,7 @@ impl Frame {
 
     /// Appends the line for a record at which the chain is broken. The record's own content
     /// is not trustworthy, so it appears only as `claimed_*` fields, never as `user=`.
-    pub fn tamper(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &Record) {
+    pub fn tamper(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView) {
         let start = out.len();
         self.begin(out, record.ts);
         field(out, "op", b"tamper");
@@ -98,22 +100,22 @@ impl Frame {
         self.position(out, record);
         match tamper.last {
             Some(last) => {
-                field(out, "last_epoch", last.epoch.to_string().as_bytes());
+                epoch_field(out, "last_epoch", last.epoch);
                 number(out, "last_seq", last.seq);
             }
             None => field(out, "last", b"none"),
         }
         field(out, "claimed_op", record.op_name().as_bytes());
         match &record.event {
-            Event::Row(row) => {
+            EventView::Row(row) => {
                 self.table(out, "claimed_table", &row.db, &row.table);
                 self.value_field(out, "claimed_user", &row.user);
             }
-            Event::Forged(claimed) => {
+            EventView::Forged(claimed) => {
                 self.table(out, "claimed_table", &claimed.db, &claimed.table);
                 self.value_field(out, "claimed_user", &claimed.user);
             }
-            Event::Start { .. } => {}
+            EventView::Start { .. } => {}
         }
         self.finish(out, start);
     }
@@ -125,7 +127,7 @@ impl Frame {
         field(out, "op", b"error");
         field(out, "kind", kind.as_bytes());
         for (key, value) in fields {
-            self.capped(out, key, value, b"");
+            self.capped(out, key, |out| encode(out, value, b""));
         }
         self.finish(out, start);
     }
@@ -133,48 +135,50 @@ impl Frame {
     fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
         self.data.clear();
         self.cut.clear();
-        let mut stamp = Vec::with_capacity(crate::TIMESTAMP_LEN);
-        ts.write(&mut stamp);
+        ts.write(out);
         // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
-        out.extend_from_slice(&stamp[..stamp.len() - 1]);
+        out.pop();
         out.extend_from_slice(b"+00:00 ");
         out.extend_from_slice(&self.host);
         out.extend_from_slice(b" dbaudit:");
     }
 
-    fn position(&mut self, out: &mut Vec<u8>, record: &Record) {
-        field(out, "epoch", record.epoch.to_string().as_bytes());
+    fn position(&mut self, out: &mut Vec<u8>, record: &RecordView) {
+        epoch_field(out, "epoch", record.epoch);
         number(out, "seq", record.seq);
     }
 
-    fn row_fields(&mut self, out: &mut Vec<u8>, record: &Record, row: &Row) {
+    fn row_fields(&mut self, out: &mut Vec<u8>, record: &RecordView, row: &RowView) {
         self.value_field(out, "user", &row.user);
-        if let Some(host) = row.user.as_bytes().and_then(|u| u.iter().rposition(|&b| b == b'@').map(|at| &u[at + 1..]))
-        {
-            self.capped(out, "host", host, b"");
+        if let Some(user) = row.user.bytes() {
+            if let Some(at) = user.iter().rposition(|&b| b == b'@') {
+                self.capped(out, "host", |out| encode(out, &user[at + 1..], b""));
+            }
         }
         number(out, "conn", row.conn);
         self.position(out, record);
-        let mut pk = Vec::new();
-        for (i, column) in row.pk.iter().enumerate() {
-            if i > 0 {
-                pk.push(b',');
-            }
-            encode(&mut pk, column.name.as_bytes(), b":,");
-            pk.push(b':');
-            encode(&mut pk, column.value.as_bytes().unwrap_or_default(), b":,");
-        }
-        self.encoded(out, "pk", pk);
-        if let Some(changed) = &row.changed {
-            let mut list = Vec::new();
-            for (i, name) in changed.iter().enumerate() {
+        self.capped(out, "pk", |out| {
+            for (i, (name, value)) in row.pk.iter().enumerate() {
                 if i > 0 {
-                    list.push(b',');
+                    out.push(b',');
                 }
-                encode(&mut list, name.as_bytes(), b",");
+                encode(out, &name.text(), b":,");
+                out.push(b':');
+                encode(out, &value.bytes().unwrap_or_default(), b":,");
             }
-            self.encoded(out, "changed", list);
+        });
+        if let Some(changed) = &row.changed {
+            self.capped(out, "changed", |out| {
+                for (i, name) in changed.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    encode(out, &name.text(), b",");
+                }
+            });
         }
+        // The values go as the record holds them, escaped already; what the record may leave
+        // raw and the line may not (C1 controls) is escaped on the way.
         self.data.push(b'{');
         let sides = [("old", &row.old), ("new", &row.new)];
         let mut first = true;
@@ -187,12 +191,12 @@ impl Frame {
             self.data.push(b'"');
             self.data.extend_from_slice(name.as_bytes());
             self.data.extend_from_slice(b"\":");
-            write_columns(&mut self.data, columns);
+            json::write_text(&mut self.data, columns.json(), Escaping::Line);
         }
         self.data.push(b'}');
     }
 
-    fn claimed(&mut self, out: &mut Vec<u8>, claimed: &Claimed) {
+    fn claimed(&mut self, out: &mut Vec<u8>, claimed: &ClaimedView) {
         self.value_field(out, "claimed_user", &claimed.user);
         self.table(out, "claimed_table", &claimed.db, &claimed.table);
         self.value_field(out, "claimed_op", &claimed.op);
@@ -200,38 +204,35 @@ impl Frame {
     }
 
     // `db.table`, each part with its own dots encoded so the separator is unambiguous.
-    fn table(&mut self, out: &mut Vec<u8>, key: &'static str, db: &Value, table: &Value) {
-        let mut value = Vec::new();
-        encode(&mut value, db.as_bytes().unwrap_or_default(), b".");
-        value.push(b'.');
-        encode(&mut value, table.as_bytes().unwrap_or_default(), b".");
-        self.encoded(out, key, value);
+    fn table(&mut self, out: &mut Vec<u8>, key: &'static str, db: &RawValue, table: &RawValue) {
+        self.capped(out, key, |out| {
+            encode(out, &db.bytes().unwrap_or_default(), b".");
+            out.push(b'.');
+            encode(out, &table.bytes().unwrap_or_default(), b".");
+        });
     }
 
-    fn value_field(&mut self, out: &mut Vec<u8>, key: &'static str, value: &Value) {
-        self.capped(out, key, value.as_bytes().unwrap_or_default(), b"");
+    fn value_field(&mut self, out: &mut Vec<u8>, key: &'static str, value: &RawValue) {
+        self.capped(out, key, |out| encode(out, &value.bytes().unwrap_or_default(), b""));
     }
 
-    fn capped(&mut self, out: &mut Vec<u8>, key: &'static str, raw: &[u8], reserved: &[u8]) {
-        let mut value = Vec::with_capacity(raw.len());
-        encode(&mut value, raw, reserved);
-        self.encoded(out, key, value);
-    }
-
-    fn encoded(&mut self, out: &mut Vec<u8>, key: &'static str, mut value: Vec<u8>) {
+    /// Appends ` key=` and the value `write` encodes, cut to [`MAX_FIELD`] bytes.
+    fn capped(&mut self, out: &mut Vec<u8>, key: &'static str, write: impl FnOnce(&mut Vec<u8>)) {
+        out.push(b' ');
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        let start = out.len();
+        write(out);
+        let value = &out[start..];
         if value.len() > MAX_FIELD {
             let mut end = MAX_FIELD;
             // Never split a %XX triple.
             while end > 0 && value[end - 1] == b'%' || end > 1 && value[end - 2] == b'%' {
                 end -= 1;
             }
-            value.truncate(end);
+            out.truncate(start + end);
             self.cut.push(key);
         }
-        out.push(b' ');
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(&value);
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, start: usize) {
@@ -270,6 +271,13 @@ fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
     encode(out, plain, b"");
 }
 
+fn epoch_field(out: &mut Vec<u8>, key: &str, epoch: Epoch) {
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    hex::encode_into(out, &epoch.0.to_be_bytes());
+}
+
 fn number(out: &mut Vec<u8>, key: &str, n: u64) {
     out.push(b' ');
     out.extend_from_slice(key.as_bytes());
@@ -292,27 +300,6 @@ pub fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
         run = i + 1;
     }
     out.extend_from_slice(&raw[run..]);
-}
-
-fn write_columns(out: &mut Vec<u8>, columns: &[Column]) {
-    out.push(b'{');
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json::write_str_with(out, &column.name, Escaping::Line);
-        out.push(b':');
-        match &column.value {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Text(text) => json::write_str_with(out, text, Escaping::Line),
-            Value::Bytes(bytes) => {
-                out.extend_from_slice(b"{\"hex\":\"");
-                hex::encode_into(out, bytes);
-                out.extend_from_slice(b"\"}");
-            }
-        }
-    }
-    out.push(b'}');
 }
 
 /// The longest prefix of JSON text `data`, at most `room` bytes, that splits neither an
@@ -339,19 +326,20 @@ fn json_cut(data: &[u8], room: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse, Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef};
+    use crate::{parse_view, Chain, ColumnRef, EventRef, Key, Op, RowRef};
 
-    fn record_line(event: &EventRef) -> Record {
+    fn record_line(event: &EventRef) -> Vec<u8> {
         let mut chain = Chain::new(Key::from_bytes([3; 32]), Epoch(0x9f2c41d07b3e5a18));
         let mut out = Vec::new();
         let start = chain.append_next(&mut out, Timestamp(1_795_681_884_123_456), &EventRef::Start { prev: None });
         chain.advance(start);
         out.clear();
         chain.append_next(&mut out, Timestamp(1_795_681_884_123_456), event);
-        parse(&out[..out.len() - 1]).unwrap()
+        out.pop();
+        out
     }
 
-    fn update(values: &[(&str, &[u8])]) -> Record {
+    fn update(values: &[(&str, &[u8])]) -> Vec<u8> {
         let old: Vec<ColumnRef> = values
             .iter()
             .map(|(n, _)| ColumnRef { name: n.as_bytes(), value: Some(b"x"), secret: *n == "password" })
@@ -374,13 +362,13 @@ mod tests {
         }))
     }
 
-    fn line(record: &Record) -> String {
+    fn line(record: &[u8]) -> String {
         line_for(&Frame::new("dbhost"), record)
     }
 
-    fn line_for(frame: &Frame, record: &Record) -> String {
+    fn line_for(frame: &Frame, record: &[u8]) -> String {
         let mut out = Vec::new();
-        frame.clone().record(&mut out, record);
+        frame.clone().record(&mut out, &parse_view(record).unwrap());
         String::from_utf8(out).unwrap()
     }
 

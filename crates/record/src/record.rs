@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
 use crate::hex;
-use crate::json::{self, Reader, SyntaxError};
+use crate::json::{self, SyntaxError};
 use crate::time::Timestamp;
 
 /// The text that ends every record's body; the mac follows it.
@@ -398,121 +398,5 @@ impl From<SyntaxError> for ParseError {
 
 /// Reads one record line (without its newline). Only the canonical form is accepted.
 pub fn parse(line: &[u8]) -> Result<Record, ParseError> {
-    let mut r = Reader::new(line);
-    r.expect("{\"v\":1,\"epoch\":")?;
-    let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
-    r.expect(",\"seq\":")?;
-    let seq = r.u64()?;
-    r.expect(",\"ts\":\"")?;
-    let at = r.pos();
-    let ts =
-        Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })?;
-    r.expect("\"")?;
-    let event = if r.eat(",\"op\":\"start\",\"prev\":") {
-        if seq != 0 {
-            return Err(r.error("seq 0 in a start record").into());
-        }
-        let prev = if r.eat("null") {
-            None
-        } else {
-            r.expect("{\"epoch\":")?;
-            let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
-            r.expect(",\"seq\":")?;
-            let seq = r.u64()?;
-            r.expect(",\"mac\":")?;
-            let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
-            r.expect("}")?;
-            Some(ChainPoint { epoch, seq, mac })
-        };
-        Event::Start { prev }
-    } else if r.eat(",\"op\":\"forged\",\"claimed\":{\"db\":") {
-        let db = r.value()?;
-        r.expect(",\"table\":")?;
-        let table = r.value()?;
-        r.expect(",\"op\":")?;
-        let op = r.value()?;
-        r.expect(",\"user\":")?;
-        let user = r.value()?;
-        r.expect(",\"conn\":")?;
-        let conn = r.value()?;
-        r.expect("}")?;
-        Event::Forged(Claimed { db, table, op, user, conn })
-    } else {
-        r.expect(",\"db\":")?;
-        let db = r.value()?;
-        r.expect(",\"table\":")?;
-        let table = r.value()?;
-        r.expect(",\"op\":")?;
-        let op_at = r.pos();
-        let op =
-            Op::parse(r.string()?.as_bytes()).ok_or(SyntaxError { at: op_at, expected: "insert, update or delete" })?;
-        r.expect(",\"user\":")?;
-        let user = r.value()?;
-        r.expect(",\"conn\":")?;
-        let conn = r.u64()?;
-        r.expect(",\"pk\":")?;
-        let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
-        r.expect(",\"changed\":")?;
-        let changed = if r.eat("null") {
-            None
-        } else {
-            r.expect("[")?;
-            let mut names = Vec::new();
-            if !r.eat("]") {
-                loop {
-                    names.push(r.string()?);
-                    if r.eat("]") {
-                        break;
-                    }
-                    r.expect(",")?;
-                }
-            }
-            Some(names)
-        };
-        r.expect(",\"old\":")?;
-        let old = columns(&mut r)?;
-        r.expect(",\"new\":")?;
-        let new = columns(&mut r)?;
-        if old.is_some() != op.has_old() || new.is_some() != op.has_new() || changed.is_some() != (op == Op::Update) {
-            return Err(r.error("old, new and changed as the op requires").into());
-        }
-        Event::Row(Row { db, table, op, user, conn, pk, changed, old, new })
-    };
-    r.expect(",\"mac\":")?;
-    let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
-    r.expect("}")?;
-    if !r.at_end() {
-        return Err(r.error("the end of the line").into());
-    }
-    Ok(Record { epoch, seq, ts, event, mac })
-}
-
-fn fixed_hex<T>(r: &mut Reader, len: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
-    let at = r.pos();
-    let text = r.string()?;
-    if text.len() != len {
-        return Err(SyntaxError { at, expected: "fixed-length lowercase hex" });
-    }
-    parse(text.as_bytes()).ok_or(SyntaxError { at, expected: "lowercase hex" })
-}
-
-fn columns(r: &mut Reader) -> Result<Option<Vec<Column>>, SyntaxError> {
-    if r.eat("null") {
-        return Ok(None);
-    }
-    r.expect("{")?;
-    let mut out = Vec::new();
-    if r.eat("}") {
-        return Ok(Some(out));
-    }
-    loop {
-        let name = r.string()?;
-        r.expect(":")?;
-        let value = r.value()?;
-        out.push(Column { name, value });
-        if r.eat("}") {
-            return Ok(Some(out));
-        }
-        r.expect(",")?;
-    }
+    crate::view::parse_view(line).map(|view| view.to_record())
 }

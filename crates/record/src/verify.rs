@@ -4,7 +4,8 @@
 use std::fmt;
 
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
-use crate::record::{parse, Event, ParseError, Record, MAC_SUFFIX_LEN};
+use crate::record::{ParseError, Record};
+use crate::view::{parse_view, EventView, RecordView};
 
 /// How the log was altered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,11 +55,11 @@ impl fmt::Display for Tamper {
     }
 }
 
-/// What checking one line found.
+/// What checking one line found: the record read (owned, or a [`RecordView`] of the line).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Verdict<R = Record> {
     /// The record read.
-    pub record: Record,
+    pub record: R,
     /// How the chain was broken at this record, if it was.
     pub tamper: Option<Tamper>,
     /// False when the record could not be checked: the input began mid-epoch, so its
@@ -94,12 +95,18 @@ impl Verifier {
     /// Reads and checks one line (without its newline). A line that is not a record is an
     /// error and leaves the verifier where it was.
     pub fn check(&mut self, line: &[u8]) -> Result<Verdict, ParseError> {
-        let record = parse(line)?;
-        let body = &line[..line.len() - MAC_SUFFIX_LEN];
+        let Verdict { record, tamper, anchored } = self.check_view(line)?;
+        Ok(Verdict { record: record.to_record(), tamper, anchored })
+    }
+
+    /// [`Verifier::check`], giving the record as a view of `line`: one parse, no copies.
+    pub fn check_view<'a>(&mut self, line: &'a [u8]) -> Result<Verdict<RecordView<'a>>, ParseError> {
+        let record = parse_view(line)?;
+        let body = record.body;
         let here = record.point();
         let mut anchored = true;
         let kind = match (&record.event, self.tip) {
-            (Event::Start { prev }, tip) => {
+            (EventView::Start { prev }, tip) => {
                 let sealed = self.key.mac(&prev.map_or(Mac::ZERO, |p| p.mac), body) == record.mac;
                 match (tip, prev) {
                     _ if !sealed => Some(TamperKind::Mac),

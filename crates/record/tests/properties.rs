@@ -1,9 +1,10 @@
 //! Property tests of the byte-level format: whatever the values hold, a record is one line
 //! that reads back as written, and no change to a sealed log goes unnoticed.
 
+use dbaudit_record::normalised::Frame;
 use dbaudit_record::{
-    parse, Chain, ClaimedRef, Column, ColumnRef, Epoch, Event, EventRef, Key, Op, Row, RowRef, Timestamp, Value,
-    Verifier,
+    parse, parse_view, Chain, ClaimedRef, Column, ColumnRef, Columns, Epoch, Event, EventRef, EventView, Key, Op, Row,
+    RowRef, Timestamp, Value, Verifier, MAC_SUFFIX_LEN,
 };
 use proptest::prelude::*;
 
@@ -157,6 +158,35 @@ fn objects(key: &Key, lines: &[Vec<u8>]) -> bool {
     })
 }
 
+/// The columns as a view reads them: names unescaped, values' bytes (unescaped or from hex).
+fn viewed(columns: &Columns) -> Vec<(String, Option<Vec<u8>>)> {
+    columns
+        .iter()
+        .map(|(name, value)| {
+            let text = String::from_utf8(name.text().into_owned()).unwrap();
+            assert_eq!(name.is_escaped(), name.raw() != text.as_bytes());
+            (text, value.bytes().map(|b| b.into_owned()))
+        })
+        .collect()
+}
+
+/// A JSON value of the normalised line's `data=` as (name, bytes) pairs.
+fn data_columns(object: &serde_json::Value) -> Vec<(String, Option<Vec<u8>>)> {
+    object
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| {
+            let bytes = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone().into_bytes()),
+                other => Some(dbaudit_record::hex::decode_lower(other["hex"].as_str().unwrap().as_bytes()).unwrap()),
+            };
+            (name.clone(), bytes)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -231,5 +261,52 @@ proptest! {
         let at = at.index(lines.len() + 1);
         lines.insert(at, inserted);
         prop_assert!(objects(&key, &lines), "inserting at {} went unnoticed", at);
+    }
+
+    #[test]
+    fn the_view_reads_what_the_owned_parse_reads_in_place(row in row(), ts in 0u64..253_402_300_799_999_999) {
+        let key = Key::from_bytes([9; 32]);
+        let (mut chain, _) = started_chain(&key, 0x9f2c41d07b3e5a18);
+        let (mut line, _) = write_row(&mut chain, &row, Timestamp(ts));
+        line.pop();
+        let view = parse_view(&line).unwrap();
+        let record = parse(&line).unwrap();
+        prop_assert_eq!(view.to_record(), record.clone());
+        prop_assert_eq!(view.body, &line[..line.len() - MAC_SUFFIX_LEN]);
+        prop_assert_eq!((view.epoch, view.seq, view.ts, view.mac), (record.epoch, record.seq, record.ts, record.mac));
+        let EventView::Row(rv) = view.event else { panic!("a row record") };
+        prop_assert_eq!(viewed(&rv.pk), row.pk.clone());
+        prop_assert_eq!(rv.old.map(|c| viewed(&c)), row.op.has_old().then(|| row.old.clone()));
+        prop_assert_eq!(rv.new.map(|c| viewed(&c)), row.op.has_new().then(|| row.new.clone()));
+        let changed: Option<Vec<String>> = rv.changed.map(|n| n.iter().map(|s| s.unescaped()).collect());
+        prop_assert_eq!(changed, (row.op == Op::Update).then(|| row.changed.clone()));
+        prop_assert_eq!(rv.user.bytes().map(|b| b.into_owned()), Some(row.user.clone()));
+        prop_assert_eq!(rv.conn, row.conn);
+        let verdict = Verifier::new(key).check_view(&line).unwrap();
+        prop_assert_eq!(verdict.record, view);
+    }
+
+    #[test]
+    fn data_on_the_normalised_line_is_the_rows_values_and_stays_printable(row in row()) {
+        let key = Key::from_bytes([9; 32]);
+        let (mut chain, _) = started_chain(&key, 1);
+        let (mut line, _) = write_row(&mut chain, &row, Timestamp(1_795_681_884_000_000));
+        line.pop();
+        let mut out = Vec::new();
+        Frame::new("dbhost").record(&mut out, &parse_view(&line).unwrap());
+        let text = String::from_utf8(out).unwrap();
+        prop_assert_eq!(text.matches('\n').count(), 1);
+        prop_assert!(!text.chars().any(|c| c != '\n' && (c.is_control() || c == '\u{2028}' || c == '\u{2029}')), "{}", text);
+        prop_assume!(!text.contains(" cut="));
+        let data: serde_json::Value = serde_json::from_str(text.trim_end().split(" data=").nth(1).unwrap()).unwrap();
+        let side = |name: &str| data.get(name).map(data_columns);
+        let sorted = |mut columns: Vec<(String, Option<Vec<u8>>)>| {
+            // serde_json's map is ordered by key and keeps the last of duplicate names.
+            let mut last = std::collections::BTreeMap::new();
+            columns.drain(..).for_each(|(n, v)| { last.insert(n, v); });
+            last.into_iter().collect::<Vec<_>>()
+        };
+        prop_assert_eq!(side("old"), row.op.has_old().then(|| sorted(row.old.clone())));
+        prop_assert_eq!(side("new"), row.op.has_new().then(|| sorted(row.new.clone())));
     }
 }

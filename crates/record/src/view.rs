@@ -1,0 +1,300 @@
+//! Reading a record without copying it: [`parse_view`] checks a line as strictly as
+//! [`crate::parse`] does and returns slices into it — strings still escaped, column lists as
+//! their JSON text — so that the normaliser can verify a record and frame it without
+//! allocating, and copy its values into the normalised line as they stand.
+//!
+//! [`crate::parse`] is this parse followed by [`RecordView::to_record`].
+
+use crate::chain::{ChainPoint, Epoch, Mac};
+use crate::json::{RawStr, RawValue, Reader, SyntaxError};
+use crate::record::{Claimed, Column, Event, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
+use crate::time::Timestamp;
+
+/// A record line, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// The mysqld process's stream this record belongs to.
+    pub epoch: Epoch,
+    /// Position in the epoch, from 0 (the start record).
+    pub seq: u64,
+    /// When the UDF wrote it.
+    pub ts: Timestamp,
+    /// What happened.
+    pub event: EventView<'a>,
+    /// The record's mac, as written.
+    pub mac: Mac,
+    /// The bytes the mac covers: the line before its last `,"mac":"`.
+    pub body: &'a [u8],
+}
+
+/// What a record says happened, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventView<'a> {
+    /// An epoch began; `prev` is the previous epoch's last record, when one was found.
+    Start {
+        /// The last record found before this epoch.
+        prev: Option<ChainPoint>,
+    },
+    /// A watched row changed.
+    Row(RowView<'a>),
+    /// `dbaudit_log` was called with a wrong token.
+    Forged(ClaimedView<'a>),
+}
+
+/// A row change, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowView<'a> {
+    /// The database, as the trigger named it.
+    pub db: RawValue<'a>,
+    /// The table, as the trigger named it.
+    pub table: RawValue<'a>,
+    /// What happened.
+    pub op: Op,
+    /// The account that ran the statement (`USER()`).
+    pub user: RawValue<'a>,
+    /// The connection id.
+    pub conn: u64,
+    /// Primary-key columns and their values.
+    pub pk: Columns<'a>,
+    /// For `update`, the columns whose bytes differ.
+    pub changed: Option<Names<'a>>,
+    /// The row before (update, delete).
+    pub old: Option<Columns<'a>>,
+    /// The row after (insert, update).
+    pub new: Option<Columns<'a>>,
+}
+
+/// What a forged call claimed, read in place; none of it is trustworthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimedView<'a> {
+    /// The `db` argument as typed.
+    pub db: RawValue<'a>,
+    /// The `tbl` argument as typed.
+    pub table: RawValue<'a>,
+    /// The `op` argument as typed.
+    pub op: RawValue<'a>,
+    /// The `user` argument as typed — not the caller.
+    pub user: RawValue<'a>,
+    /// The `conn` argument as typed.
+    pub conn: RawValue<'a>,
+}
+
+/// A JSON object of columns (`{"name":value,…}`), checked, kept as its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Columns<'a> {
+    json: &'a [u8],
+}
+
+impl<'a> Columns<'a> {
+    /// The object's JSON text, braces included.
+    pub fn json(&self) -> &'a [u8] {
+        self.json
+    }
+
+    /// The columns in order: name and value.
+    pub fn iter(&self) -> impl Iterator<Item = (RawStr<'a>, RawValue<'a>)> + 'a {
+        let mut r = Reader::new(self.json);
+        r.expect("{").ok();
+        let mut done = r.eat("}");
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            // Checked when the line was read; an error here only ends the list.
+            let column = (|| Ok::<_, SyntaxError>((r.raw_string()?, (r.expect(":")?, r.raw_value()?).1)))().ok();
+            done = column.is_none() || r.eat("}") || r.expect(",").is_err();
+            column
+        })
+    }
+
+    /// The columns, owned.
+    pub fn to_columns(&self) -> Vec<Column> {
+        self.iter().map(|(name, value)| Column { name: name.unescaped(), value: value.to_value() }).collect()
+    }
+}
+
+/// A JSON array of column names (`["a","b"]`), checked, kept as its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Names<'a> {
+    json: &'a [u8],
+}
+
+impl<'a> Names<'a> {
+    /// The names in order.
+    pub fn iter(&self) -> impl Iterator<Item = RawStr<'a>> + 'a {
+        let mut r = Reader::new(self.json);
+        r.expect("[").ok();
+        let mut done = r.eat("]");
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let name = r.raw_string().ok();
+            done = name.is_none() || r.eat("]") || r.expect(",").is_err();
+            name
+        })
+    }
+}
+
+impl RecordView<'_> {
+    /// This record's place in the chain.
+    pub fn point(&self) -> ChainPoint {
+        ChainPoint { epoch: self.epoch, seq: self.seq, mac: self.mac }
+    }
+
+    /// The `op` name: a row's op, or `start` / `forged`.
+    pub fn op_name(&self) -> &'static str {
+        match &self.event {
+            EventView::Start { .. } => "start",
+            EventView::Row(row) => row.op.as_str(),
+            EventView::Forged(_) => "forged",
+        }
+    }
+
+    /// The owned record.
+    pub fn to_record(&self) -> Record {
+        let event = match &self.event {
+            EventView::Start { prev } => Event::Start { prev: *prev },
+            EventView::Row(row) => Event::Row(Row {
+                db: row.db.to_value(),
+                table: row.table.to_value(),
+                op: row.op,
+                user: row.user.to_value(),
+                conn: row.conn,
+                pk: row.pk.to_columns(),
+                changed: row.changed.map(|names| names.iter().map(|n| n.unescaped()).collect()),
+                old: row.old.map(|c| c.to_columns()),
+                new: row.new.map(|c| c.to_columns()),
+            }),
+            EventView::Forged(c) => Event::Forged(Claimed {
+                db: c.db.to_value(),
+                table: c.table.to_value(),
+                op: c.op.to_value(),
+                user: c.user.to_value(),
+                conn: c.conn.to_value(),
+            }),
+        };
+        Record { epoch: self.epoch, seq: self.seq, ts: self.ts, event, mac: self.mac }
+    }
+}
+
+/// Reads one record line (without its newline) in place. Only the canonical form is accepted.
+pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
+    let mut r = Reader::new(line);
+    r.expect("{\"v\":1,\"epoch\":")?;
+    let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+    r.expect(",\"seq\":")?;
+    let seq = r.u64()?;
+    r.expect(",\"ts\":\"")?;
+    let at = r.pos();
+    let ts =
+        Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })?;
+    r.expect("\"")?;
+    let event = if r.eat(",\"op\":\"start\",\"prev\":") {
+        if seq != 0 {
+            return Err(r.error("seq 0 in a start record").into());
+        }
+        let prev = if r.eat("null") {
+            None
+        } else {
+            r.expect("{\"epoch\":")?;
+            let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+            r.expect(",\"seq\":")?;
+            let seq = r.u64()?;
+            r.expect(",\"mac\":")?;
+            let mac = fixed_hex(&mut r, Mac::from_hex)?;
+            r.expect("}")?;
+            Some(ChainPoint { epoch, seq, mac })
+        };
+        EventView::Start { prev }
+    } else if r.eat(",\"op\":\"forged\",\"claimed\":{\"db\":") {
+        let db = r.raw_value()?;
+        r.expect(",\"table\":")?;
+        let table = r.raw_value()?;
+        r.expect(",\"op\":")?;
+        let op = r.raw_value()?;
+        r.expect(",\"user\":")?;
+        let user = r.raw_value()?;
+        r.expect(",\"conn\":")?;
+        let conn = r.raw_value()?;
+        r.expect("}")?;
+        EventView::Forged(ClaimedView { db, table, op, user, conn })
+    } else {
+        r.expect(",\"db\":")?;
+        let db = r.raw_value()?;
+        r.expect(",\"table\":")?;
+        let table = r.raw_value()?;
+        r.expect(",\"op\":")?;
+        let at = r.pos();
+        let op = Op::parse(&r.raw_string()?.text()).ok_or(SyntaxError { at, expected: "insert, update or delete" })?;
+        r.expect(",\"user\":")?;
+        let user = r.raw_value()?;
+        r.expect(",\"conn\":")?;
+        let conn = r.u64()?;
+        r.expect(",\"pk\":")?;
+        let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
+        r.expect(",\"changed\":")?;
+        let changed = if r.eat("null") {
+            None
+        } else {
+            let start = r.pos();
+            r.expect("[")?;
+            if !r.eat("]") {
+                loop {
+                    r.raw_string()?;
+                    if r.eat("]") {
+                        break;
+                    }
+                    r.expect(",")?;
+                }
+            }
+            Some(Names { json: r.since(start) })
+        };
+        r.expect(",\"old\":")?;
+        let old = columns(&mut r)?;
+        r.expect(",\"new\":")?;
+        let new = columns(&mut r)?;
+        if old.is_some() != op.has_old() || new.is_some() != op.has_new() || changed.is_some() != (op == Op::Update) {
+            return Err(r.error("old, new and changed as the op requires").into());
+        }
+        EventView::Row(RowView { db, table, op, user, conn, pk, changed, old, new })
+    };
+    let body_end = r.pos();
+    r.expect(",\"mac\":")?;
+    let mac = fixed_hex(&mut r, Mac::from_hex)?;
+    r.expect("}")?;
+    if !r.at_end() {
+        return Err(r.error("the end of the line").into());
+    }
+    debug_assert_eq!(body_end, line.len() - MAC_SUFFIX_LEN);
+    Ok(RecordView { epoch, seq, ts, event, mac, body: &line[..body_end] })
+}
+
+fn fixed_hex<T>(r: &mut Reader, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+    let at = r.pos();
+    let text = r.raw_string()?;
+    if text.is_escaped() {
+        return Err(SyntaxError { at, expected: "fixed-length lowercase hex" });
+    }
+    parse(text.raw()).ok_or(SyntaxError { at, expected: "fixed-length lowercase hex" })
+}
+
+fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
+    if r.eat("null") {
+        return Ok(None);
+    }
+    let start = r.pos();
+    r.expect("{")?;
+    if !r.eat("}") {
+        loop {
+            r.raw_string()?;
+            r.expect(":")?;
+            r.raw_value()?;
+            if r.eat("}") {
+                break;
+            }
+            r.expect(",")?;
+        }
+    }
+    Ok(Some(Columns { json: r.since(start) }))
+}
