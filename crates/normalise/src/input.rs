@@ -65,26 +65,15 @@ pub enum Read {
 impl Source {
     /// Opens `path` to read from `offset`.
     pub fn open(path: &Path, offset: u64) -> io::Result<Source> {
-        Source::from_file(Opened { path: path.to_owned(), file: File::open(path)? }, offset)
+        Source::from_file(Opened::at(path, File::open(path)?)?, offset)
     }
 
-    /// Reads `opened` from `offset`: the very file that was checked, whatever its path holds now.
+    /// Reads `opened` from `offset`: the very file that was checked, whatever its path holds
+    /// now, known by the head it had when it was checked — so that a truncation and rewrite
+    /// between the check and the first read is seen as such, not read as the file's rest.
     pub fn from_file(opened: Opened, offset: u64) -> io::Result<Source> {
-        let Opened { path, file } = opened;
-        let meta = file.metadata()?;
-        let mut source = Source {
-            file,
-            path,
-            id: FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] },
-            offset,
-            buf: Vec::new(),
-            consumed: 0,
-            filled: 0,
-        };
-        if offset > 0 {
-            source.id = source.identity()?;
-        }
-        Ok(source)
+        let Opened { path, file, id } = opened;
+        Ok(Source { file, path, id, offset, buf: Vec::new(), consumed: 0, filled: 0 })
     }
 
     /// Reads what is new and hands each whole line (without its newline) to `line`, with
@@ -175,24 +164,26 @@ impl Source {
         let n = read_full_at(&self.file, &mut now, self.offset)?;
         Ok(now[..n] != *pending)
     }
-
-    fn identity(&self) -> io::Result<FileId> {
-        identity_of(&self.file)
-    }
 }
 
 /// The identity of an open file: device, inode and the hash of its first line.
 pub fn identity_of(file: &File) -> io::Result<FileId> {
     let meta = file.metadata()?;
-    let mut id = FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] };
+    let id = FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] };
     let mut buf = vec![0; HEAD_MAX as usize];
     let n = read_full_at(file, &mut buf, 0)?;
-    if let Some(nl) = memchr(b'\n', &buf[..n]) {
-        id = head_of(&buf[..=nl], id);
-    } else if n as u64 == HEAD_MAX {
-        id = head_of(&buf[..n], id);
+    Ok(head_in(&buf[..n], id))
+}
+
+/// `id` with the head found in `start`, the first bytes of its file; unchanged while they
+/// hold no whole line and are shorter than the most a head covers.
+fn head_in(start: &[u8], id: FileId) -> FileId {
+    let start = &start[..start.len().min(HEAD_MAX as usize)];
+    match memchr(b'\n', start) {
+        Some(nl) => head_of(&start[..=nl], id),
+        None if start.len() as u64 == HEAD_MAX => head_of(start, id),
+        None => id,
     }
-    Ok(id)
 }
 
 fn head_of(first_line: &[u8], id: FileId) -> FileId {
@@ -240,14 +231,25 @@ pub enum Found {
     Lost,
 }
 
-/// A file opened while it was being checked, and the name it had then. Reading that open
-/// file, not its name again, means a rename in between cannot swap it for another.
+/// A file opened while it was being checked, the name it had then and the identity it was
+/// checked by. Reading that open file, not its name again, means a rename in between cannot
+/// swap it for another; keeping that identity means a copytruncate in between is noticed.
 #[derive(Debug)]
 pub struct Opened {
     /// Its name when it was opened.
     pub path: PathBuf,
     /// The open file.
     pub file: File,
+    /// Its device and inode, and the head it had when it was checked.
+    pub id: FileId,
+}
+
+impl Opened {
+    /// `file`, opened at `path`, known by the head it has now.
+    pub fn at(path: &Path, file: File) -> io::Result<Opened> {
+        let id = identity_of(&file)?;
+        Ok(Opened { path: path.to_owned(), file, id })
+    }
 }
 
 /// Looks for the file `id` at `path` and among its siblings whose name begins with the
@@ -271,7 +273,8 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
             return Ok(None);
         }
         let same = head_hash(&file, id.head_len)? == Some(id.head);
-        Ok(same.then(|| Opened { path: candidate.to_owned(), file }))
+        let id = FileId { dev: meta.dev(), ino: meta.ino(), ..*id };
+        Ok(same.then(|| Opened { path: candidate.to_owned(), file, id }))
     };
     if let Some(opened) = matches(path, true)? {
         return Ok(Found::Same(opened));
@@ -316,7 +319,9 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
             Event::Start { prev } => prev == Some(tip),
             _ => record.epoch == tip.epoch && record.seq == tip.seq + 1,
         };
-        next.then(|| Opened { path: candidate.to_owned(), file })
+        // Its head is taken from the bytes that were judged, not read again later.
+        let id = head_in(&buf[..n], FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] });
+        next.then(|| Opened { path: candidate.to_owned(), file, id })
     };
     if let Some(opened) = continues(path) {
         return Ok(Some(opened));
@@ -325,7 +330,7 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
         return Ok(Some(opened));
     }
     match File::open(path) {
-        Ok(file) => Ok(Some(Opened { path: path.to_owned(), file })),
+        Ok(file) => Opened::at(path, file).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }

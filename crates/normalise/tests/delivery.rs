@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
 use common::*;
+use dbaudit_normalise::input::{self, Found, Read, Source};
 use dbaudit_record::Key;
 
 fn setup(name: &str) -> (Dir, RawLog, Normaliser) {
@@ -260,4 +261,39 @@ fn a_checkpoint_older_than_the_output_repeats_nothing_seq_tells() {
     log.append(2);
     norm.once_ok();
     assert_eq!(record_points(&norm.lines()), log.written);
+}
+
+#[test]
+fn a_copytruncate_between_choosing_the_next_file_and_reading_it_is_noticed() {
+    let (_dir, mut log, _norm) = setup("next-file-copytruncate");
+    log.append(3);
+    let done = log.tip();
+    log.rename_rotate();
+    log.reopen();
+    log.append(4);
+    // The follower, done with the renamed file, checks that the new one continues the chain…
+    let Some(opened) = input::next_file(&log.path, done, None).unwrap() else { panic!("no next file") };
+    assert_eq!(opened.path, log.path);
+    // …and before it reads a byte, the new file is copied away and truncated, and written again.
+    log.copytruncate();
+    log.append(40);
+    let mut source = Source::from_file(opened, 0).unwrap();
+    assert_eq!(source.read(|_, _, _| {}).unwrap(), Read::Replaced);
+    let found = input::find(&log.path, &source.id, source.offset, done).unwrap();
+    assert!(matches!(&found, Found::Copy(o) if o.path == numbered(&log.path, 1)), "{found:?}");
+}
+
+#[test]
+fn a_copytruncate_between_finding_the_checkpointed_file_and_reading_it_is_noticed() {
+    let (_dir, mut log, _norm) = setup("find-copytruncate");
+    log.append(3);
+    let mut source = Source::open(&log.path, 0).unwrap();
+    source.read(|_, _, _| {}).unwrap();
+    let (id, offset) = (source.id, source.offset);
+    log.append(2);
+    let Found::Same(opened) = input::find(&log.path, &id, offset, log.tip()).unwrap() else { panic!("not found") };
+    log.copytruncate();
+    log.append(40);
+    let mut source = Source::from_file(opened, offset).unwrap();
+    assert_eq!(source.read(|_, _, _| {}).unwrap(), Read::Replaced);
 }
