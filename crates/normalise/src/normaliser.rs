@@ -195,15 +195,6 @@ impl Normaliser {
             self.replay = None;
         }
     }
-
-    /// Ends replay when the input has no more lines to match what was written.
-    fn end_replay(&mut self) {
-        if let Some(replay) = self.replay.take() {
-            if !replay.written[replay.pos..].ends_with(b"\n") {
-                self.pending.insert(0, b'\n');
-            }
-        }
-    }
 }
 
 /// The (epoch, seq) of the last record line in the output, when it is past `tip` in the
@@ -431,8 +422,9 @@ impl Run<'_> {
         if let Some(source) = source {
             self.at = Some((source.id, source.offset));
         }
+        // Replay goes on through idle moments: the earlier run may have read further than
+        // this one can yet (a file it went on to is renamed and its successor still empty).
         norm.flush_junk();
-        norm.end_replay();
         self.commit(norm)?;
         if self.settings.follow {
             thread::sleep(self.settings.poll);

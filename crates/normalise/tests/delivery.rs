@@ -264,6 +264,37 @@ fn a_checkpoint_older_than_the_output_repeats_nothing_seq_tells() {
 }
 
 #[test]
+fn a_crash_after_following_a_rotation_repeats_nothing_while_the_next_file_is_renamed_away() {
+    let (_dir, mut log, norm) = setup("crash-rotation-replay");
+    log.append(3);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    log.append(2);
+    log.rename_rotate();
+    log.reopen();
+    log.append(3);
+    norm.once_ok();
+    // As if killed after writing the new file's lines but before storing the checkpoint;
+    // then that file is rotated away too, and the writer has not yet made the next one.
+    fs::write(&norm.state, &before).unwrap();
+    log.rename_rotate();
+    // The restarted follower matches the old file's lines, then finds nothing more for a while…
+    let mut child = norm.follow();
+    let trace = norm.state.with_extension("err");
+    wait_until(20, "the follower's start", || fs::read_to_string(&trace).unwrap_or_default().contains("start:"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // …until the writer opens a new file: then it reads the renamed one, already written.
+    log.reopen();
+    log.append(2);
+    wait_until(20, "the last record", || record_points(&norm.lines_so_far()).last() == log.written.last());
+    kill9(&mut child);
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
 fn a_copytruncate_between_choosing_the_next_file_and_reading_it_is_noticed() {
     let (_dir, mut log, _norm) = setup("next-file-copytruncate");
     log.append(3);
