@@ -158,11 +158,23 @@ impl Normaliser {
     }
 
     /// Drops the line at `pending[start..]` if an earlier run already wrote it.
+    ///
+    /// Runs of junk are reported when the next record comes or when the input is idle, and
+    /// the two runs were idle at different times: one may have reported as two
+    /// `kind=unparsable` lines what the other reports as one. So an error line already written
+    /// is passed over when this run's line is another event, and an unparsable report of this
+    /// run is dropped when the written line is an event (that junk came before it, so it was
+    /// reported already).
     fn replayed(&mut self, start: usize) {
         let Some(replay) = &mut self.replay else { return };
         let line = &self.pending[start..];
-        let written = &replay.written[replay.pos..];
-        let whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+        let mut written = &replay.written[replay.pos..];
+        let mut whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+        while let Some(old) = whole.filter(|old| error_kind(old).is_some() && !same_event(old, line)) {
+            replay.pos += old.len();
+            written = &replay.written[replay.pos..];
+            whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+        }
         match whole {
             // Times and host may differ (an error's time is when it was seen): compare the rest.
             Some(old) if same_event(old, line) => {
@@ -173,6 +185,18 @@ impl Normaliser {
                 // The earlier run died inside this line: write only its rest.
                 self.pending.drain(start..start + written.len());
                 replay.pos = replay.written.len();
+            }
+            None if written.windows(9).any(|w| w == b" dbaudit:")
+                && after_tag(line).starts_with(after_tag(written)) =>
+            {
+                // The same, inside an error line whose time differs: the rest after the part written.
+                let rest = after_tag(line).len() - after_tag(written).len();
+                self.pending.drain(start..self.pending.len() - rest);
+                replay.pos = replay.written.len();
+            }
+            _ if error_kind(line) == Some(b"unparsable") && is_event(whole.unwrap_or(written)) => {
+                self.pending.truncate(start);
+                return;
             }
             None => {
                 // A fragment that is not this line: end it, so the line starts on its own.
@@ -227,15 +251,20 @@ fn last_record(text: &[u8]) -> Option<(Epoch, u64)> {
 /// Whether two lines report the same event. Lines of the normaliser's own errors name
 /// files and times that may differ between runs; two errors of one kind count as the same.
 fn same_event(written: &[u8], generated: &[u8]) -> bool {
-    let (a, b) = (after_tag(written), after_tag(generated));
-    if a == b {
-        return true;
-    }
-    let kind = |text: &[u8]| -> Option<Vec<u8>> {
-        let rest = text.strip_prefix(b" dbaudit: op=error kind=")?;
-        Some(rest[..rest.iter().position(|&c| c == b' ' || c == b'\n').unwrap_or(rest.len())].to_vec())
-    };
-    matches!((kind(a), kind(b)), (Some(x), Some(y)) if x == y)
+    after_tag(written) == after_tag(generated)
+        || matches!((error_kind(written), error_kind(generated)), (Some(x), Some(y)) if x == y)
+}
+
+/// Whether `line` (or the start of one) is a normalised line of an event, not of an error.
+fn is_event(line: &[u8]) -> bool {
+    let text = after_tag(line);
+    text.len() < line.len() && !text.starts_with(b" dbaudit: op=error")
+}
+
+/// The kind of an `op=error` line, None for any other line.
+fn error_kind(line: &[u8]) -> Option<&[u8]> {
+    let rest = after_tag(line).strip_prefix(b" dbaudit: op=error kind=")?;
+    Some(&rest[..rest.iter().position(|&c| c == b' ' || c == b'\n').unwrap_or(rest.len())])
 }
 
 /// With `DBAUDIT_NORMALISE_TRACE` set, says on stderr which file it chose and why.

@@ -295,6 +295,29 @@ fn a_crash_after_following_a_rotation_repeats_nothing_while_the_next_file_is_ren
 }
 
 #[test]
+fn a_crash_after_junk_was_reported_in_two_parts_repeats_nothing() {
+    let (_dir, mut log, norm) = setup("crash-junk-replay");
+    log.append(2);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    // Two torn writes: the first fragment is a whole line (and reported) before the second is.
+    log.write_torn();
+    log.write_torn();
+    norm.once_ok();
+    log.append(2);
+    norm.once_ok();
+    let unparsable = |lines: &[Line]| lines.iter().filter(|l| l.get("kind") == Some("unparsable")).count();
+    assert_eq!(unparsable(&norm.lines()), 2);
+    // Killed before the checkpoint: the next run meets both fragments at once.
+    fs::write(&norm.state, &before).unwrap();
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert_eq!(unparsable(&lines), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.is_record() || l.get("kind") == Some("unparsable")), "{lines:?}");
+}
+
+#[test]
 fn a_copytruncate_between_choosing_the_next_file_and_reading_it_is_noticed() {
     let (_dir, mut log, _norm) = setup("next-file-copytruncate");
     log.append(3);
@@ -327,4 +350,25 @@ fn a_copytruncate_between_finding_the_checkpointed_file_and_reading_it_is_notice
     log.append(40);
     let mut source = Source::from_file(opened, offset).unwrap();
     assert_eq!(source.read(|_, _, _| {}).unwrap(), Read::Replaced);
+}
+
+#[test]
+fn a_crash_in_the_middle_of_an_error_line_is_finished_not_repeated() {
+    let (_dir, mut log, norm) = setup("crash-mid-error-line");
+    log.append(2);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    let len_before = fs::metadata(&norm.output).unwrap().len() as usize;
+    log.write_torn();
+    log.append(1);
+    norm.once_ok();
+    let full = fs::read(&norm.output).unwrap();
+    assert!(String::from_utf8_lossy(&full[len_before..]).contains("kind=unparsable"));
+    // Killed inside the error line's fields; the next run sees the junk at another time.
+    let cut = len_before + full[len_before..].windows(9).position(|w| w == b" dbaudit:").unwrap() + 30;
+    fs::write(&norm.output, &full[..cut]).unwrap();
+    fs::write(&norm.state, &before).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    norm.once_ok();
+    assert_eq!(String::from_utf8(fs::read(&norm.output).unwrap()).unwrap(), String::from_utf8(full).unwrap());
 }
