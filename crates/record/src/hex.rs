@@ -56,10 +56,19 @@ pub fn is_lower(text: &[u8]) -> bool {
     text.len().is_multiple_of(2) && text.iter().all(|&d| lower_value(d).is_some())
 }
 
-fn lower_value(d: u8) -> Option<u8> {
-    match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        _ => None,
+/// Each byte's value as a lowercase hex digit; 0xff for any other byte.
+const LOWER: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut d = 0;
+    while d < 16 {
+        table[DIGITS[d] as usize] = d as u8;
+        d += 1;
     }
+    table
+};
+
+#[inline]
+fn lower_value(d: u8) -> Option<u8> {
+    let v = LOWER[usize::from(d)];
+    (v != 0xff).then_some(v)
 }

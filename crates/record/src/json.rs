@@ -24,9 +24,10 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
-/// Whether eight bytes are all printable ASCII other than `"` and `\\` (SWAR: no byte
-/// below 0x20, none at or above 0x7F, none equal to a quote or backslash).
-fn plain_word(bytes: &[u8]) -> bool {
+/// One bit (the high bit of its byte) for each of eight bytes that is not printable ASCII
+/// or is `"` or `\\` (SWAR: below 0x20, at or above 0x7F, a quote or a backslash). The lowest
+/// bit set is exact; bits above it may be false alarms (borrows), which only cost a slow step.
+fn special_bytes(bytes: &[u8]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut word = [0u8; 8];
@@ -34,12 +35,16 @@ fn plain_word(bytes: &[u8]) -> bool {
     let w = u64::from_le_bytes(word);
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    let special = below_space
+    below_space
         | (w & HIGHS)
         | zero_byte(w ^ (ONES * 0x7f))
         | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')));
-    special == 0
+        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// Whether eight bytes are all printable ASCII other than `"` and `\\`.
+fn plain_word(bytes: &[u8]) -> bool {
+    special_bytes(bytes) == 0
 }
 
 /// Which characters a JSON string escapes beyond RFC 8259's quote, backslash and C0 controls.
@@ -256,6 +261,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `lit` or fails.
+    #[inline]
     pub fn expect(&mut self, lit: &'static str) -> Result<(), SyntaxError> {
         if self.eat(lit) {
             Ok(())
@@ -265,6 +271,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `lit` when it comes next.
+    #[inline]
     pub fn eat(&mut self, lit: &str) -> bool {
         let found = self.bytes[self.pos..].starts_with(lit.as_bytes());
         if found {
@@ -286,6 +293,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte, not consumed.
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -320,8 +328,14 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let (mut escaped, mut wide) = (false, false);
         loop {
-            // Most text is plain ASCII: skip it eight bytes at a time.
-            while self.bytes.get(self.pos..self.pos + 8).is_some_and(plain_word) {
+            // Most text is plain ASCII: skip it eight bytes at a time, up to the first byte
+            // that needs a look.
+            while let Some(word) = self.bytes.get(self.pos..self.pos + 8) {
+                let special = special_bytes(word);
+                if special != 0 {
+                    self.pos += special.trailing_zeros() as usize / 8;
+                    break;
+                }
                 self.pos += 8;
             }
             match self.peek() {

@@ -286,13 +286,14 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
 }
 
 /// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
-/// (separators of the field it goes into), become `%XX`.
-pub fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
+/// (separators of the field it goes into: `.`, `:` or `,`), become `%XX`.
+fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
     const UPPER: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(raw.len());
     let mut run = 0;
     for (i, &b) in raw.iter().enumerate() {
-        if PLAIN[usize::from(b)] && !reserved.contains(&b) {
+        // Only plain bytes can be reserved (`.` and `:`): the others are encoded anyway.
+        if PLAIN[usize::from(b)] && !(matches!(b, b'.' | b':') && reserved.contains(&b)) {
             continue;
         }
         out.extend_from_slice(&raw[run..i]);
