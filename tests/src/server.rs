@@ -341,8 +341,9 @@ fn flag(name: &str, path: &Path) -> OsString {
     flag
 }
 
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    fs::create_dir(to)?;
+/// Copies the directory tree `from` to `to` (created), files and subdirectories alike.
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());

@@ -2,12 +2,12 @@
 //! and Wazuh 4 trees (tests/fixtures/), and into a real MariaDB without the UDF loaded.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::{fs, io};
 
-use dbaudit_tests::{MariaDb, Options, TempDir};
+use dbaudit_tests::{copy_tree, MariaDb, Options, TempDir};
 use mysql::prelude::Queryable;
 
 const FIXTURES: [&str; 3] = ["ossec-2.9", "ossec-3.x", "wazuh-4"];
@@ -94,20 +94,6 @@ fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, (Vec<u8>, u32)>) 
             files.insert(path.strip_prefix(root).unwrap().to_owned(), (fs::read(&path).unwrap(), mode));
         }
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    fs::create_dir_all(to)?;
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 /// Parses `text` as XML, several top-level elements allowed.
