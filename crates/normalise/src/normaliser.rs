@@ -368,7 +368,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
             }
             Read::End => {
                 if rotated_away(input, source) {
-                    // The path now holds a newer file with lines in it, so the writer has
+                    // The path now holds a newer file with a line in it, so the writer has
                     // moved on: finish ours (writes that raced the rename), then go on there.
                     loop {
                         let read = source
@@ -407,12 +407,17 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
     }
 }
 
-/// Whether the input path holds another file than `source`, and that file has lines.
+/// Whether the input path holds another file than `source`, and that file has a whole line.
+/// A first line still being written is no identity: were the file copied away and
+/// truncated, new lines could begin with the same bytes. So the move waits until the next
+/// file's first record can be judged (and the head kept) by [`input::next_file`].
 fn rotated_away(input: &Path, source: &Source) -> bool {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(input) {
-        Ok(meta) => (meta.dev(), meta.ino()) != (source.id.dev, source.id.ino) && meta.len() > 0,
-        Err(_) => false,
+        Ok(meta) if (meta.dev(), meta.ino()) != (source.id.dev, source.id.ino) && meta.len() > 0 => {
+            std::fs::File::open(input).and_then(|file| input::identity_of(&file)).is_ok_and(|id| id.head_len > 0)
+        }
+        _ => false,
     }
 }
 

@@ -372,3 +372,33 @@ fn a_crash_in_the_middle_of_an_error_line_is_finished_not_repeated() {
     norm.once_ok();
     assert_eq!(String::from_utf8(fs::read(&norm.output).unwrap()).unwrap(), String::from_utf8(full).unwrap());
 }
+
+#[test]
+fn a_new_file_copied_away_while_its_first_line_was_unfinished_is_read_from_the_copy() {
+    let (_dir, mut log, norm) = setup("first-line-copytruncate");
+    log.append(3);
+    let mut child = norm.follow();
+    wait_until(20, "the first records", || record_points(&norm.lines_so_far()) == log.written);
+    log.rename_rotate();
+    log.reopen();
+    // The new file holds only the start of its first record, the bytes every record starts with.
+    log.write_partial(0.02);
+    let trace = norm.state.with_extension("err");
+    let moved = || fs::read_to_string(&trace).unwrap_or_default().contains("rotated:");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while !moved() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // While the follower is held still, the record is finished, the file copied away and
+    // truncated, and a new record written: it starts with the same bytes.
+    signal(&child, "STOP");
+    log.append(2);
+    log.copytruncate();
+    log.append(1);
+    signal(&child, "CONT");
+    wait_until(20, "the last record", || record_points(&norm.lines_so_far()).last() == log.written.last());
+    kill9(&mut child);
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}

@@ -387,3 +387,9 @@ pub fn kill9(follower: &mut Follower) {
     let _ = follower.0.kill();
     let _ = follower.0.wait();
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to a running follower, to hold it still while files change.
+pub fn signal(follower: &Follower, signal: &str) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(follower.0.id().to_string()).status().unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+}
