@@ -337,7 +337,7 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
 }
 
 /// Files beside `path` whose names begin with its name, most recently modified first.
-fn siblings(path: &Path) -> io::Result<Vec<PathBuf>> {
+pub(crate) fn siblings(path: &Path) -> io::Result<Vec<PathBuf>> {
     let Some(name) = path.file_name() else { return Ok(Vec::new()) };
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,

@@ -91,16 +91,25 @@ impl Output {
     }
 
     /// The bytes written after `at` (device, inode, length) by a run that stopped before it
-    /// could store its checkpoint; empty when the file was rotated or truncated since.
+    /// could store its checkpoint, in the file at the path or, when that was rotated since, in
+    /// the renamed file beside it (its whole lines only: the rest of a line cut there goes to
+    /// the new file whole). Empty when the file was truncated or is nowhere to be found.
     pub fn written_after(&self, at: Option<(u64, u64, u64)>) -> io::Result<Vec<u8>> {
         let (Output::File(out), Some((dev, ino, len))) = (self, at) else { return Ok(Vec::new()) };
         let meta = out.file.metadata()?;
-        if (meta.dev(), meta.ino()) != (dev, ino) || meta.len() <= len {
-            return Ok(Vec::new());
+        if (meta.dev(), meta.ino()) == (dev, ino) {
+            return read_after(&out.file, meta.len(), len);
         }
-        let mut buf = vec![0; (meta.len() - len) as usize];
-        out.file.read_exact_at(&mut buf, len)?;
-        Ok(buf)
+        for candidate in crate::input::siblings(&out.path)? {
+            let Ok(file) = File::open(&candidate) else { continue };
+            let meta = file.metadata()?;
+            if (meta.dev(), meta.ino()) == (dev, ino) {
+                let mut written = read_after(&file, meta.len(), len)?;
+                written.truncate(written.iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1));
+                return Ok(written);
+            }
+        }
+        Ok(Vec::new())
     }
 }
 
@@ -127,6 +136,16 @@ impl OutputFile {
         }
         self.file.write_all(lines)
     }
+}
+
+/// The bytes of `file` (`size` long) past `len`; none when it is not longer than that.
+fn read_after(file: &File, size: u64, len: u64) -> io::Result<Vec<u8>> {
+    if size <= len {
+        return Ok(Vec::new());
+    }
+    let mut buf = vec![0; (size - len) as usize];
+    file.read_exact_at(&mut buf, len)?;
+    Ok(buf)
 }
 
 /// `<PRI>Mmm dd hh:mm:ss dbaudit[pid]: op=…`, as glibc's syslog(3) sends it. Events that call

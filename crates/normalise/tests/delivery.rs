@@ -402,3 +402,23 @@ fn a_new_file_copied_away_while_its_first_line_was_unfinished_is_read_from_the_c
     assert_eq!(record_points(&lines), log.written);
     assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
 }
+
+#[test]
+fn a_crash_before_the_checkpoint_and_then_output_rotation_repeats_nothing() {
+    let (_dir, mut log, norm) = setup("crash-output-rotated");
+    log.append(3);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    log.append(4);
+    norm.once_ok();
+    // Killed before the checkpoint; then logrotate moves the output away (create, no copy).
+    fs::write(&norm.state, &before).unwrap();
+    let rotated = numbered(&norm.output, 1);
+    fs::rename(&norm.output, &rotated).unwrap();
+    log.append(2);
+    norm.once_ok();
+    let mut lines = read_lines(&rotated);
+    lines.extend(norm.lines());
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
