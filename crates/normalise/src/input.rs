@@ -255,6 +255,20 @@ impl Opened {
 /// Looks for the file `id` at `path` and among its siblings whose name begins with the
 /// path's name (`dbaudit.log.1`, `dbaudit.log-20261126`). `offset` must lie within it.
 pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> io::Result<Found> {
+    let mut searches = 1;
+    loop {
+        let before = names(path)?;
+        let found = find_once(path, id, offset, tip)?;
+        // What was found is held open and was checked; that nothing was is only true if no
+        // name moved while the names were opened one by one.
+        if matches!(found, Found::Same(_) | Found::Copy(_)) || searches == SEARCHES || names(path)? == before {
+            return Ok(found);
+        }
+        searches += 1;
+    }
+}
+
+fn find_once(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> io::Result<Found> {
     if id.head_len == 0 {
         // Not one whole line was taken from it, so nothing identifies it: if it was copied
         // and truncated meanwhile, the copy is the file whose first record continues the chain.
@@ -303,6 +317,19 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
 /// record continues the chain at `tip`, so that two rotations while stopped skip nothing;
 /// the path itself when none does (a new epoch whose start found no earlier record).
 pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<Option<Opened>> {
+    let mut searches = 1;
+    loop {
+        let before = names(path)?;
+        let (next, continues) = next_file_once(path, tip, done)?;
+        if continues || searches == SEARCHES || names(path)? == before {
+            return Ok(next);
+        }
+        searches += 1;
+    }
+}
+
+/// The next file, and whether it continues the chain (rather than being the path by default).
+fn next_file_once(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<(Option<Opened>, bool)> {
     let continues = |candidate: &Path| -> Option<Opened> {
         let file = File::open(candidate).ok()?;
         let meta = file.metadata().ok()?;
@@ -324,25 +351,54 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
         next.then(|| Opened { path: candidate.to_owned(), file, id })
     };
     if let Some(opened) = continues(path) {
-        return Ok(Some(opened));
+        return Ok((Some(opened), true));
     }
     if let Some(opened) = siblings(path)?.iter().find_map(|candidate| continues(candidate)) {
-        return Ok(Some(opened));
+        return Ok((Some(opened), true));
     }
     match File::open(path) {
-        Ok(file) => Opened::at(path, file).map(Some),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(file) => Ok((Some(Opened::at(path, file)?), false)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((None, false)),
         Err(e) => Err(e),
+    }
+}
+
+/// How many times a search that found nothing is made again because files were renamed
+/// while it looked (logrotate shifting `.1` to `.2`, say).
+const SEARCHES: usize = 100;
+
+/// The path and its siblings: each name and the inode it holds, by name.
+fn names(path: &Path) -> io::Result<Vec<(std::ffi::OsString, u64)>> {
+    use std::os::unix::fs::DirEntryExt;
+    let Some(name) = path.file_name() else { return Ok(Vec::new()) };
+    let name = name.as_encoded_bytes();
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(parent(path)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().as_encoded_bytes().starts_with(name) {
+            found.push((entry.file_name(), entry.ino()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 
 /// Files beside `path` whose names begin with its name, most recently modified first.
 pub(crate) fn siblings(path: &Path) -> io::Result<Vec<PathBuf>> {
     let Some(name) = path.file_name() else { return Ok(Vec::new()) };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = parent(path);
     let name = name.as_encoded_bytes();
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {

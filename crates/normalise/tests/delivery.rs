@@ -422,3 +422,36 @@ fn a_crash_before_the_checkpoint_and_then_output_rotation_repeats_nothing() {
     assert_eq!(record_points(&lines), log.written);
     assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
 }
+
+#[test]
+fn a_rotated_file_is_found_while_rotation_renames_its_siblings() {
+    let (_dir, mut log, _norm) = setup("find-while-renamed");
+    log.append(3);
+    let mut source = Source::open(&log.path, 0).unwrap();
+    source.read(|_, _, _| {}).unwrap();
+    let (id, offset) = (source.id, source.offset);
+    log.rename_rotate();
+    log.reopen();
+    log.append(2);
+    // logrotate shifts names one rename at a time (`.1` to `.2`, …): the file is always at
+    // one of them, but a search that lists the names and then opens them can look where it
+    // no longer is.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut n = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fs::rename(numbered(&log.path, n), numbered(&log.path, n + 1)).unwrap();
+                n += 1;
+            }
+        });
+        for _ in 0..3000 {
+            let found = input::find(&log.path, &id, offset, log.tip());
+            if !matches!(found, Ok(Found::Same(_) | Found::Copy(_))) {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("not found while renamed: {found:?}");
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
