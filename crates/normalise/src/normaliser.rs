@@ -206,6 +206,11 @@ impl Normaliser {
             Some(_) => {
                 // Not what this run makes of the input: the output was changed, or the input.
                 // Say so; what follows may repeat lines the earlier run wrote.
+                trace(|| {
+                    let old = String::from_utf8_lossy(&replay.written[replay.pos..]);
+                    let new = String::from_utf8_lossy(line);
+                    format!("replay: {} bytes unmatched, expected {:?}, made {new:?}", old.len(), old.lines().next())
+                });
                 self.emitted = last_record(&replay.written[replay.pos..]);
                 replay.pos = replay.written.len();
                 self.replay = None;
@@ -216,6 +221,7 @@ impl Normaliser {
             }
         }
         if replay.pos == replay.written.len() {
+            trace(|| format!("replay: all {} bytes matched", replay.written.len()));
             self.replay = None;
         }
     }
@@ -298,6 +304,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         .written_after(checkpoint.output)
         .map_err(|e| RunError::Io(format!("cannot read back the output {}", settings.output.display()), e))?;
     let replay_empty = written.is_empty();
+    trace(|| format!("replay: {} bytes written past the checkpoint", written.len()));
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
         frame: Frame::new(&settings.host),
