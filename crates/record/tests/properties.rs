@@ -208,6 +208,16 @@ proptest! {
     }
 
     #[test]
+    fn column_lists_split_back_into_the_names_joined(names in prop::collection::vec("\\PC{1,8}", 0..6)) {
+        let joined = dbaudit_record::names::join(&names);
+        let back: Vec<String> = dbaudit_record::names::split(joined.as_bytes())
+            .into_iter()
+            .map(|n| String::from_utf8(n.into_owned()).unwrap())
+            .collect();
+        prop_assert_eq!(back, names);
+    }
+
+    #[test]
     fn a_sealed_log_verifies_clean(rows in prop::collection::vec(row(), 1..8)) {
         let key = Key::from_bytes([5; 32]);
         prop_assert!(!objects(&key, &sealed_log(&key, &rows)));

@@ -75,8 +75,9 @@ pub fn parse_row<'a>(args: &[Arg<'a>]) -> Result<RowCall<'a>, String> {
     let secret_names = names::split(args[7].value.unwrap_or_default());
     let is_secret = |name: &[u8]| secret_names.iter().any(|s| s.eq_ignore_ascii_case(name));
 
-    let mut old = op.has_old().then(Vec::new);
-    let mut new = op.has_new().then(Vec::new);
+    let values = args.len() - FIXED_ARGS;
+    let mut old = op.has_old().then(|| Vec::with_capacity(values));
+    let mut new = op.has_new().then(|| Vec::with_capacity(values));
     for (i, arg) in args.iter().enumerate().skip(FIXED_ARGS) {
         let (side, name) = match arg.name.get(..4) {
             Some(p) if p.eq_ignore_ascii_case(b"old.") => (&mut old, &arg.name[4..]),
