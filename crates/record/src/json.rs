@@ -82,6 +82,17 @@ pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
 /// Escapes `bytes` into a JSON string, checking UTF-8 on the way (one pass, not two);
 /// false, with `out` partly written, when they are not UTF-8.
 pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    // Most names and values are short plain ASCII: one word test and one copy, quotes included.
+    if bytes.len() <= 14 {
+        let mut quoted = [b' '; 16];
+        quoted[1..=bytes.len()].copy_from_slice(bytes);
+        if plain_word(&quoted[..8]) && plain_word(&quoted[8..]) {
+            quoted[0] = b'"';
+            quoted[bytes.len() + 1] = b'"';
+            out.extend_from_slice(&quoted[..bytes.len() + 2]);
+            return true;
+        }
+    }
     let escaping = Escaping::Record;
     out.reserve(bytes.len() + 2);
     out.push(b'"');
