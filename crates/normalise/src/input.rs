@@ -264,6 +264,7 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
         if matches!(found, Found::Same(_) | Found::Copy(_)) || searches == SEARCHES || names(path)? == before {
             return Ok(found);
         }
+        let_rotation_settle(searches);
         searches += 1;
     }
 }
@@ -324,6 +325,7 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
         if continues || searches == SEARCHES || names(path)? == before {
             return Ok(next);
         }
+        let_rotation_settle(searches);
         searches += 1;
     }
 }
@@ -366,6 +368,12 @@ fn next_file_once(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -
 /// How many times a search that found nothing is made again because files were renamed
 /// while it looked (logrotate shifting `.1` to `.2`, say).
 const SEARCHES: usize = 100;
+
+/// Waits a little longer after each search that names moved under, up to 10 ms, so that a
+/// burst of renames can finish: all the searches together wait under a second.
+fn let_rotation_settle(searches: usize) {
+    std::thread::sleep(std::time::Duration::from_millis(searches.min(10) as u64));
+}
 
 /// The path and its siblings: each name and the inode it holds, by name.
 fn names(path: &Path) -> io::Result<Vec<(std::ffi::OsString, u64)>> {
