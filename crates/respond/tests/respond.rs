@@ -394,3 +394,30 @@ fn help_names_the_exit_codes_and_settings() {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }
+
+#[test]
+fn installed_in_an_ossec_tree_it_reads_that_trees_config_without_being_told() {
+    // ossec-execd passes no environment: the program must find <tree>/etc/dbaudit.cnf itself.
+    let tree = TempDir::new("dbaudit-respond-tree");
+    let bin = tree.path().join("active-response").join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(tree.path().join("etc")).unwrap();
+    let program = bin.join("dbaudit-respond");
+    std::fs::copy(env!("CARGO_BIN_EXE_dbaudit-respond"), &program).unwrap();
+    let log = tree.path().join("active-responses.log");
+    std::fs::write(
+        tree.path().join("etc").join("dbaudit.cnf"),
+        format!("[client]\nsocket = /nonexistent/mysqld.sock\n[dbaudit]\nlog = {}\ntimeout = 1\n", log.display()),
+    )
+    .unwrap();
+    let status = Command::new(&program)
+        .args(argv("add", "app@localhost"))
+        .env_remove("DBAUDIT_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(4), "the tree's config names a dead socket: a server error");
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(line["outcome"], "server-error", "{line}");
+}
