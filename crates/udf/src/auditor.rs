@@ -156,6 +156,12 @@ mod tests {
         key: Key,
     }
 
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     impl Fixture {
         fn new(name: &str) -> Fixture {
             let dir = std::env::temp_dir().join(format!("dbaudit-udf-auditor-{}-{name}", std::process::id()));

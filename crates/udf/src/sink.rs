@@ -185,6 +185,7 @@ mod tests {
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
         sink.write_line(b"whole\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"v\":1,\"epo\nwhole\n");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
@@ -197,5 +198,6 @@ mod tests {
         sink.write_line(b"two\n").unwrap();
         assert_eq!(std::fs::read(path.with_extension("1")).unwrap(), b"one\n");
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }
