@@ -1,8 +1,7 @@
 //! `dbaudit status`: which tables are watched, whether each trigger is what `watch` would
 //! generate now, which UDF is loaded, where it writes and the last record written.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
 use dbaudit_record::{json, Key};
@@ -152,20 +151,9 @@ fn table_status(server: &mut Server, table: &TableName, token: Option<&str>) -> 
     Ok(TableStatus { table: table.clone(), triggers: states, other_triggers })
 }
 
-/// The last whole record of the log at `path`, read from its tail.
+/// The last whole record of the log at `path`.
 fn last_record(path: &Path) -> std::io::Result<Option<LastRecord>> {
-    const TAIL: u64 = 1 << 20;
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
-    let mut tail = Vec::new();
-    file.read_to_end(&mut tail)?;
-    // Only lines ending in a newline are whole; the first may be cut by the seek.
-    let whole = match tail.iter().rposition(|&b| b == b'\n') {
-        Some(end) => &tail[..end],
-        None => return Ok(None),
-    };
-    Ok(whole.rsplit(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok()).map(|record| LastRecord {
+    Ok(dbaudit_record::last_record(path)?.map(|record| LastRecord {
         epoch: record.epoch.to_string(),
         seq: record.seq,
         ts: record.ts.to_string(),

@@ -12,6 +12,7 @@ pub mod json;
 pub mod names;
 pub mod normalised;
 mod record;
+mod tail;
 mod time;
 mod verify;
 mod view;
@@ -22,6 +23,7 @@ pub use record::{
     encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, Event, EventRef, Op, ParseError, Record, Row,
     RowRef, Value, MAC_MARKER, MAC_SUFFIX_LEN,
 };
+pub use tail::last_record;
 pub use time::{Timestamp, TIMESTAMP_LEN};
 pub use verify::{Tamper, TamperKind, Verdict, Verifier};
 pub use view::{parse_view, ClaimedView, Columns, EventView, Names, RecordView, RowView};

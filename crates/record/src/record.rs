@@ -173,15 +173,6 @@ impl Record {
     pub fn point(&self) -> ChainPoint {
         ChainPoint { epoch: self.epoch, seq: self.seq, mac: self.mac }
     }
-
-    /// The `op` name: a row's op, or `start` / `forged`.
-    pub fn op_name(&self) -> &'static str {
-        match &self.event {
-            Event::Start { .. } => "start",
-            Event::Row(row) => row.op.as_str(),
-            Event::Forged(_) => "forged",
-        }
-    }
 }
 
 /// A column to write: its name, its bytes (None for NULL) and whether it is secret.

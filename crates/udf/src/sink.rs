@@ -13,9 +13,6 @@ use dbaudit_udfconfig::Destination;
 /// How often the log's path is checked for rotation.
 const ROTATION_CHECK: Duration = Duration::from_secs(1);
 
-/// How far back the start of an epoch looks for the previous epoch's last record.
-const TAIL_LIMIT: u64 = 16 << 20;
-
 /// An open destination for record lines.
 #[derive(Debug)]
 pub enum Sink {
@@ -37,7 +34,7 @@ impl Sink {
     /// The last record at the end of the log, if one can be found there.
     pub fn last_record(&self) -> Option<ChainPoint> {
         match self {
-            Sink::File(log) => log.last_record(),
+            Sink::File(log) => dbaudit_record::last_record(&log.path).ok().flatten().map(|r| r.point()),
             Sink::Stderr => None,
         }
     }
@@ -132,38 +129,6 @@ impl LogFile {
             }
         }
         Ok(())
-    }
-
-    /// The last whole record in the file, reading backwards from the end.
-    fn last_record(&self) -> Option<ChainPoint> {
-        let mut file = File::open(&self.path).ok()?;
-        let len = file.metadata().ok()?.len();
-        let mut window: u64 = 64 << 10;
-        loop {
-            let start = len.saturating_sub(window);
-            let mut buf = vec![0; (len - start) as usize];
-            file.seek(SeekFrom::Start(start)).ok()?;
-            file.read_exact(&mut buf).ok()?;
-            // A half-written last line is not a record; neither is a first line cut by the window.
-            let complete = match buf.iter().rposition(|&b| b == b'\n') {
-                Some(end) => &buf[..end],
-                None => &[][..],
-            };
-            let mut lines = complete.split(|&b| b == b'\n').rev().peekable();
-            while let Some(line) = lines.next() {
-                let whole = start == 0 || lines.peek().is_some();
-                if !whole {
-                    break;
-                }
-                if let Ok(record) = dbaudit_record::parse(line) {
-                    return Some(record.point());
-                }
-            }
-            if start == 0 || window >= TAIL_LIMIT {
-                return None;
-            }
-            window *= 4;
-        }
     }
 }
 
