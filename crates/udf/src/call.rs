@@ -101,8 +101,9 @@ pub fn parse_row<'a>(args: &[Arg<'a>]) -> Result<RowCall<'a>, String> {
         side.push(ColumnRef { name, value: arg.value, secret: is_secret(name) });
     }
 
+    // Only an update carries both sides.
     let changed = match (&old, &new) {
-        (Some(old), Some(new)) if op == Op::Update => Some(changed_columns(old, new)),
+        (Some(old), Some(new)) => Some(changed_columns(old, new)),
         _ => None,
     };
     let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
