@@ -24,8 +24,12 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// The SQL functions of `libdbaudit_udf.so` and their return types: those `dbaudit install`
 /// creates, and the one the `test-panic` feature adds.
-const UDF_FUNCTIONS: [(&str, &str); 3] =
-    [("dbaudit_log", "INTEGER"), ("dbaudit_version", "STRING"), ("dbaudit_test_panic", "INTEGER")];
+const UDF_FUNCTIONS: [(&str, &str); 4] = [
+    ("dbaudit_log", "INTEGER"),
+    ("dbaudit_version", "STRING"),
+    ("dbaudit_health", "STRING"),
+    ("dbaudit_test_panic", "INTEGER"),
+];
 
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes with its NUL).
 const MAX_SOCKET_PATH: usize = 107;

@@ -273,11 +273,16 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
     assert_eq!(panics.len(), 1, "the panic is reported on one line: {errors}");
     assert!(panics[0].starts_with("dbaudit_udf: panic"), "{}", panics[0]);
     assert!(errors.contains("values must be aliased old.<column> or new.<column>"), "{errors}");
-    // Forged calls (wrong or NULL token) are in the chain; refused ones are not.
+    // Forged calls (wrong or NULL token) are in the chain; refused ones are not, but the next
+    // record written is preceded by one that counts them as lost.
     let records = verified(server.key_hex(), &lines_of(&server.log_path()));
     let forged = records.iter().filter(|r| matches!(r.event, Event::Forged(_))).count();
     assert_eq!(forged, 3);
-    assert_eq!(records.len(), 1 + forged + 1);
+    let lost: Vec<_> =
+        records.iter().filter_map(|r| if let Event::Lost(l) = &r.event { Some(l) } else { None }).collect();
+    assert_eq!(lost.len(), 1, "{records:?}");
+    assert_eq!(lost[0].count, 5);
+    assert_eq!(records.len(), 1 + forged + 1 + 1);
 }
 
 #[test]

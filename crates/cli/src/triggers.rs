@@ -4,6 +4,13 @@
 //!
 //! The call follows crates/udf's protocol: `token, db, tbl, op, USER(), CONNECTION_ID(),
 //! pk_cols, secret_cols`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>` for every column.
+//!
+//! A trigger names the table's columns as they were when it was made. After `ALTER TABLE …
+//! DROP COLUMN` or `RENAME COLUMN` its call fails at run time (ERROR 1054), which would fail
+//! the user's statement. So the call sits in a block whose SQLEXCEPTION handler records an
+//! `op:"drift"` record instead (`token, db, tbl, 'drift', USER(), CONNECTION_ID(), row_op,
+//! error`): a fail-open trigger then lets the statement through, a fail-closed one refuses it
+//! with a message that names `dbaudit watch`. Either way the change is chained and alerted.
 
 use dbaudit_connect::{quote_ident, quote_str};
 use dbaudit_record::names;
@@ -16,6 +23,14 @@ const MAX_IDENTIFIER: usize = 64;
 
 /// The message a fail-closed trigger refuses the statement with.
 pub const FAIL_CLOSED_MESSAGE: &str = "dbaudit: audit record not written; statement refused (fail-closed)";
+
+/// The message a fail-closed trigger refuses the statement with when the table no longer
+/// matches it. SIGNAL takes at most 128 characters, so it cannot name the table.
+pub const DRIFT_MESSAGE: &str =
+    "dbaudit: this table changed since dbaudit watch; statement refused (fail-closed): re-run dbaudit watch";
+
+/// `ER_SIGNAL_EXCEPTION`: the fail-closed trigger's own SIGNAL, which its handler passes on.
+const ER_SIGNAL_EXCEPTION: u32 = 1644;
 
 /// A row change a trigger fires on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -144,13 +159,25 @@ impl TriggerSet {
                 }
             }
             let call = format!("dbaudit_log({})", args.join(", "));
+            let drift = format!(
+                "dbaudit_log({}, {}, {}, 'drift', USER(), CONNECTION_ID(), {}, CONCAT(dbaudit_errno, ': ', dbaudit_error))",
+                args[0],
+                args[1],
+                args[2],
+                quote_str(event.op())
+            );
             let body = if options.fail_closed {
                 format!(
-                    "BEGIN IF {call} IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {}; END IF; END",
+                    "BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION {} IF {call} IS NULL THEN SIGNAL SQLSTATE '45000' \
+                     SET MESSAGE_TEXT = {}; END IF; END",
+                    drift_handler(&drift, true),
                     quote_str(FAIL_CLOSED_MESSAGE)
                 )
             } else {
-                format!("SET @dbaudit_seq = {call}")
+                format!(
+                    "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION {} SET @dbaudit_seq = {call}; END",
+                    drift_handler(&drift, false)
+                )
             };
             Trigger { name: trigger_name(&schema.name.table, event), event, body }
         });
@@ -158,11 +185,31 @@ impl TriggerSet {
     }
 }
 
-/// `dbaudit_<table><suffix>`; when that exceeds 64 characters, the table name is cut and
-/// a hash of the whole name keeps the trigger names of different tables apart.
+/// The handler's body: read the error, record the drift (whatever befalls that call, it
+/// must not replace the error being handled), then let the statement through (fail-open) or
+/// refuse it (fail-closed). A fail-closed trigger's own refusal passes through unchanged.
+fn drift_handler(drift: &str, fail_closed: bool) -> String {
+    let (pass_own_signal, refuse) = if fail_closed {
+        (
+            format!("IF dbaudit_errno = {ER_SIGNAL_EXCEPTION} THEN RESIGNAL; END IF; "),
+            format!(" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {};", quote_str(DRIFT_MESSAGE)),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    format!(
+        "BEGIN DECLARE dbaudit_errno INT DEFAULT 0; DECLARE dbaudit_error TEXT DEFAULT ''; \
+         GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, dbaudit_error = MESSAGE_TEXT; {pass_own_signal}\
+         BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = {drift}; END;{refuse} END;"
+    )
+}
+
+/// `dbaudit_<table><suffix>`. Trigger names of one schema must differ case-insensitively, so
+/// a table name with capitals (`Users` beside `users`) gets a hash of its exact spelling; so
+/// does one too long for 64 characters, cut to fit.
 pub fn trigger_name(table: &str, event: RowEvent) -> String {
     let name = format!("dbaudit_{table}{}", event.suffix());
-    if name.chars().count() <= MAX_IDENTIFIER {
+    if name.chars().count() <= MAX_IDENTIFIER && table.to_lowercase() == table {
         return name;
     }
     let hash = blake3::hash(table.as_bytes()).to_hex();
@@ -202,16 +249,46 @@ fn value_expr(side: &str, column: &ColumnInfo) -> String {
 /// reveals a secret or turns fail-closed into fail-open. None when the body is not one we
 /// generate.
 pub fn options_of(body: &str) -> Option<WatchOptions> {
-    let fail_closed = body.starts_with("BEGIN IF dbaudit_log(");
-    if !fail_closed && !body.starts_with("SET @dbaudit_seq = dbaudit_log(") {
+    // Bodies of earlier builds (no handler) read the same way.
+    let fail_closed = body.starts_with("BEGIN DECLARE EXIT HANDLER") || body.starts_with("BEGIN IF dbaudit_log(");
+    let ours = ["BEGIN DECLARE CONTINUE HANDLER", "SET @dbaudit_seq = dbaudit_log("];
+    if !fail_closed && !ours.iter().any(|start| body.starts_with(start)) {
         return None;
     }
-    let args = call_arguments(&body[body.find("dbaudit_log(")? + "dbaudit_log(".len()..])?;
+    // The row call is the one whose op is not 'drift' (the handler's call comes first).
+    let args =
+        calls(body).find(|args| args.get(3).and_then(|op| unquote(op.trim())).is_some_and(|op| op != "drift"))?;
     let secrets = names::split(unquote(args.get(7)?.trim())?.as_bytes())
         .into_iter()
         .map(|n| String::from_utf8_lossy(&n).into_owned())
         .collect();
     Some(WatchOptions { secrets, fail_closed })
+}
+
+/// The arguments of each `dbaudit_log(…)` call in `body`, outside string literals and quoted
+/// names (a column may be named `dbaudit_log(`).
+fn calls(body: &str) -> impl Iterator<Item = Vec<&str>> {
+    const CALL: &str = "dbaudit_log(";
+    let mut quote: Option<u8> = None;
+    let mut starts = Vec::new();
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(b'\'') if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if matches!(b, b'\'' | b'`' | b'"') => quote = Some(b),
+            None if bytes[i..].starts_with(CALL.as_bytes()) => {
+                starts.push(i + CALL.len());
+                i += CALL.len() - 1;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    starts.into_iter().filter_map(|start| call_arguments(&body[start..]))
 }
 
 /// The top-level arguments of a call whose text starts after its `(`.
@@ -308,13 +385,14 @@ mod tests {
         assert_eq!(insert.name, "dbaudit_users_ai");
         assert_eq!(
             insert.body,
-            r"SET @dbaudit_seq = dbaudit_log('tok', 'acme', 'users', 'insert', USER(), CONNECTION_ID(), 'id,a\\,b\\\\c', 'Password', NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`)"
+            r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN DECLARE dbaudit_errno INT DEFAULT 0; DECLARE dbaudit_error TEXT DEFAULT ''; GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('tok', 'acme', 'users', 'drift', USER(), CONNECTION_ID(), 'insert', CONCAT(dbaudit_errno, ': ', dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log('tok', 'acme', 'users', 'insert', USER(), CONNECTION_ID(), 'id,a\\,b\\\\c', 'Password', NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`); END"
         );
         assert!(set.triggers[1].body.contains("OLD.`id` AS `old.id`") && set.triggers[1].body.contains("NEW.`id`"));
         assert!(!set.triggers[2].body.contains("NEW."));
         assert_eq!(
             insert.create_sql(&set.table, true)[..80],
-            "CREATE OR REPLACE TRIGGER `acme`.`dbaudit_users_ai` AFTER INSERT ON `acme`.`users` FOR EACH ROW SET"[..80]
+            "CREATE OR REPLACE TRIGGER `acme`.`dbaudit_users_ai` AFTER INSERT ON `acme`.`users` FOR EACH ROW BEGIN"
+                [..80]
         );
     }
 
@@ -330,6 +408,9 @@ mod tests {
             }
         }
         assert_eq!(options_of("SET @x = 1"), None);
+        let earlier_build =
+            "BEGIN IF dbaudit_log('t', 'd', 'u', 'update', USER(), CONNECTION_ID(), 'id', 'pw') IS NULL THEN";
+        assert_eq!(options_of(earlier_build), Some(WatchOptions { secrets: vec!["pw".into()], fail_closed: true }));
         assert_eq!(options_of("SET @dbaudit_seq = dbaudit_log('t', 'd'"), None);
     }
 
@@ -344,5 +425,17 @@ mod tests {
         let unicode = "ü".repeat(60);
         assert_eq!(trigger_name(&unicode, RowEvent::Delete).chars().count(), 64);
         assert_eq!(trigger_name(&"x".repeat(53), RowEvent::Insert).len(), 64);
+    }
+
+    #[test]
+    fn names_differing_only_in_case_get_distinct_trigger_names() {
+        let lower = trigger_name("users", RowEvent::Insert);
+        let upper = trigger_name("Users", RowEvent::Insert);
+        let shout = trigger_name("USERS", RowEvent::Insert);
+        assert_eq!(lower, "dbaudit_users_ai");
+        assert!(upper.starts_with("dbaudit_Users_") && upper.ends_with("_ai"), "{upper}");
+        for (a, b) in [(&lower, &upper), (&lower, &shout), (&upper, &shout)] {
+            assert_ne!(a.to_lowercase(), b.to_lowercase());
+        }
     }
 }

@@ -20,13 +20,13 @@ mod view;
 pub use chain::{Chain, ChainPoint, Epoch, Key, KeyError, Mac};
 pub use json::{RawStr, RawValue};
 pub use record::{
-    encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, Event, EventRef, Op, ParseError, Record, Row,
-    RowRef, Value, MAC_MARKER, MAC_SUFFIX_LEN,
+    encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, Drift, DriftRef, Event, EventRef, Lost, LostRef,
+    Op, ParseError, Record, Row, RowRef, Value, MAC_MARKER, MAC_SUFFIX_LEN,
 };
 pub use tail::last_record;
 pub use time::{Timestamp, TIMESTAMP_LEN};
 pub use verify::{Tamper, TamperKind, Verdict, Verifier};
-pub use view::{parse_view, ClaimedView, Columns, EventView, Names, RecordView, RowView};
+pub use view::{parse_view, ClaimedView, Columns, DriftView, EventView, Names, RecordView, RowView};
 
 /// `N` random bytes from the operating system.
 pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {

@@ -62,11 +62,18 @@ impl Frame {
         Frame { host: name, data: Vec::new(), cut: Vec::new() }
     }
 
-    /// Appends the line for a record that verified: a row change, a start or a forged call.
+    /// Appends the line for a record that verified: a row change, a start, a forged call, a
+    /// change its trigger could not record (`op=drift`), or records the UDF could not write,
+    /// which is the pipeline failing and so an `op=error kind=lost` line.
     pub fn record(&mut self, out: &mut Vec<u8>, record: &RecordView) {
         let start = out.len();
         self.begin(out, record.ts);
-        field(out, "op", record.op_name().as_bytes());
+        if let EventView::Lost { .. } = record.event {
+            field(out, "op", b"error");
+            field(out, "kind", b"lost");
+        } else {
+            field(out, "op", record.op_name().as_bytes());
+        }
         match &record.event {
             EventView::Row(row) => {
                 self.table(out, "table", &row.db, &row.table);
@@ -85,6 +92,21 @@ impl Frame {
             EventView::Forged(claimed) => {
                 self.position(out, record);
                 self.claimed(out, claimed);
+            }
+            EventView::Drift(drift) => {
+                self.table(out, "table", &drift.db, &drift.table);
+                self.actor(out, &drift.user, drift.conn);
+                self.position(out, record);
+                field(out, "row_op", drift.row_op.as_str().as_bytes());
+                self.value_field(out, "error", &drift.error);
+            }
+            EventView::Lost { count, since, error } => {
+                self.position(out, record);
+                number(out, "count", *count);
+                let mut at = Vec::with_capacity(crate::TIMESTAMP_LEN);
+                since.write(&mut at);
+                field(out, "since", &at);
+                self.value_field(out, "error", error);
             }
         }
         self.finish(out, start);
@@ -111,11 +133,15 @@ impl Frame {
                 self.table(out, "claimed_table", &row.db, &row.table);
                 self.value_field(out, "claimed_user", &row.user);
             }
+            EventView::Drift(drift) => {
+                self.table(out, "claimed_table", &drift.db, &drift.table);
+                self.value_field(out, "claimed_user", &drift.user);
+            }
             EventView::Forged(claimed) => {
                 self.table(out, "claimed_table", &claimed.db, &claimed.table);
                 self.value_field(out, "claimed_user", &claimed.user);
             }
-            EventView::Start { .. } => {}
+            EventView::Start { .. } | EventView::Lost { .. } => {}
         }
         self.finish(out, start);
     }
@@ -148,14 +174,19 @@ impl Frame {
         number(out, "seq", record.seq);
     }
 
-    fn row_fields(&mut self, out: &mut Vec<u8>, record: &RecordView, row: &RowView) {
-        self.value_field(out, "user", &row.user);
-        if let Some(user) = row.user.bytes() {
+    /// `user=`, the client's `host=` taken from it, and `conn=`: who made the change.
+    fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: u64) {
+        self.value_field(out, "user", user);
+        if let Some(user) = user.bytes() {
             if let Some(at) = user.iter().rposition(|&b| b == b'@') {
                 self.capped(out, "host", |out| encode(out, &user[at + 1..], b""));
             }
         }
-        number(out, "conn", row.conn);
+        number(out, "conn", conn);
+    }
+
+    fn row_fields(&mut self, out: &mut Vec<u8>, record: &RecordView, row: &RowView) {
+        self.actor(out, &row.user, row.conn);
         self.position(out, record);
         self.capped(out, "pk", |out| {
             for (i, (name, value)) in row.pk.iter().enumerate() {
@@ -436,6 +467,38 @@ mod tests {
         let text = line(&record);
         assert!(text.contains(" op=forged ") && text.contains(" claimed_user=victim@localhost "), "{text}");
         assert!(!text.contains(" user="), "{text}");
+    }
+
+    #[test]
+    fn drift_line_names_the_actor_the_row_op_and_the_error() {
+        let record = record_line(&EventRef::Drift(crate::DriftRef {
+            db: b"acme",
+            table: b"users",
+            row_op: Op::Update,
+            user: b"app@10.0.0.5",
+            conn: 42,
+            error: b"1054: Unknown column 'b' in 'OLD'",
+        }));
+        assert_eq!(
+            line(&record),
+            "2026-11-26T08:31:24.123456+00:00 dbhost dbaudit: op=drift table=acme.users user=app@10.0.0.5 \
+             host=10.0.0.5 conn=42 epoch=9f2c41d07b3e5a18 seq=1 row_op=update \
+             error=1054:%20Unknown%20column%20%27b%27%20in%20%27OLD%27\n"
+        );
+    }
+
+    #[test]
+    fn lost_records_are_an_error_line_of_kind_lost() {
+        let record = record_line(&EventRef::Lost(crate::LostRef {
+            count: 12,
+            since: Timestamp(1_795_681_800_000_001),
+            error: b"cannot open the audit log",
+        }));
+        assert_eq!(
+            line(&record),
+            "2026-11-26T08:31:24.123456+00:00 dbhost dbaudit: op=error kind=lost epoch=9f2c41d07b3e5a18 seq=1 \
+             count=12 since=2026-11-26T08:30:00.000001Z error=cannot%20open%20the%20audit%20log\n"
+        );
     }
 
     #[test]

@@ -151,6 +151,39 @@ pub enum Event {
     Row(Row),
     /// `dbaudit_log` was called with a wrong token.
     Forged(Claimed),
+    /// A watched row changed but its trigger no longer matches the table (a column it names
+    /// was dropped or renamed): who and what kind of change are known, the values are not.
+    Drift(Drift),
+    /// Records that could not be written before this one (no log directory, disk full).
+    Lost(Lost),
+}
+
+/// A row change whose trigger failed against the table's current schema, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drift {
+    /// The database, as the trigger named it.
+    pub db: Value,
+    /// The table, as the trigger named it.
+    pub table: Value,
+    /// The row change the trigger fired on.
+    pub row_op: Op,
+    /// The account that ran the statement (`USER()`).
+    pub user: Value,
+    /// The connection id.
+    pub conn: u64,
+    /// The server's error, as the trigger's handler caught it.
+    pub error: Value,
+}
+
+/// A count of records that could not be written, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// How many records were not written.
+    pub count: u64,
+    /// When the first of them was refused.
+    pub since: Timestamp,
+    /// The last error that refused one.
+    pub error: Value,
 }
 
 /// One line of the raw log, read back.
@@ -236,6 +269,38 @@ pub enum EventRef<'a> {
     Row(RowRef<'a>),
     /// A call with a wrong token.
     Forged(ClaimedRef<'a>),
+    /// A row change whose trigger no longer matches its table.
+    Drift(DriftRef<'a>),
+    /// Records that could not be written before this one.
+    Lost(LostRef<'a>),
+}
+
+/// A row change whose trigger failed against the table's current schema, to write.
+#[derive(Clone, Copy, Debug)]
+pub struct DriftRef<'a> {
+    /// The database name.
+    pub db: &'a [u8],
+    /// The table name.
+    pub table: &'a [u8],
+    /// The row change the trigger fired on.
+    pub row_op: Op,
+    /// `USER()` of the statement.
+    pub user: &'a [u8],
+    /// `CONNECTION_ID()`.
+    pub conn: u64,
+    /// The server's error message.
+    pub error: &'a [u8],
+}
+
+/// A count of records that could not be written, to write.
+#[derive(Clone, Copy, Debug)]
+pub struct LostRef<'a> {
+    /// How many.
+    pub count: u64,
+    /// When the first of them was refused.
+    pub since: Timestamp,
+    /// The last error that refused one.
+    pub error: &'a [u8],
 }
 
 /// Appends the record's body: everything before `,"mac":"`.
@@ -307,6 +372,28 @@ pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Tim
             out.extend_from_slice(b",\"conn\":");
             json::write_value(out, c.conn);
             out.push(b'}');
+        }
+        EventRef::Drift(d) => {
+            out.extend_from_slice(b",\"op\":\"drift\",\"db\":");
+            json::write_value(out, Some(d.db));
+            out.extend_from_slice(b",\"table\":");
+            json::write_value(out, Some(d.table));
+            out.extend_from_slice(b",\"row_op\":\"");
+            out.extend_from_slice(d.row_op.as_str().as_bytes());
+            out.extend_from_slice(b"\",\"user\":");
+            json::write_value(out, Some(d.user));
+            out.extend_from_slice(b",\"conn\":");
+            write_u64(out, d.conn);
+            out.extend_from_slice(b",\"error\":");
+            json::write_value(out, Some(d.error));
+        }
+        EventRef::Lost(l) => {
+            out.extend_from_slice(b",\"op\":\"lost\",\"count\":");
+            write_u64(out, l.count);
+            out.extend_from_slice(b",\"since\":\"");
+            l.since.write(out);
+            out.extend_from_slice(b"\",\"error\":");
+            json::write_value(out, Some(l.error));
         }
     }
 }

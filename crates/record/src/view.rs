@@ -7,7 +7,7 @@
 
 use crate::chain::{ChainPoint, Epoch, Mac};
 use crate::json::{RawStr, RawValue, Reader, SyntaxError};
-use crate::record::{Claimed, Column, Event, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
+use crate::record::{Claimed, Column, Drift, Event, Lost, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
 use crate::time::Timestamp;
 
 /// A record line, read in place.
@@ -39,6 +39,34 @@ pub enum EventView<'a> {
     Row(RowView<'a>),
     /// `dbaudit_log` was called with a wrong token.
     Forged(ClaimedView<'a>),
+    /// A row changed but its trigger no longer matches the table.
+    Drift(DriftView<'a>),
+    /// Records that could not be written before this one.
+    Lost {
+        /// How many.
+        count: u64,
+        /// When the first of them was refused.
+        since: Timestamp,
+        /// The last error that refused one.
+        error: RawValue<'a>,
+    },
+}
+
+/// A row change whose trigger failed against the table's current schema, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriftView<'a> {
+    /// The database, as the trigger named it.
+    pub db: RawValue<'a>,
+    /// The table, as the trigger named it.
+    pub table: RawValue<'a>,
+    /// The row change the trigger fired on.
+    pub row_op: Op,
+    /// The account that ran the statement (`USER()`).
+    pub user: RawValue<'a>,
+    /// The connection id.
+    pub conn: u64,
+    /// The server's error, as the trigger's handler caught it.
+    pub error: RawValue<'a>,
 }
 
 /// A row change, read in place.
@@ -142,12 +170,14 @@ impl RecordView<'_> {
         ChainPoint { epoch: self.epoch, seq: self.seq, mac: self.mac }
     }
 
-    /// The `op` name: a row's op, or `start` / `forged`.
+    /// The `op` name: a row's op, or `start` / `forged` / `drift` / `lost`.
     pub fn op_name(&self) -> &'static str {
         match &self.event {
             EventView::Start { .. } => "start",
             EventView::Row(row) => row.op.as_str(),
             EventView::Forged(_) => "forged",
+            EventView::Drift(_) => "drift",
+            EventView::Lost { .. } => "lost",
         }
     }
 
@@ -173,6 +203,17 @@ impl RecordView<'_> {
                 user: c.user.to_value(),
                 conn: c.conn.to_value(),
             }),
+            EventView::Drift(d) => Event::Drift(Drift {
+                db: d.db.to_value(),
+                table: d.table.to_value(),
+                row_op: d.row_op,
+                user: d.user.to_value(),
+                conn: d.conn,
+                error: d.error.to_value(),
+            }),
+            EventView::Lost { count, since, error } => {
+                Event::Lost(Lost { count: *count, since: *since, error: error.to_value() })
+            }
         };
         Record { epoch: self.epoch, seq: self.seq, ts: self.ts, event, mac: self.mac }
     }
@@ -186,9 +227,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
     r.expect(",\"seq\":")?;
     let seq = r.u64()?;
     r.expect(",\"ts\":\"")?;
-    let at = r.pos();
-    let ts =
-        Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })?;
+    let ts = timestamp(&mut r)?;
     r.expect("\"")?;
     let event = if r.eat(",\"op\":\"start\",\"prev\":") {
         if seq != 0 {
@@ -219,14 +258,33 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
         let conn = r.raw_value()?;
         r.expect("}")?;
         EventView::Forged(ClaimedView { db, table, op, user, conn })
+    } else if r.eat(",\"op\":\"drift\",\"db\":") {
+        let db = r.raw_value()?;
+        r.expect(",\"table\":")?;
+        let table = r.raw_value()?;
+        r.expect(",\"row_op\":")?;
+        let row_op = op(&mut r)?;
+        r.expect(",\"user\":")?;
+        let user = r.raw_value()?;
+        r.expect(",\"conn\":")?;
+        let conn = r.u64()?;
+        r.expect(",\"error\":")?;
+        let error = r.raw_value()?;
+        EventView::Drift(DriftView { db, table, row_op, user, conn, error })
+    } else if r.eat(",\"op\":\"lost\",\"count\":") {
+        let count = r.u64()?;
+        r.expect(",\"since\":\"")?;
+        let since = timestamp(&mut r)?;
+        r.expect("\",\"error\":")?;
+        let error = r.raw_value()?;
+        EventView::Lost { count, since, error }
     } else {
         r.expect(",\"db\":")?;
         let db = r.raw_value()?;
         r.expect(",\"table\":")?;
         let table = r.raw_value()?;
         r.expect(",\"op\":")?;
-        let at = r.pos();
-        let op = Op::parse(&r.raw_string()?.text()).ok_or(SyntaxError { at, expected: "insert, update or delete" })?;
+        let op = op(&mut r)?;
         r.expect(",\"user\":")?;
         let user = r.raw_value()?;
         r.expect(",\"conn\":")?;
@@ -268,6 +326,16 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
     }
     debug_assert_eq!(body_end, line.len() - MAC_SUFFIX_LEN);
     Ok(RecordView { epoch, seq, ts, event, mac, body: &line[..body_end] })
+}
+
+fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
+    let at = r.pos();
+    Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })
+}
+
+fn op(r: &mut Reader) -> Result<Op, SyntaxError> {
+    let at = r.pos();
+    Op::parse(&r.raw_string()?.text()).ok_or(SyntaxError { at, expected: "insert, update or delete" })
 }
 
 fn fixed_hex<T>(r: &mut Reader, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {

@@ -3,8 +3,8 @@
 
 use dbaudit_record::normalised::Frame;
 use dbaudit_record::{
-    parse, parse_view, Chain, ClaimedRef, Column, ColumnRef, Columns, Epoch, Event, EventRef, EventView, Key, Op, Row,
-    RowRef, Timestamp, Value, Verifier, MAC_SUFFIX_LEN,
+    parse, parse_view, Chain, ClaimedRef, Column, ColumnRef, Columns, Drift, DriftRef, Epoch, Event, EventRef,
+    EventView, Key, Lost, LostRef, Op, Row, RowRef, Timestamp, Value, Verifier, MAC_SUFFIX_LEN,
 };
 use proptest::prelude::*;
 
@@ -134,6 +134,21 @@ fn sealed_log(key: &Key, rows: &[OwnedRow]) -> Vec<Vec<u8>> {
             let point = chain.append_next(&mut line, Timestamp(1), &EventRef::Forged(claimed));
             chain.advance(point);
             lines.push(line);
+            let drift = DriftRef {
+                db: b"acme",
+                table: b"users",
+                row_op: Op::Delete,
+                user: b"app@localhost",
+                conn: 9,
+                error: b"1054: Unknown column 'b' in 'OLD'",
+            };
+            let lost = LostRef { count: 3, since: Timestamp(1), error: b"disk full" };
+            for event in [EventRef::Drift(drift), EventRef::Lost(lost)] {
+                let mut line = Vec::new();
+                let point = chain.append_next(&mut line, Timestamp(1), &event);
+                chain.advance(point);
+                lines.push(line);
+            }
             let prev = chain.tip();
             chain = Chain::new(key.clone(), Epoch(0x2222 + i as u64));
             let mut line = Vec::new();
@@ -205,6 +220,38 @@ proptest! {
         prop_assert_eq!(record.event, Event::Row(expected));
         let verdict = Verifier::resume(key, start).check(&line[..line.len() - 1]).unwrap();
         prop_assert_eq!(verdict.tamper, None);
+    }
+
+    #[test]
+    fn drift_and_lost_records_read_back_the_same(
+        db in hostile_bytes(), user in hostile_bytes(), error in hostile_bytes(), conn in any::<u64>(),
+        count in any::<u64>(), since in 0u64..253_402_300_799_999_999,
+    ) {
+        let key = Key::from_bytes([3; 32]);
+        let (mut chain, _) = started_chain(&key, 42);
+        let drift = DriftRef { db: &db, table: b"t", row_op: Op::Update, user: &user, conn, error: &error };
+        let lost = LostRef { count, since: Timestamp(since), error: &error };
+        let expected = [
+            Event::Drift(Drift {
+                db: Value::from_bytes(Some(&db)),
+                table: Value::Text("t".into()),
+                row_op: Op::Update,
+                user: Value::from_bytes(Some(&user)),
+                conn,
+                error: Value::from_bytes(Some(&error)),
+            }),
+            Event::Lost(Lost { count, since: Timestamp(since), error: Value::from_bytes(Some(&error)) }),
+        ];
+        for (event, expected) in [EventRef::Drift(drift), EventRef::Lost(lost)].iter().zip(expected) {
+            let start = chain.tip();
+            let mut line = Vec::new();
+            let point = chain.append_next(&mut line, Timestamp(5), event);
+            chain.advance(point);
+            prop_assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+            let record = parse(&line[..line.len() - 1]).unwrap();
+            prop_assert_eq!(record.event, expected);
+            prop_assert_eq!(Verifier::resume(key.clone(), start).check(&line[..line.len() - 1]).unwrap().tamper, None);
+        }
     }
 
     #[test]

@@ -210,6 +210,71 @@ pub unsafe extern "C" fn dbaudit_version(
     result
 }
 
+/// `dbaudit_health` init: the result outgrows mysqld's 255-byte buffer, so it lives in a
+/// vector of ours behind `ptr`, freed in deinit.
+///
+/// # Safety
+/// Called by mysqld with valid pointers.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_health_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+    // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
+    unsafe {
+        if (*args).arg_count != 0 {
+            set_message(message, "dbaudit_health takes no arguments");
+            return true;
+        }
+        (*initid).maybe_null = false;
+        (*initid).const_item = false;
+        (*initid).max_length = 4096;
+        (*initid).ptr = Box::into_raw(Box::new(Vec::<u8>::new())).cast::<c_char>();
+    }
+    false
+}
+
+/// `dbaudit_health`: one JSON object on this process's audit stream (see `Auditor::health`).
+///
+/// # Safety
+/// Called by mysqld with valid pointers, after `dbaudit_health_init` succeeded.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_health(
+    initid: *mut UdfInit,
+    _args: *mut UdfArgs,
+    _result: *mut c_char,
+    length: *mut c_ulong,
+    is_null: *mut u8,
+    error: *mut u8,
+) -> *mut c_char {
+    let health = catch_unwind(|| AUDITOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).health());
+    // SAFETY: init put a Box<Vec<u8>> behind ptr, which lives until deinit; the flags are valid.
+    unsafe {
+        let Ok(health) = health else {
+            *is_null = 1;
+            *error = 1;
+            return std::ptr::null_mut();
+        };
+        let buffer = &mut *(*initid).ptr.cast::<Vec<u8>>();
+        *buffer = health;
+        *length = buffer.len() as c_ulong;
+        buffer.as_mut_ptr().cast::<c_char>()
+    }
+}
+
+/// `dbaudit_health` deinit: frees the result's vector.
+///
+/// # Safety
+/// Called by mysqld once per successful init, with the same `initid`.
+#[no_mangle]
+pub unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
+    // SAFETY: ptr is the Box<Vec<u8>> init made (or null), and deinit runs once.
+    unsafe {
+        let ptr = (*initid).ptr.cast::<Vec<u8>>();
+        if !ptr.is_null() {
+            drop(Box::from_raw(ptr));
+            (*initid).ptr = std::ptr::null_mut();
+        }
+    }
+}
+
 /// `dbaudit_test_panic` init (test builds only).
 ///
 /// # Safety

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dbaudit_record::{Chain, Epoch, EventRef, Key, RowRef, Timestamp};
+use dbaudit_record::{json, Chain, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
-use crate::call::{self, Arg};
+use crate::call::{self, Arg, Call};
 use crate::sink::Sink;
 use dbaudit_udfconfig::{Destination, UdfConfig};
 
@@ -33,12 +33,30 @@ struct Ready {
     sink: Sink,
 }
 
+/// Records that could not be written since the UDF was loaded: what `dbaudit_health()`
+/// shows, and what the next record that can be written reports first (`op:"lost"`).
+#[derive(Debug)]
+struct Losses {
+    /// Every record not written since load.
+    total: u64,
+    /// Those not yet reported in the log by a `lost` record.
+    unreported: u64,
+    /// When the first unreported one was refused.
+    since: Option<Timestamp>,
+    /// The last error, and when.
+    last_error: Option<(Timestamp, String)>,
+    /// Whether the last call failed.
+    failing: bool,
+}
+
 /// The audit log writer of one mysqld process.
 pub struct Auditor {
     config_path: Option<PathBuf>,
     ready: Option<Ready>,
     failed: Option<(Instant, String)>,
     line: Vec<u8>,
+    losses: Losses,
+    called: bool,
 }
 
 impl Default for Auditor {
@@ -50,7 +68,14 @@ impl Default for Auditor {
 impl Auditor {
     /// An auditor that reads `DBAUDIT_UDF_CONFIG` or the default configuration on first use.
     pub const fn new() -> Auditor {
-        Auditor { config_path: None, ready: None, failed: None, line: Vec::new() }
+        Auditor {
+            config_path: None,
+            ready: None,
+            failed: None,
+            line: Vec::new(),
+            losses: Losses { total: 0, unreported: 0, since: None, last_error: None, failing: false },
+            called: false,
+        }
     }
 
     /// An auditor reading the given configuration file.
@@ -58,8 +83,28 @@ impl Auditor {
         Auditor { config_path: Some(path), ..Auditor::new() }
     }
 
-    /// Handles one call: checks the token and the protocol, writes one record.
+    /// Handles one call: checks the token and the protocol, writes one record. A call whose
+    /// record cannot be written is counted as lost, and the next record written is preceded
+    /// by one that says how many were lost, so the gap is in the chain for all to see.
     pub fn log(&mut self, args: &[Arg]) -> Outcome {
+        self.called = true;
+        let outcome = self.write(args);
+        match &outcome {
+            Outcome::Refused(message) | Outcome::Failed(message) => {
+                let now = Timestamp::now();
+                let losses = &mut self.losses;
+                losses.total += 1;
+                losses.unreported += 1;
+                losses.since.get_or_insert(now);
+                losses.last_error = Some((now, message.clone()));
+                losses.failing = true;
+            }
+            Outcome::Written(_) | Outcome::Forged => self.losses.failing = false,
+        }
+        outcome
+    }
+
+    fn write(&mut self, args: &[Arg]) -> Outcome {
         if let Err(message) = self.set_up() {
             return Outcome::Failed(message);
         }
@@ -71,33 +116,72 @@ impl Auditor {
         let event = if forged {
             EventRef::Forged(call::claimed(args))
         } else {
-            row = match call::parse_row(args) {
-                Ok(row) => row,
+            match call::parse(args) {
+                Ok(Call::Row(call)) => {
+                    row = call;
+                    EventRef::Row(RowRef {
+                        db: row.db,
+                        table: row.table,
+                        op: row.op,
+                        user: row.user,
+                        conn: row.conn,
+                        pk: &row.pk,
+                        changed: row.changed.as_deref(),
+                        old: row.old.as_deref(),
+                        new: row.new.as_deref(),
+                    })
+                }
+                Ok(Call::Drift(drift)) => EventRef::Drift(drift),
                 Err(message) => return Outcome::Refused(message),
-            };
-            EventRef::Row(RowRef {
-                db: row.db,
-                table: row.table,
-                op: row.op,
-                user: row.user,
-                conn: row.conn,
-                pk: &row.pk,
-                changed: row.changed.as_deref(),
-                old: row.old.as_deref(),
-                new: row.new.as_deref(),
-            })
+            }
         };
-        self.line.clear();
-        let point = ready.chain.append_next(&mut self.line, Timestamp::now(), &event);
-        if let Err(e) = ready.sink.write_line(&self.line) {
-            return Outcome::Failed(format!("cannot write the audit log: {e}"));
+        let now = Timestamp::now();
+        if self.losses.unreported > 0 {
+            let (at, error) = self.losses.last_error.as_ref().map_or((now, ""), |(at, e)| (*at, e.as_str()));
+            let since = self.losses.since.unwrap_or(at);
+            let lost = EventRef::Lost(LostRef { count: self.losses.unreported, since, error: error.as_bytes() });
+            if let Err(message) = append(ready, &mut self.line, now, &lost) {
+                return Outcome::Failed(message);
+            }
+            self.losses.unreported = 0;
+            self.losses.since = None;
         }
-        ready.chain.advance(point);
-        if forged {
-            Outcome::Forged
-        } else {
-            Outcome::Written(point.seq)
+        match append(ready, &mut self.line, now, &event) {
+            Err(message) => Outcome::Failed(message),
+            Ok(_) if forged => Outcome::Forged,
+            Ok(seq) => Outcome::Written(seq),
         }
+    }
+
+    /// What `dbaudit_health()` returns: one JSON object on the state of this process's
+    /// audit stream. `state` is `idle` before the first call, `failing` while records are
+    /// being lost, `ok` otherwise; `lost` counts every record not written since load.
+    pub fn health(&self) -> Vec<u8> {
+        let state = match (self.called, self.losses.failing) {
+            (false, _) => "idle",
+            (true, true) => "failing",
+            (true, false) => "ok",
+        };
+        let mut out = format!("{{\"version\":\"{}\",\"state\":\"{state}\",\"epoch\":", crate::VERSION).into_bytes();
+        match self.ready.as_ref().and_then(|r| r.chain.tip()) {
+            Some(tip) => out.extend_from_slice(format!("\"{}\",\"seq\":{}", tip.epoch, tip.seq).as_bytes()),
+            None => out.extend_from_slice(b"null,\"seq\":null"),
+        }
+        out.extend_from_slice(
+            format!(",\"lost\":{},\"unreported\":{},\"last_error\":", self.losses.total, self.losses.unreported)
+                .as_bytes(),
+        );
+        match &self.losses.last_error {
+            Some((at, message)) => {
+                json::write_str(&mut out, message);
+                out.extend_from_slice(b",\"last_error_at\":\"");
+                at.write(&mut out);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null,\"last_error_at\":null"),
+        }
+        out.push(b'}');
+        out
     }
 
     fn set_up(&mut self) -> Result<(), String> {
@@ -126,7 +210,7 @@ impl Auditor {
         let path = self.config_path.clone().unwrap_or_else(UdfConfig::path);
         let config = UdfConfig::read(&path)?;
         let key = Key::read_file(&config.key_file).map_err(|e| e.to_string())?;
-        let mut sink = Sink::open(&config.destination).map_err(|e| match &config.destination {
+        let sink = Sink::open(&config.destination).map_err(|e| match &config.destination {
             Destination::File(log) => format!(
                 "cannot open the audit log {}: {e}; check log = in [dbaudit-udf] of {}",
                 log.display(),
@@ -136,14 +220,22 @@ impl Auditor {
         })?;
         let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
         let token = key.trigger_token();
-        let mut chain = Chain::new(key, epoch);
+        let chain = Chain::new(key, epoch);
         let prev = sink.last_record();
-        self.line.clear();
-        let point = chain.append_next(&mut self.line, Timestamp::now(), &EventRef::Start { prev });
-        sink.write_line(&self.line).map_err(|e| format!("cannot write the audit log: {e}"))?;
-        chain.advance(point);
-        Ok(Ready { chain, token, sink })
+        let mut ready = Ready { chain, token, sink };
+        append(&mut ready, &mut self.line, Timestamp::now(), &EventRef::Start { prev })?;
+        Ok(ready)
     }
+}
+
+/// Seals `event` as the chain's next record into `line`, writes it, and moves the chain on;
+/// returns its seq. On error the chain stays where it was, so the next record takes the seq.
+fn append(ready: &mut Ready, line: &mut Vec<u8>, ts: Timestamp, event: &EventRef) -> Result<u64, String> {
+    line.clear();
+    let point = ready.chain.append_next(line, ts, event);
+    ready.sink.write_line(line).map_err(|e| format!("cannot write the audit log: {e}"))?;
+    ready.chain.advance(point);
+    Ok(point.seq)
 }
 
 #[cfg(test)]
@@ -230,6 +322,37 @@ mod tests {
         assert_eq!(start.event, Event::Start { prev: Some(last) });
         let mut verifier = Verifier::new(fx.key.clone());
         assert!(fx.lines().iter().all(|l| verifier.check(l).unwrap().tamper.is_none()));
+    }
+
+    #[test]
+    fn records_lost_while_the_log_cannot_be_written_are_counted_in_the_chain() {
+        let fx = Fixture::new("lost");
+        let config = format!("[dbaudit-udf]\nlog = {0}/missing/audit.log\nkey_file = {0}/key\n", fx.dir.display());
+        std::fs::write(fx.dir.join("dbaudit.cnf"), config).unwrap();
+        let token = fx.key.trigger_token();
+        let values = [("new.id", Some(&b"1"[..]))];
+        let mut auditor = fx.auditor();
+        assert!(String::from_utf8(auditor.health()).unwrap().contains("\"state\":\"idle\""));
+        for _ in 0..3 {
+            assert!(matches!(auditor.log(&insert_args(&token, &values)), Outcome::Failed(_)));
+        }
+        let health = String::from_utf8(auditor.health()).unwrap();
+        assert!(health.contains("\"state\":\"failing\"") && health.contains("\"lost\":3,\"unreported\":3"), "{health}");
+        assert!(health.contains("cannot open the audit log"), "{health}");
+
+        std::fs::create_dir(fx.dir.join("missing")).unwrap();
+        std::thread::sleep(RETRY_SETUP + Duration::from_millis(50));
+        assert_eq!(auditor.log(&insert_args(&token, &values)), Outcome::Written(2));
+        let text = std::fs::read(fx.dir.join("missing/audit.log")).unwrap();
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let records: Vec<_> = lines.iter().map(|l| dbaudit_record::parse(l).unwrap()).collect();
+        let Event::Lost(lost) = &records[1].event else { panic!("expected a lost record, got {:?}", records[1]) };
+        assert_eq!(lost.count, 3);
+        assert!(matches!(records[2].event, Event::Row(_)));
+        let mut verifier = Verifier::new(fx.key.clone());
+        assert!(lines.iter().all(|l| verifier.check(l).unwrap().tamper.is_none()));
+        let health = String::from_utf8(auditor.health()).unwrap();
+        assert!(health.contains("\"state\":\"ok\"") && health.contains("\"lost\":3,\"unreported\":0"), "{health}");
     }
 
     #[test]

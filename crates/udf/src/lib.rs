@@ -2,7 +2,7 @@
 //!
 //! `dbaudit_log(token, db, tbl, op, user, conn, pk_cols, secret_cols, old./new. values…)`
 //! appends one sealed record per changed row to the audit log; `dbaudit_version()` names
-//! the build. The unsafe C ABI lives in [`abi`] alone; everything else is safe Rust that
+//! the build; `dbaudit_health()` tells how the stream fares (records lost, the last error). The unsafe C ABI lives in [`abi`] alone; everything else is safe Rust that
 //! unit tests drive without a server. Nothing here may panic across the ABI or block
 //! mysqld for long: every entry point is wrapped in `catch_unwind`, and problems become a
 //! NULL result and one line in the server's error log.

@@ -19,7 +19,8 @@ use crate::server::Server;
 /// The library's file name, in `--from` and in `@@plugin_dir`.
 const LIBRARY: &str = "libdbaudit_udf.so";
 /// The SQL functions `install` creates and their return types.
-const FUNCTIONS: [(&str, &str); 2] = [("dbaudit_log", "INTEGER"), ("dbaudit_version", "STRING")];
+const FUNCTIONS: [(&str, &str); 3] =
+    [("dbaudit_log", "INTEGER"), ("dbaudit_version", "STRING"), ("dbaudit_health", "STRING")];
 
 /// Plans the database part of an install; returns the connection the plan runs on.
 pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Server, Failure> {
@@ -217,7 +218,7 @@ fn plugin_dir(server: &mut Server) -> Result<PathBuf, Failure> {
 fn loaded_functions(server: &mut Server) -> Result<Vec<String>, Failure> {
     server
         .conn
-        .query("SELECT name FROM mysql.func WHERE name IN ('dbaudit_log', 'dbaudit_version') ORDER BY name")
+        .query("SELECT name FROM mysql.func WHERE name IN ('dbaudit_log', 'dbaudit_version', 'dbaudit_health') ORDER BY name")
         .map_err(|e| {
             Failure::new(format!(
                 "cannot read mysql.func on {}: {e}; install needs an account with INSERT and DELETE on mysql (root)",
