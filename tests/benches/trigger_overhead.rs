@@ -137,7 +137,11 @@ fn main() {
             Setup::NoTrigger => {}
             Setup::ConcatWs => concat_triggers(table).iter().for_each(|sql| root.query_drop(sql).unwrap()),
             Setup::Dbaudit => {
-                let request = WatchRequest { secrets: vec!["password".into()], fail_closed: Some(false) };
+                let request = WatchRequest {
+                    secrets: vec!["password".into()],
+                    fail_closed: Some(false),
+                    ..WatchRequest::default()
+                };
                 watch_table(&mut root, Flavour::MariaDb, &TableName::new("bench", table), &server.token(), &request)
                     .unwrap_or_else(|e| panic!("watch: {e}"));
             }

@@ -17,7 +17,8 @@ fn acme_users(server: &MariaDb) {
         "CREATE TABLE acme.users (id INT PRIMARY KEY, login VARCHAR(200) NOT NULL, password CHAR(20) NOT NULL)",
     )
     .unwrap();
-    let request = WatchRequest { secrets: vec!["password".to_owned()], fail_closed: Some(false) };
+    let request =
+        WatchRequest { secrets: vec!["password".to_owned()], fail_closed: Some(false), ..WatchRequest::default() };
     watch_table(&mut root, Flavour::MariaDb, &TableName::new("acme", "users"), &server.token(), &request).unwrap();
 }
 

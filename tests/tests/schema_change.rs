@@ -10,7 +10,7 @@ use dbaudit_tests::MariaDb;
 use mysql::prelude::Queryable;
 
 fn watch(server: &MariaDb, db: &str, table: &str, fail_closed: bool) {
-    let request = WatchRequest { secrets: Vec::new(), fail_closed: Some(fail_closed) };
+    let request = WatchRequest { fail_closed: Some(fail_closed), ..WatchRequest::default() };
     watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.token(), &request)
         .unwrap_or_else(|e| panic!("watch {db}.{table}: {e}"));
 }

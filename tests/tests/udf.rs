@@ -13,8 +13,11 @@ use mysql::prelude::Queryable;
 
 /// Watches `db.table` with `dbaudit watch`'s own generator, fail-open or fail-closed.
 fn watch(server: &MariaDb, db: &str, table: &str, secret: &[&str], fail_closed: bool) {
-    let request =
-        WatchRequest { secrets: secret.iter().map(|s| s.to_string()).collect(), fail_closed: Some(fail_closed) };
+    let request = WatchRequest {
+        secrets: secret.iter().map(|s| s.to_string()).collect(),
+        fail_closed: Some(fail_closed),
+        ..WatchRequest::default()
+    };
     watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.token(), &request)
         .unwrap_or_else(|e| panic!("watch {db}.{table}: {e}"));
 }

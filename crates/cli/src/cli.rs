@@ -9,7 +9,9 @@ pub use crate::install::layout::{FlavorArg, Role};
 const EXIT_STATUS: &str = "\
 Exit status:
   0  done; for status and verify: nothing wrong found
-  1  status: a trigger is missing or altered, the UDF is not loaded, or the key is unreadable;
+  1  status: a trigger is missing or altered, a table of the watch list is gone or renamed,
+     the UDF is not loaded or losing records, or the key is unreadable;
+     watch --all: a table could not be brought back in line;
      verify: records are missing, edited, inserted, moved, or forged (dbaudit_log called
      with a wrong token)
   2  nothing checked or changed: bad usage, option file, key file, connection, missing
@@ -57,6 +59,10 @@ pub struct ConnectionArgs {
     /// creates it if absent (default /etc/mysql/dbaudit.key).
     #[arg(long, global = true, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// The watch list: the tables watch keeps watched (default dbaudit-watch.json beside
+    /// --defaults-file, else /var/ossec/etc/dbaudit-watch.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub watch_list: Option<PathBuf>,
 }
 
 /// The subcommands. (`demo` is to come: issue 6.)
@@ -123,15 +129,25 @@ pub struct InstallArgs {
 #[command(after_help = "\
 DB and TABLE may each be backtick-quoted as in SQL: `shop-db`.`weird``tab le`.
 A table already watched keeps its secret columns and its fail-open/fail-closed mode unless
-told otherwise; to reveal a secret column again, unwatch the table and watch it anew.
-Re-run watch after altering a watched table, so that new columns are recorded.")]
+told otherwise. Watched tables are kept in the watch list (--watch-list), which status and
+fingerprint compare the server with. After ALTER TABLE, RENAME TABLE or DROP and CREATE of a
+watched table, `dbaudit watch --all` brings every table's triggers back in line (a timer runs
+it every minute when installed): it follows a renamed table, and refuses a table whose secret
+column is gone until it is named again (--secret NEW) or released (--release-secret OLD).
+Exit status of --all: 0 all in line, 1 some table could not be healed (each said on a line).")]
 pub struct WatchArgs {
     /// Tables to watch, as DB.TABLE.
-    #[arg(required = true, value_name = "DB.TABLE")]
+    #[arg(required_unless_present = "all", conflicts_with = "all", value_name = "DB.TABLE")]
     pub tables: Vec<String>,
+    /// Every table of the watch list (or, with no list yet, every table carrying dbaudit triggers).
+    #[arg(long)]
+    pub all: bool,
     /// A column recorded as a keyed mask, never in clear (repeatable; must exist in a named table).
     #[arg(long = "secret", value_name = "COLUMN")]
     pub secrets: Vec<String>,
+    /// A secret column to record in clear from now on, or one that is gone (repeatable).
+    #[arg(long = "release-secret", value_name = "COLUMN")]
+    pub release: Vec<String>,
     /// Refuse the statement when its audit record cannot be written.
     #[arg(long, conflicts_with = "fail_open")]
     pub fail_closed: bool,

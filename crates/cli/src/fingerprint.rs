@@ -10,8 +10,10 @@ use dbaudit_connect::quote_str;
 use mysql::prelude::Queryable;
 
 use crate::error::{Failure, Outcome};
-use crate::schema::{triggers_on, watched_tables, TableSchema};
+use crate::schema::{our_triggers, triggers_on, watched_tables, TableSchema};
 use crate::server::Server;
+use crate::status::watch_list_problems;
+use crate::watchlist::WatchList;
 
 /// The longest line, in bytes, before its `;` and newline.
 pub const MAX_LINE: usize = 198;
@@ -73,8 +75,8 @@ fn assemble(mut sections: Vec<Section>) -> Vec<String> {
     lines
 }
 
-/// Gathers the fingerprint's lines.
-pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
+/// Gathers the fingerprint's lines, holding the server to the watch list `list`.
+pub fn gather(conn: &mut impl Queryable, list: &WatchList) -> Result<Vec<String>, Failure> {
     let sql = |what: &str| {
         let what = what.to_owned();
         move |e: mysql::Error| Failure::new(format!("fingerprint: cannot read {what}: {e}"))
@@ -87,8 +89,38 @@ pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
         functions.into_iter().map(|(name, ret, dl, kind)| format!("udf {name} ret={ret} type={kind} dl={dl}"));
     sections.push(Section::new(functions.collect(), "udf (mysql.func rows)"));
 
+    // Records lost show here too: a UDF that cannot write is audit switched off.
+    let health: Option<String> = conn.query_first("SELECT dbaudit_health()").ok().flatten();
+    let health = health.and_then(|h| serde_json::from_str::<serde_json::Value>(&h).ok());
+    sections.push(Section::new(
+        vec![match health {
+            Some(h) => format!("udf health state={} lost={}", h["state"].as_str().unwrap_or("?"), h["lost"]),
+            None => "udf health unavailable".to_owned(),
+        }],
+        "udf health",
+    ));
+    let listed: Vec<String> = list
+        .tables
+        .iter()
+        .map(|w| {
+            let mode = if w.fail_closed { "fail-closed" } else { "fail-open" };
+            format!("watch {} {mode} secrets={}", w.table, w.secrets.join(","))
+        })
+        .collect();
+    sections.push(Section::new(listed, "watch list (table, mode, secrets)"));
+    let ours = our_triggers(conn)?;
+    let problems = watch_list_problems(conn, list, &ours)?.into_iter().map(|p| format!("problem {p}")).collect();
+    sections.push(Section::new(problems, "problems"));
+
     for table in watched_tables(conn)? {
-        let schema = TableSchema::read(conn, &table)?;
+        let schema = match TableSchema::read(conn, &table) {
+            Ok(schema) => schema,
+            // One odd table must not hide what happens to the others.
+            Err(e) => {
+                sections.push(Section::new(vec![format!("table {table} unreadable: {e}")], "unreadable"));
+                continue;
+            }
+        };
         let triggers = triggers_on(conn, &table)?.into_iter().map(|t| {
             format!(
                 "trigger {table} {} {} {} order={} {} definer={} sql_mode={} body={}",
@@ -162,8 +194,8 @@ pub fn gather(conn: &mut impl Queryable) -> Result<Vec<String>, Failure> {
 
 /// Runs `dbaudit fingerprint`; each line ends in `;` so that items stay apart when OSSEC's
 /// `full_command` joins the output into one line.
-pub fn run(out: &mut dyn Write, server: &mut Server) -> Result<Outcome, Failure> {
-    let lines = gather(&mut server.conn)?;
+pub fn run(out: &mut dyn Write, server: &mut Server, list: &WatchList) -> Result<Outcome, Failure> {
+    let lines = gather(&mut server.conn, list)?;
     let write = |e: std::io::Error| Failure::new(format!("cannot write the fingerprint: {e}"));
     for line in lines {
         writeln!(out, "{line};").map_err(write)?;

@@ -17,6 +17,7 @@ pub mod triggers;
 pub mod udf_config;
 pub mod verify;
 pub mod watch;
+pub mod watchlist;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -26,10 +27,13 @@ use dbaudit_connect::ClientOptions;
 
 use crate::cli::{Cli, Command, ConnectionArgs, WatchArgs};
 use crate::error::{exit_code, Failure, Outcome, EXIT_FAILURE, EXIT_OK};
+use crate::schema::{our_triggers, table_exists};
 use crate::server::Server;
 use crate::table::TableName;
+use crate::triggers::written_for;
 use crate::udf_config::read_key;
 use crate::watch::{apply, print_plan, unwatch_table, WatchPlan, WatchRequest};
+use crate::watchlist::{WatchList, Watched};
 
 /// Runs the command line `args` and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
@@ -58,42 +62,68 @@ fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
         Command::Unwatch(args) => {
             let tables = parse_tables(&args.tables)?;
             let mut server = connect(connection)?;
+            let mut list = WatchList::lock(&watch_list_path(connection))?;
             for table in tables {
-                let dropped = unwatch_table(&mut server.conn, &table)?;
-                let line = if dropped.is_empty() {
-                    format!("{table}: not watched; nothing to drop")
+                let listed = list.remove(&table);
+                let line = if !table_exists(&mut server.conn, &table)? && listed {
+                    format!("{table}: not on the server; taken off the watch list")
                 } else {
-                    format!("{table}: dropped {}", dropped.join(", "))
+                    let dropped = unwatch_table(&mut server.conn, &table)?;
+                    match (dropped.is_empty(), listed) {
+                        (true, false) => format!("{table}: not watched; nothing to drop"),
+                        (true, true) => format!("{table}: had no dbaudit triggers; taken off the watch list"),
+                        (false, _) => format!("{table}: dropped {}", dropped.join(", ")),
+                    }
                 };
+                if listed {
+                    list.save()?;
+                }
                 writeln!(out, "{line}").map_err(output)?;
             }
             Ok(Outcome::Clean)
         }
         Command::Status(args) => {
             let mut server = connect(connection)?;
-            status::run(out, &mut server, read_key(connection.key_file.as_deref()), args.json)
+            let list = WatchList::read(&watch_list_path(connection))?;
+            status::run(out, &mut server, read_key(connection.key_file.as_deref()), &list, args.json)
         }
-        Command::Fingerprint => fingerprint::run(out, &mut connect(connection)?),
+        Command::Fingerprint => {
+            let list = WatchList::read(&watch_list_path(connection))?;
+            fingerprint::run(out, &mut connect(connection)?, &list)
+        }
         Command::Verify(args) => verify::run(out, read_key(connection.key_file.as_deref())?, &args.logs),
     }
 }
 
 fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> Result<Outcome, Failure> {
-    let tables = parse_tables(&args.tables)?;
     let token = read_key(connection.key_file.as_deref())?.trigger_token();
     let mut server = connect(connection)?;
     server.require_udf()?;
+    let path = watch_list_path(connection);
+    let mut list = if args.print { WatchList::read(&path)? } else { WatchList::lock(&path)? };
     let fail_closed = match (args.fail_closed, args.fail_open) {
         (true, _) => Some(true),
         (_, true) => Some(false),
         _ => None,
     };
-    let request = WatchRequest { secrets: args.secrets.clone(), fail_closed };
+    if args.all {
+        return watch_all(out, &mut server, &token, &mut list, &args, fail_closed);
+    }
+    let tables = parse_tables(&args.tables)?;
     // Every table is read and planned before anything changes: a typo in the last name
     // must not leave the first ones half done.
     let plans = tables
         .iter()
-        .map(|table| WatchPlan::make(&mut server.conn, server.flavour, table, &token, &request))
+        .map(|table| {
+            let listed = list.get(table);
+            let request = WatchRequest {
+                secrets: args.secrets.clone(),
+                fail_closed: fail_closed.or(listed.map(|w| w.fail_closed)),
+                kept: listed.map(|w| w.secrets.clone()).unwrap_or_default(),
+                release: args.release.clone(),
+            };
+            WatchPlan::make(&mut server.conn, server.flavour, table, &token, &request)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for secret in &args.secrets {
         let known =
@@ -111,10 +141,103 @@ fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> R
             continue;
         }
         apply(&mut server.conn, &plan.schema.name, &plan.statements)?;
+        list.set(watched(plan));
+        list.save()?;
         let done = if plan.statements.is_empty() { "already watched, triggers up to date" } else { "watched" };
         writeln!(out, "{}: {done} ({})", plan.schema.name, plan.summary()).map_err(output)?;
     }
     Ok(Outcome::Clean)
+}
+
+/// The watch list's entry for what `plan` installed.
+fn watched(plan: &WatchPlan) -> Watched {
+    Watched { table: plan.schema.name.clone(), secrets: plan.set.secrets.clone(), fail_closed: plan.fail_closed }
+}
+
+/// `watch --all`: brings every table of the watch list back in line with it, following a
+/// renamed table; with no list yet, adopts the tables that carry our triggers. A table that
+/// cannot be healed is said on a line and the others go on.
+fn watch_all(
+    out: &mut dyn Write,
+    server: &mut Server,
+    token: &str,
+    list: &mut WatchList,
+    args: &WatchArgs,
+    fail_closed: Option<bool>,
+) -> Result<Outcome, Failure> {
+    let ours = our_triggers(&mut server.conn)?;
+    let wanted: Vec<(TableName, Option<&Watched>)> = if list.exists {
+        list.tables.iter().map(|w| (w.table.clone(), Some(w))).collect()
+    } else {
+        let mut tables: Vec<TableName> = ours.iter().map(|t| TableName::new(&t.db, &t.table)).collect();
+        tables.dedup();
+        tables.into_iter().map(|t| (t, None)).collect()
+    };
+    let wanted: Vec<(TableName, Option<Watched>)> = wanted.into_iter().map(|(t, w)| (t, w.cloned())).collect();
+    if wanted.is_empty() {
+        writeln!(out, "no table is watched (dbaudit watch DB.TABLE)").map_err(output)?;
+        return Ok(Outcome::Clean);
+    }
+    let mut trouble = false;
+    for (table, listed) in wanted {
+        let target = if table_exists(&mut server.conn, &table)? {
+            table.clone()
+        } else {
+            // RENAME TABLE takes the triggers along; they still name the table they were made for.
+            let mut moved: Vec<TableName> = ours
+                .iter()
+                .filter(|t| written_for(&t.body).as_ref() == Some(&table))
+                .map(|t| TableName::new(&t.db, &t.table))
+                .filter(|t| *t != table)
+                .collect();
+            moved.dedup();
+            match moved.as_slice() {
+                [to] => {
+                    writeln!(out, "{table}: renamed to {to}; watching it under its new name").map_err(output)?;
+                    to.clone()
+                }
+                _ => {
+                    writeln!(
+                        out,
+                        "{table}: does not exist (dropped, or renamed and its triggers dropped); left in the watch \
+                         list: create it again and re-run, or `dbaudit unwatch {table}`"
+                    )
+                    .map_err(output)?;
+                    trouble = true;
+                    continue;
+                }
+            }
+        };
+        let request = WatchRequest {
+            secrets: args.secrets.clone(),
+            fail_closed: fail_closed.or(listed.as_ref().map(|w| w.fail_closed)),
+            kept: listed.as_ref().map(|w| w.secrets.clone()).unwrap_or_default(),
+            release: args.release.clone(),
+        };
+        let plan = match WatchPlan::make(&mut server.conn, server.flavour, &target, token, &request) {
+            Ok(plan) => plan,
+            Err(e) => {
+                writeln!(out, "{e}").map_err(output)?;
+                trouble = true;
+                continue;
+            }
+        };
+        if args.print {
+            print_plan(out, &plan).map_err(output)?;
+            continue;
+        }
+        apply(&mut server.conn, &plan.schema.name, &plan.statements)?;
+        list.remove(&table);
+        list.set(watched(&plan));
+        list.save()?;
+        let done = if plan.statements.is_empty() { "in line, nothing to do" } else { "triggers brought in line" };
+        writeln!(out, "{}: {done} ({})", plan.schema.name, plan.summary()).map_err(output)?;
+    }
+    Ok(Outcome::findings_if(trouble))
+}
+
+fn watch_list_path(connection: &ConnectionArgs) -> std::path::PathBuf {
+    WatchList::path_for(connection.watch_list.as_deref(), connection.defaults_file.as_deref())
 }
 
 fn parse_tables(texts: &[String]) -> Result<Vec<TableName>, Failure> {

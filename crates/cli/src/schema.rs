@@ -102,7 +102,8 @@ impl TableSchema {
                 "table {name} does not exist (or this account cannot see it); check the name, as DB.TABLE"
             )));
         };
-        if kind != "BASE TABLE" {
+        // MariaDB calls a table WITH SYSTEM VERSIONING a `SYSTEM VERSIONED` one; triggers work on it.
+        if kind != "BASE TABLE" && kind != "SYSTEM VERSIONED" {
             return Err(Failure::new(format!("{name} is a {kind}, not a table: triggers can only watch tables")));
         }
         let name = TableName { db, table };
@@ -251,18 +252,33 @@ pub fn triggers_on(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<E
     )
 }
 
-/// The tables that carry at least one of our triggers, sorted.
-pub fn watched_tables(conn: &mut impl Queryable) -> Result<Vec<TableName>, Failure> {
-    let ours = triggers_where(
+/// Every trigger of ours on the server, on whichever table.
+pub fn our_triggers(conn: &mut impl Queryable) -> Result<Vec<ExistingTrigger>, Failure> {
+    let found = triggers_where(
         conn,
         "TRIGGER_NAME LIKE 'dbaudit\\_%' AND ACTION_STATEMENT LIKE '%dbaudit\\_log(%'",
         Vec::new(),
     )?;
-    let mut tables: Vec<TableName> =
-        ours.iter().filter(|t| t.is_ours()).map(|t| TableName::new(&t.db, &t.table)).collect();
+    Ok(found.into_iter().filter(ExistingTrigger::is_ours).collect())
+}
+
+/// The tables that carry at least one of our triggers, sorted.
+pub fn watched_tables(conn: &mut impl Queryable) -> Result<Vec<TableName>, Failure> {
+    let mut tables: Vec<TableName> = our_triggers(conn)?.iter().map(|t| TableName::new(&t.db, &t.table)).collect();
     tables.sort();
     tables.dedup();
     Ok(tables)
+}
+
+/// Whether `name` is a table on the server (as this account can see).
+pub fn table_exists(conn: &mut impl Queryable, name: &TableName) -> Result<bool, Failure> {
+    let found: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (&name.db, &name.table),
+        )
+        .map_err(|e| Failure::new(format!("cannot look for {name} in information_schema.TABLES: {e}")))?;
+    Ok(found.unwrap_or(0) > 0)
 }
 
 #[cfg(test)]

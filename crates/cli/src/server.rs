@@ -57,6 +57,16 @@ impl Server {
         }
     }
 
+    /// What `dbaudit_health()` says (one JSON object), or None when the function does not
+    /// exist (a build before it, or an install that did not create it).
+    pub fn udf_health(&mut self) -> Result<Option<String>, Failure> {
+        match self.conn.query_first::<Option<String>, _>("SELECT dbaudit_health()") {
+            Ok(health) => Ok(health.flatten()),
+            Err(mysql::Error::MySqlError(e)) if e.code == 1305 => Ok(None),
+            Err(e) => Err(Failure::new(format!("cannot ask {} for dbaudit_health(): {e}", self.target))),
+        }
+    }
+
     /// Fails unless `dbaudit_log` exists: a trigger calling a missing function would
     /// make every write to its table fail.
     pub fn require_udf(&mut self) -> Result<(), Failure> {

@@ -6,12 +6,15 @@ use std::path::Path;
 
 use dbaudit_record::{json, Key};
 
+use mysql::prelude::Queryable;
+
 use crate::error::{Failure, Outcome};
-use crate::schema::{triggers_on, watched_tables, TableSchema};
+use crate::schema::{our_triggers, table_exists, triggers_on, ExistingTrigger, TableSchema};
 use crate::server::Server;
 use crate::table::TableName;
-use crate::triggers::{options_of, RowEvent, TriggerSet};
+use crate::triggers::{options_of, written_for, RowEvent, TriggerSet, WatchOptions};
 use crate::udf_config::UdfConfig;
+use crate::watchlist::WatchList;
 
 /// The state of one of a table's three triggers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,18 +74,26 @@ pub struct Status {
     pub udf_config: String,
     /// The last record in the log, when it can be read.
     pub last_record: Option<LastRecord>,
+    /// `dbaudit_health()`'s JSON object, None when the function does not exist.
+    pub health: Option<String>,
     /// Watched tables.
     pub tables: Vec<TableStatus>,
     /// What is wrong, one line each.
     pub problems: Vec<String>,
 }
 
-/// Gathers the status.
-pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, Failure> {
+/// Gathers the status, holding the server to the watch list `list`.
+pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) -> Result<Status, Failure> {
     let mut problems = Vec::new();
     let udf_version = server.udf_version()?;
+    let health = if udf_version.is_some() { server.udf_health()? } else { None };
     if udf_version.is_none() {
         problems.push(format!("the dbaudit UDF is not loaded on {}: run `dbaudit install`", server.target));
+    } else if let Some(problem) = health.as_deref().map_or_else(
+        || Some("dbaudit_health() does not exist: re-run `dbaudit install` to create this build's functions".into()),
+        health_problem,
+    ) {
+        problems.push(problem);
     }
     let token = match key {
         Ok(key) => Some(key.trigger_token()),
@@ -96,6 +107,15 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
     let last_record = match config.log_file() {
         Some(path) => match last_record(path) {
             Ok(last) => last,
+            // mysqld cannot create a directory (Debian's MariaDB has no /var/log/mysql).
+            Err(_) if path.parent().is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.is_dir()) => {
+                problems.push(format!(
+                    "the log's directory {} does not exist and mysqld cannot create it: every record is lost; \
+                     create it (owner mysql, mode 0750) or re-run `dbaudit install`",
+                    path.parent().unwrap_or(path).display()
+                ));
+                None
+            }
             // The UDF creates the log with its first record.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
@@ -105,13 +125,29 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
         },
         None => None,
     };
+    let ours = our_triggers(&mut server.conn)?;
+    let mut names: Vec<TableName> = ours.iter().map(|t| TableName::new(&t.db, &t.table)).collect();
+    for watched in &list.tables {
+        if table_exists(&mut server.conn, &watched.table)? {
+            names.push(watched.table.clone());
+        }
+    }
+    names.sort();
+    names.dedup();
     let mut tables = Vec::new();
-    for table in watched_tables(&mut server.conn)? {
-        let status = table_status(server, &table, token.as_deref())?;
+    for table in names {
+        // One odd table must not blind the status of the others.
+        let status = match table_status(server, &table, token.as_deref(), list) {
+            Ok(status) => status,
+            Err(e) => {
+                problems.push(format!("{table}: cannot be checked: {e}"));
+                continue;
+            }
+        };
         for (event, state) in RowEvent::ALL.iter().zip(status.triggers) {
             if matches!(state, TriggerState::Differs | TriggerState::Missing) {
                 problems.push(format!(
-                    "{table}: the {} trigger is {}: re-run `dbaudit watch {table}`",
+                    "{table}: the {} trigger is {}: run `dbaudit watch --all` (or `dbaudit watch {table}`)",
                     event.sql(),
                     state.as_str()
                 ));
@@ -119,24 +155,114 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>) -> Result<Status, 
         }
         tables.push(status);
     }
+    problems.extend(watch_list_problems(&mut server.conn, list, &ours)?);
     Ok(Status {
         udf_version,
         log: config.log_setting(),
         udf_config: config.path.display().to_string(),
         last_record,
+        health,
         tables,
         problems,
     })
 }
 
-fn table_status(server: &mut Server, table: &TableName, token: Option<&str>) -> Result<TableStatus, Failure> {
+/// The problem `dbaudit_health()` reports, if any: records being lost right now.
+fn health_problem(health: &str) -> Option<String> {
+    let Ok(health) = serde_json::from_str::<serde_json::Value>(health) else {
+        return Some(format!("dbaudit_health() answered something unreadable: {health}"));
+    };
+    (health["state"] == "failing").then(|| {
+        format!(
+            "the UDF cannot write records: {} lost since mysqld loaded it, the last at {}: {}",
+            health["lost"],
+            health["last_error_at"].as_str().unwrap_or("?"),
+            health["last_error"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// Where the server and the watch list disagree, one line each: a table renamed, dropped,
+/// dropped and re-created, a secret column gone, triggers on a table the list does not name.
+/// `ours` is every trigger of ours on the server. `status` and `fingerprint` both show these.
+pub fn watch_list_problems(
+    conn: &mut impl Queryable,
+    list: &WatchList,
+    ours: &[ExistingTrigger],
+) -> Result<Vec<String>, Failure> {
+    let mut problems = Vec::new();
+    let mut carrying: Vec<TableName> = ours.iter().map(|t| TableName::new(&t.db, &t.table)).collect();
+    carrying.dedup();
+    for table in &carrying {
+        let written: Vec<TableName> = ours
+            .iter()
+            .filter(|t| t.db == table.db && t.table == table.table)
+            .filter_map(|t| written_for(&t.body))
+            .filter(|w| w != table)
+            .collect();
+        if let Some(original) = written.first() {
+            problems.push(format!(
+                "{table}: its triggers were made for {original} (renamed?), so its records name {original}: \
+                 run `dbaudit watch --all`"
+            ));
+        }
+        if list.exists && list.get(table).is_none() {
+            problems.push(format!(
+                "{table}: carries dbaudit triggers but is not in the watch list {}: `dbaudit watch {table}` keeps \
+                 it, `dbaudit unwatch {table}` drops them",
+                list.path().display()
+            ));
+        }
+    }
+    for watched in &list.tables {
+        let table = &watched.table;
+        if !table_exists(conn, table)? {
+            problems.push(format!(
+                "{table}: in the watch list but the table does not exist (dropped or renamed): \
+                 `dbaudit watch --all` follows a rename, `dbaudit unwatch {table}` forgets it"
+            ));
+            continue;
+        }
+        if !carrying.contains(table) {
+            problems.push(format!(
+                "{table}: in the watch list but has no dbaudit triggers (dropped and re-created, or its triggers \
+                 dropped): nothing done to it is recorded; run `dbaudit watch --all`"
+            ));
+        }
+        let schema = match TableSchema::read(conn, table) {
+            Ok(schema) => schema,
+            Err(e) => {
+                problems.push(format!("{table}: cannot be checked: {e}"));
+                continue;
+            }
+        };
+        for secret in &watched.secrets {
+            if !schema.columns.iter().any(|c| c.name.to_lowercase() == secret.to_lowercase()) {
+                problems.push(format!(
+                    "{table}: secret column {secret} is gone (renamed or dropped): `dbaudit watch {table} --secret \
+                     NEWNAME` masks it again, --release-secret {secret} lets it go"
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn table_status(
+    server: &mut Server,
+    table: &TableName,
+    token: Option<&str>,
+    list: &WatchList,
+) -> Result<TableStatus, Failure> {
     let triggers = triggers_on(&mut server.conn, table)?;
     let schema = TableSchema::read(&mut server.conn, table)?;
+    // The watch list says how the table should be watched; without it, its triggers do.
+    let listed = list.get(table).map(|w| WatchOptions { secrets: w.secrets.clone(), fail_closed: w.fail_closed });
     let states = RowEvent::ALL.map(|event| {
         let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == event.sql()) else {
             return TriggerState::Missing;
         };
-        let (Some(token), Some(options)) = (token, options_of(&existing.body)) else {
+        let (Some(token), Some(options)) = (token, listed.clone().or_else(|| options_of(&existing.body))) else {
             return if token.is_none() { TriggerState::Unchecked } else { TriggerState::Differs };
         };
         let wanted = TriggerSet::generate(&schema, token, &options);
@@ -173,6 +299,9 @@ pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> 
         .as_ref()
         .map_or("none found".to_owned(), |r| format!("seq {} of epoch {} at {}", r.seq, r.epoch, r.ts));
     writeln!(out, "last:    {last}")?;
+    if let Some(health) = &status.health {
+        writeln!(out, "health:  {health}")?;
+    }
     if status.tables.is_empty() {
         writeln!(out, "tables:  none watched (dbaudit watch DB.TABLE)")?;
     } else {
@@ -213,6 +342,11 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
         }
         None => j.extend_from_slice(b"null"),
     }
+    j.extend_from_slice(b",\"health\":");
+    match status.health.as_deref().and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok()) {
+        Some(health) => j.extend_from_slice(health.to_string().as_bytes()),
+        None => j.extend_from_slice(b"null"),
+    }
     j.extend_from_slice(b",\"tables\":[");
     for (n, t) in status.tables.iter().enumerate() {
         if n > 0 {
@@ -243,9 +377,10 @@ pub fn run(
     out: &mut dyn Write,
     server: &mut Server,
     key: Result<Key, Failure>,
+    list: &WatchList,
     as_json: bool,
 ) -> Result<Outcome, Failure> {
-    let status = gather(server, key)?;
+    let status = gather(server, key, list)?;
     let written = if as_json { print_json(out, &status) } else { print_human(out, &status) };
     written.map_err(|e| Failure::new(format!("cannot write the status: {e}")))?;
     Ok(Outcome::findings_if(!status.problems.is_empty()))

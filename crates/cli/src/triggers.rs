@@ -255,14 +255,25 @@ pub fn options_of(body: &str) -> Option<WatchOptions> {
     if !fail_closed && !ours.iter().any(|start| body.starts_with(start)) {
         return None;
     }
-    // The row call is the one whose op is not 'drift' (the handler's call comes first).
-    let args =
-        calls(body).find(|args| args.get(3).and_then(|op| unquote(op.trim())).is_some_and(|op| op != "drift"))?;
+    let args = row_call(body)?;
     let secrets = names::split(unquote(args.get(7)?.trim())?.as_bytes())
         .into_iter()
         .map(|n| String::from_utf8_lossy(&n).into_owned())
         .collect();
     Some(WatchOptions { secrets, fail_closed })
+}
+
+/// The table a trigger of ours was generated for, as its call names it: after `RENAME
+/// TABLE` the trigger moves with the table but its records still name the old one.
+pub fn written_for(body: &str) -> Option<TableName> {
+    let args = row_call(body)?;
+    Some(TableName { db: unquote(args.get(1)?.trim())?, table: unquote(args.get(2)?.trim())? })
+}
+
+/// The arguments of a body's row call: the one whose op is not 'drift' (the handler's call
+/// comes first).
+fn row_call(body: &str) -> Option<Vec<&str>> {
+    calls(body).find(|args| args.get(3).and_then(|op| unquote(op.trim())).is_some_and(|op| op != "drift"))
 }
 
 /// The arguments of each `dbaudit_log(…)` call in `body`, outside string literals and quoted
@@ -405,6 +416,7 @@ mod tests {
             let set = TriggerSet::generate(&users(), "t'o\\k", &options);
             for trigger in &set.triggers {
                 assert_eq!(options_of(&trigger.body), Some(options.clone()), "{}", trigger.body);
+                assert_eq!(written_for(&trigger.body), Some(set.table.clone()));
             }
         }
         assert_eq!(options_of("SET @x = 1"), None);

@@ -18,6 +18,11 @@ pub struct WatchRequest {
     pub secrets: Vec<String>,
     /// `--fail-closed` (Some(true)) or `--fail-open` (Some(false)); None keeps the current mode.
     pub fail_closed: Option<bool>,
+    /// Secret columns the watch list holds for the table: like those of its triggers, each
+    /// must still be a column, or be released, or the table is not touched.
+    pub kept: Vec<String>,
+    /// `--release-secret` columns: recorded in clear from now on.
+    pub release: Vec<String>,
 }
 
 /// What watching one table takes.
@@ -47,8 +52,27 @@ impl WatchPlan {
         let in_db = triggers_in(conn, &table.db)?;
         let ours: Vec<_> = in_db.iter().filter(|t| t.table == table.table && t.is_ours()).collect();
         let current: Vec<WatchOptions> = ours.iter().filter_map(|t| options_of(&t.body)).collect();
-        let mut secrets = request.secrets.clone();
-        secrets.extend(current.iter().flat_map(|o| o.secrets.iter().cloned()));
+        let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+        let released = |name: &str| request.release.iter().any(|r| same(r, name));
+        let mut kept: Vec<String> = request.kept.clone();
+        kept.extend(current.iter().flat_map(|o| o.secrets.iter().cloned()));
+        // A secret column that is gone was renamed or dropped: re-watching without it would
+        // record the renamed column in clear. The operator names it again or lets it go.
+        let gone: Vec<&str> = kept
+            .iter()
+            .filter(|k| !released(k) && !schema.columns.iter().any(|c| same(&c.name, k)))
+            .map(String::as_str)
+            .collect();
+        if !gone.is_empty() {
+            return Err(Failure::new(format!(
+                "{table}: secret column {} is gone (renamed or dropped); name its new name with --secret, or                  --release-secret {} to stop masking it; nothing changed",
+                gone.join(", "),
+                gone[0]
+            )));
+        }
+        let mut secrets: Vec<String> = request.secrets.iter().chain(&kept).filter(|s| !released(s)).cloned().collect();
+        secrets.sort_by_key(|s| s.to_lowercase());
+        secrets.dedup_by_key(|s| s.to_lowercase());
         let fail_closed = request.fail_closed.unwrap_or(current.iter().any(|o| o.fail_closed));
         let set = TriggerSet::generate(&schema, token, &WatchOptions { secrets, fail_closed });
 

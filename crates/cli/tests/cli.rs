@@ -34,6 +34,8 @@ impl<'a> Dbaudit<'a> {
         let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
             .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
             .arg(self.server.socket())
+            .arg("--watch-list")
+            .arg(self.server.dir().join("dbaudit-watch.json"))
             .args(&self.args)
             .env("DBAUDIT_UDF_CONFIG", self.server.dir().join("dbaudit.cnf"))
             .output()

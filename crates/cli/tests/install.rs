@@ -327,6 +327,8 @@ fn uninstall_refuses_while_tables_are_watched() {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dbaudit"));
         c.args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
             .arg(server.socket())
+            .arg("--watch-list")
+            .arg(server.dir().join("dbaudit-watch.json"))
             .arg("--key-file")
             .arg(server.dir().join("dbaudit.key"))
             .arg(command);
