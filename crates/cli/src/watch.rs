@@ -58,14 +58,17 @@ impl WatchPlan {
         kept.extend(current.iter().flat_map(|o| o.secrets.iter().cloned()));
         // A secret column that is gone was renamed or dropped: re-watching without it would
         // record the renamed column in clear. The operator names it again or lets it go.
-        let gone: Vec<&str> = kept
+        let mut gone: Vec<&str> = kept
             .iter()
             .filter(|k| !released(k) && !schema.columns.iter().any(|c| same(&c.name, k)))
             .map(String::as_str)
             .collect();
+        gone.sort_by_key(|k| k.to_lowercase());
+        gone.dedup_by_key(|k| k.to_lowercase());
         if !gone.is_empty() {
             return Err(Failure::new(format!(
-                "{table}: secret column {} is gone (renamed or dropped); name its new name with --secret, or                  --release-secret {} to stop masking it; nothing changed",
+                "{table}: secret column {} is gone (renamed or dropped); name its new name with --secret, or \
+                 --release-secret {} to stop masking it; nothing changed",
                 gone.join(", "),
                 gone[0]
             )));

@@ -1,0 +1,268 @@
+//! Watched tables under the operations a busy DBA runs: schema changes while clients write,
+//! renames, drop and re-create, system versioning, look-alike names, a log directory that is
+//! not there. Nothing may fail a fail-open write, and nothing may go unsaid.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use common::{records, rows, sql, text, trigger_names, value, Dbaudit};
+use dbaudit_record::{Event, Value};
+use dbaudit_tests::MariaDb;
+use mysql::prelude::Queryable;
+
+/// ER_NO_SUCH_TABLE: the table is between two names; the client retries, as an application would.
+const NO_SUCH_TABLE: u16 = 1146;
+
+/// What one writing client did: its connection id, the row changes that took effect, and
+/// every error other than the table being briefly absent.
+struct Writer {
+    conn: u64,
+    changed: u64,
+    failures: Vec<String>,
+}
+
+/// Inserts, updates and deletes rows of `shop.t` of its own until `stop`, holding `gate` for
+/// reading around each statement so that the test can pause every writer at once.
+fn write_until(server: &MariaDb, number: i64, stop: Arc<AtomicBool>, gate: Arc<RwLock<()>>) -> Writer {
+    let mut conn = server.root();
+    let id: u64 = conn.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    let mut writer = Writer { conn: id, changed: 0, failures: Vec::new() };
+    let mut live: Vec<i64> = Vec::new();
+    let mut next = number * 1_000_000;
+    let mut step = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let _open = gate.read().unwrap();
+        step += 1;
+        let (statement, row) = match (step % 3, live.first().copied()) {
+            (1, Some(row)) => ("UPDATE shop.t SET n = n + 1 WHERE id = ?", row),
+            (2, Some(row)) => ("DELETE FROM shop.t WHERE id = ?", row),
+            _ => {
+                next += 1;
+                ("INSERT INTO shop.t (id) VALUES (?)", next)
+            }
+        };
+        match conn.exec_drop(statement, (row,)) {
+            Ok(()) => {
+                let affected = conn.affected_rows();
+                writer.changed += affected;
+                match statement.as_bytes()[0] {
+                    b'I' => live.push(row),
+                    // A row gone under TRUNCATE or DROP is not this client's any more.
+                    b'D' => live.retain(|r| *r != row),
+                    _ if affected == 0 => live.retain(|r| *r != row),
+                    _ => {}
+                }
+            }
+            Err(mysql::Error::MySqlError(e)) if e.code == NO_SUCH_TABLE => {}
+            Err(e) => writer.failures.push(format!("{statement} ({row}): {e}")),
+        }
+    }
+    writer
+}
+
+#[test]
+fn schema_changes_under_four_writers_fail_no_write_and_every_write_leaves_a_record() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0, a INT, b INT)"]);
+    Dbaudit::new(&server).args(&["watch", "shop.t"]).expect(0);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let gate = Arc::new(RwLock::new(()));
+    let outcome = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=4)
+            .map(|number| {
+                let (stop, gate, server) = (stop.clone(), gate.clone(), &server);
+                scope.spawn(move || write_until(server, number, stop, gate))
+            })
+            .collect();
+        let settle = || std::thread::sleep(Duration::from_millis(300));
+        settle();
+        for ddl in [
+            "ALTER TABLE shop.t ADD COLUMN c INT",
+            "ALTER TABLE shop.t DROP COLUMN b",
+            "ALTER TABLE shop.t RENAME COLUMN a TO a2",
+            "RENAME TABLE shop.t TO shop.t_moved",
+            "RENAME TABLE shop.t_moved TO shop.t",
+            "TRUNCATE TABLE shop.t",
+            "ALTER TABLE shop.t ADD SYSTEM VERSIONING",
+        ] {
+            sql(&server, &[ddl]);
+            settle();
+        }
+        let stale = Dbaudit::new(&server).args(&["status"]).expect(1);
+        assert!(stale.stdout.contains("shop.t: the INSERT trigger is altered"), "{}", stale.stdout);
+        // Healed while the writers go on: CREATE OR REPLACE TRIGGER waits for their statements.
+        Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+        settle();
+
+        let paused = gate.write().unwrap();
+        sql(&server, &["DROP TABLE shop.t", "CREATE TABLE shop.t (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)"]);
+        let unwatched = Dbaudit::new(&server).args(&["status"]).expect(1);
+        assert!(
+            unwatched.stdout.contains("shop.t: in the watch list but has no dbaudit triggers"),
+            "{}",
+            unwatched.stdout
+        );
+        let fingerprint = Dbaudit::new(&server).args(&["fingerprint"]).expect(0);
+        assert!(fingerprint.stdout.contains("problem shop.t: in the watch list but has no dbaudit triggers"));
+        Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+        drop(paused);
+        settle();
+        stop.store(true, Ordering::Relaxed);
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<Writer>>()
+    });
+
+    let mut recorded: HashMap<u64, u64> = HashMap::new();
+    let mut drifts = 0;
+    for record in records(&server) {
+        match record.event {
+            Event::Row(row) if row.db == text("shop") => *recorded.entry(row.conn).or_default() += 1,
+            Event::Drift(drift) if drift.db == text("shop") => {
+                drifts += 1;
+                *recorded.entry(drift.conn).or_default() += 1
+            }
+            _ => {}
+        }
+    }
+    for writer in &outcome {
+        assert!(writer.failures.is_empty(), "fail-open writes failed: {:?}", writer.failures);
+        assert!(writer.changed > 0, "writer {} changed nothing", writer.conn);
+        assert_eq!(recorded.get(&writer.conn).copied().unwrap_or(0), writer.changed, "writer {}", writer.conn);
+    }
+    assert!(drifts > 0, "the stale column references were recorded as drift");
+    Dbaudit::new(&server).args(&["status"]).expect(0);
+}
+
+#[test]
+fn a_renamed_table_is_reported_and_followed_by_watch_all() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    sql(&server, &["CREATE TABLE acme.users (id INT PRIMARY KEY, login TEXT)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.users"]).expect(0);
+    sql(&server, &["RENAME TABLE acme.users TO acme.people", "INSERT INTO acme.people VALUES (1, 'x')"]);
+    assert_eq!(rows(&server)[0].table, text("users"), "the trigger still names the table it was made for");
+
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    for expected in [
+        "acme.people: its triggers were made for acme.users (renamed?)",
+        "acme.users: in the watch list but the table does not exist",
+    ] {
+        assert!(status.stdout.contains(expected), "{expected}\n{}", status.stdout);
+    }
+    let healed = Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    assert!(healed.stdout.contains("acme.users: renamed to acme.people"), "{}", healed.stdout);
+    sql(&server, &["INSERT INTO acme.people VALUES (2, 'y')"]);
+    assert_eq!(rows(&server)[1].table, text("people"));
+    Dbaudit::new(&server).args(&["status"]).expect(0);
+    assert_eq!(trigger_names(&server, "acme"), ["dbaudit_people_ad", "dbaudit_people_ai", "dbaudit_people_au"]);
+}
+
+#[test]
+fn a_secret_column_renamed_is_never_recorded_in_clear() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    sql(&server, &["CREATE TABLE acme.users (id INT PRIMARY KEY, pw TEXT)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.users", "--secret", "pw"]).expect(0);
+    sql(
+        &server,
+        &["ALTER TABLE acme.users RENAME COLUMN pw TO password", "INSERT INTO acme.users VALUES (1, 'hunter2')"],
+    );
+
+    for args in [&["watch", "--all"][..], &["watch", "acme.users"]] {
+        let refused = Dbaudit::new(&server).args(args).run();
+        let said = format!("{}{}", refused.stdout, refused.stderr);
+        assert_ne!(refused.code, 0, "{said}");
+        assert!(said.contains("secret column pw is gone") && said.contains("--release-secret pw"), "{said}");
+    }
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    assert!(status.stdout.contains("secret column pw is gone"), "{}", status.stdout);
+
+    Dbaudit::new(&server).args(&["watch", "acme.users", "--secret", "password", "--release-secret", "pw"]).expect(0);
+    sql(&server, &["UPDATE acme.users SET password = 'hunter3' WHERE id = 1"]);
+    let log = String::from_utf8(std::fs::read(server.log_path()).unwrap()).unwrap();
+    assert!(!log.contains("hunter"), "a secret reached the log in clear:\n{log}");
+    let rows = rows(&server);
+    assert!(matches!(value(&rows.last().unwrap().new, "password"), Value::Text(m) if m.starts_with("secret:")));
+    Dbaudit::new(&server).args(&["status"]).expect(0);
+}
+
+#[test]
+fn a_system_versioned_table_is_watched_and_blinds_no_other() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    sql(
+        &server,
+        &["CREATE TABLE acme.prices (id INT PRIMARY KEY, p INT)", "CREATE TABLE acme.users (id INT PRIMARY KEY)"],
+    );
+    Dbaudit::new(&server).args(&["watch", "acme.prices", "acme.users"]).expect(0);
+    sql(&server, &["ALTER TABLE acme.prices ADD SYSTEM VERSIONING", "DROP TRIGGER acme.dbaudit_users_ad"]);
+
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    assert!(status.stdout.contains("acme.users: the DELETE trigger is missing"), "{}", status.stdout);
+    Dbaudit::new(&server).args(&["fingerprint"]).expect(0);
+    Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    sql(
+        &server,
+        &["INSERT INTO acme.prices VALUES (1, 10)", "UPDATE acme.prices SET p = 11", "DELETE FROM acme.users"],
+    );
+    let ops: Vec<_> = rows(&server).iter().map(|r| (r.table.clone(), r.op.as_str())).collect();
+    assert_eq!(ops, [(text("prices"), "insert"), (text("prices"), "update")]);
+    Dbaudit::new(&server).args(&["status"]).expect(0);
+    Dbaudit::new(&server).args(&["unwatch", "acme.prices"]).expect(0);
+    assert!(trigger_names(&server, "acme").iter().all(|n| !n.contains("prices")));
+}
+
+#[test]
+fn tables_whose_names_differ_only_in_case_are_both_watched() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    sql(&server, &["CREATE TABLE acme.users (id INT PRIMARY KEY)", "CREATE TABLE acme.Users (id INT PRIMARY KEY)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.users", "acme.Users"]).expect(0);
+    sql(&server, &["INSERT INTO acme.users VALUES (1)", "INSERT INTO acme.Users VALUES (2)"]);
+    let tables: Vec<Value> = rows(&server).into_iter().map(|r| r.table).collect();
+    assert_eq!(tables, [text("users"), text("Users")]);
+    assert_eq!(trigger_names(&server, "acme").len(), 6);
+    Dbaudit::new(&server).args(&["status"]).expect(0);
+}
+
+#[test]
+fn a_missing_log_directory_is_reported_and_the_loss_is_chained_once_it_is_back() {
+    let server = MariaDb::start();
+    let logs = server.dir().join("logs");
+    let config = format!(
+        "[dbaudit-udf]\nlog = {}\nkey_file = {}\n",
+        logs.join("dbaudit.log").display(),
+        server.dir().join("dbaudit.key").display()
+    );
+    std::fs::write(server.dir().join("dbaudit.cnf"), config).unwrap();
+    server.fresh_database("acme");
+    sql(&server, &["CREATE TABLE acme.users (id INT PRIMARY KEY)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.users"]).expect(0);
+    sql(&server, &["INSERT INTO acme.users VALUES (1)", "INSERT INTO acme.users VALUES (2)"]);
+
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    for expected in ["does not exist and mysqld cannot create it", "the UDF cannot write records: 2 lost"] {
+        assert!(status.stdout.contains(expected), "{expected}\n{}", status.stdout);
+    }
+    let fingerprint = Dbaudit::new(&server).args(&["fingerprint"]).expect(0);
+    assert!(fingerprint.stdout.contains("udf health state=failing lost=2;"), "{}", fingerprint.stdout);
+
+    std::fs::create_dir(&logs).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    sql(&server, &["INSERT INTO acme.users VALUES (3)"]);
+    let text = std::fs::read(logs.join("dbaudit.log")).unwrap();
+    let events: Vec<Event> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| dbaudit_record::parse(l).unwrap().event)
+        .collect();
+    assert!(matches!(&events[1], Event::Lost(lost) if lost.count == 2), "{events:?}");
+    assert!(matches!(&events[2], Event::Row(_)));
+    let status = Dbaudit::new(&server).args(&["status"]).expect(0);
+    assert!(status.stdout.contains("\"lost\":2"), "{}", status.stdout);
+}
