@@ -76,3 +76,16 @@ fn records_in_the_error_log_are_found_among_the_servers_own_lines() {
     changes(&mut server.root());
     check(&normalise(&server, &server.dir().join("error.log"), &["--input-format", "stderr"]));
 }
+
+#[test]
+fn a_change_under_a_stale_trigger_comes_out_as_op_drift() {
+    let server = MariaDb::start();
+    acme_users(&server);
+    let mut root = server.root();
+    root.query_drop("ALTER TABLE acme.users DROP COLUMN login").unwrap();
+    root.query_drop("INSERT INTO acme.users VALUES (8, 'pw')").unwrap();
+    let lines = normalise(&server, &server.log_path(), &[]);
+    let drift = lines.last().unwrap();
+    assert!(drift.contains(" dbaudit: op=drift table=acme.users user=root@localhost host=localhost conn="), "{drift}");
+    assert!(drift.contains(" row_op=insert error=1054:%20Unknown%20column%20%27login%27"), "{drift}");
+}

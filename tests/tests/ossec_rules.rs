@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use dbaudit_record::normalised::Frame;
 use dbaudit_record::{
-    parse_view, Chain, ChainPoint, ClaimedRef, ColumnRef, Epoch, EventRef, Key, Op, RowRef, Tamper, TamperKind,
-    Timestamp,
+    parse_view, Chain, ChainPoint, ClaimedRef, ColumnRef, DriftRef, Epoch, EventRef, Key, LostRef, Op, RowRef, Tamper,
+    TamperKind, Timestamp,
 };
 use dbaudit_tests::ossec_regex::{Alert, Analysisd, Decoder, OsMatch, OsRegex, Rule};
 use regex::Regex;
@@ -257,6 +257,11 @@ impl Feed {
         finish(out)
     }
 
+    fn record(&mut self, event: &EventRef) -> String {
+        let record = self.seal(event);
+        self.line(&record)
+    }
+
     fn error(&mut self, kind: &str) -> String {
         let mut out = Vec::new();
         self.frame.error(&mut out, TS, kind, &[("file", b"/var/log/mysql/dbaudit.log")]);
@@ -333,7 +338,17 @@ fn rule_ids_and_levels_are_the_design_table() {
     let table: Vec<(u32, u8)> = rules.iter().map(|r| (r.id, r.level)).collect();
     assert_eq!(
         table,
-        [(100020, 0), (100021, 3), (100025, 7), (100027, 12), (100028, 12), (100029, 10), (100030, 10), (100031, 9)]
+        [
+            (100020, 0),
+            (100021, 3),
+            (100025, 7),
+            (100026, 10),
+            (100027, 12),
+            (100028, 12),
+            (100029, 10),
+            (100030, 10),
+            (100031, 9)
+        ]
     );
     with_root(&read("dbaudit_rules.xml"), "rules", |root| {
         for group in elements(root) {
@@ -464,6 +479,33 @@ fn stream_start_ends_on_100021_and_normaliser_trouble_on_100031() {
         assert_eq!((error.rule, error.level), (100031, 9));
         assert_eq!(error.event.field("status"), Some(kind));
     }
+}
+
+#[test]
+fn drift_ends_on_100026_with_the_actor_and_calls_no_response() {
+    let mut feed = Feed::new();
+    let line = feed.record(&EventRef::Drift(DriftRef {
+        db: b"acme",
+        table: b"users",
+        row_op: Op::Delete,
+        user: b"app@10.0.0.5",
+        conn: 42,
+        error: b"1054: Unknown column 'b' in 'OLD'",
+    }));
+    let alert = alert(&line);
+    assert_eq!((alert.rule, alert.level), (100026, 10), "{line}");
+    assert_eq!(alert.event.field("action"), Some("drift"));
+    assert_eq!(alert.event.field("user"), Some("app@10.0.0.5"));
+    assert_eq!(alert.event.field("extra_data"), Some("acme.users"));
+    assert!(!response_rules().contains(&100026));
+}
+
+#[test]
+fn records_the_udf_could_not_write_end_on_100031_as_kind_lost() {
+    let mut feed = Feed::new();
+    let line = feed.record(&EventRef::Lost(LostRef { count: 3, since: TS, error: b"No such file or directory" }));
+    let alert = alert(&line);
+    assert_eq!((alert.rule, alert.level, alert.event.field("status")), (100031, 9, Some("lost")), "{line}");
 }
 
 #[test]
