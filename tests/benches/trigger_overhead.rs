@@ -1,7 +1,9 @@
 //! What auditing costs a real MariaDB: 50,000 single-row INSERTs and then UPDATEs in one
 //! transaction (a stored procedure, so no client round trip dilutes the cost) on a
-//! 10-column table, in three configurations in the same server and run:
-//! (a) no trigger, (b) triggers that only CONCAT_WS the same columns, (c) dbaudit's triggers.
+//! 10-column table, in four configurations in the same server and run:
+//! (a) no trigger, (b) triggers that only CONCAT_WS the same columns, (c) dbaudit's triggers,
+//! (d) dbaudit's call alone, without the block and the SQLEXCEPTION handler that records a
+//! schema drift: c − d is what that handler costs per row.
 //! Then the UDF's own work per call: `BENCHMARK(200000, dbaudit_log(…10 values…))` minus
 //! the same with CONCAT_WS.
 //!
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use dbaudit_cli::server::Flavour;
 use dbaudit_cli::table::TableName;
+use dbaudit_cli::triggers::Trigger;
 use dbaudit_cli::watch::{watch_table, WatchRequest};
 use dbaudit_tests::{sql_quote_str, MariaDb};
 use mysql::prelude::Queryable;
@@ -30,6 +33,7 @@ enum Setup {
     NoTrigger,
     ConcatWs,
     Dbaudit,
+    DbauditWithoutHandler,
 }
 
 impl Setup {
@@ -38,6 +42,7 @@ impl Setup {
             Setup::NoTrigger => "users_a",
             Setup::ConcatWs => "users_b",
             Setup::Dbaudit => "users_c",
+            Setup::DbauditWithoutHandler => "users_d",
         }
     }
 }
@@ -125,7 +130,7 @@ fn main() {
     let pid = server.pid();
     let mut root = server.root();
     server.fresh_database("bench");
-    let setups = [Setup::NoTrigger, Setup::ConcatWs, Setup::Dbaudit];
+    let setups = [Setup::NoTrigger, Setup::ConcatWs, Setup::Dbaudit, Setup::DbauditWithoutHandler];
     let columns = COLUMNS[1..].iter().map(|c| format!("`{c}` VARCHAR(40)")).collect::<Vec<_>>().join(", ");
     for setup in setups {
         let table = setup.table();
@@ -136,22 +141,32 @@ fn main() {
         match setup {
             Setup::NoTrigger => {}
             Setup::ConcatWs => concat_triggers(table).iter().for_each(|sql| root.query_drop(sql).unwrap()),
-            Setup::Dbaudit => {
+            Setup::Dbaudit | Setup::DbauditWithoutHandler => {
                 let request = WatchRequest {
                     secrets: vec!["password".into()],
                     fail_closed: Some(false),
                     ..WatchRequest::default()
                 };
-                watch_table(&mut root, Flavour::MariaDb, &TableName::new("bench", table), &server.token(), &request)
+                let name = TableName::new("bench", table);
+                let plan = watch_table(&mut root, Flavour::MariaDb, &name, &server.token(), &request)
                     .unwrap_or_else(|e| panic!("watch: {e}"));
+                if setup == Setup::DbauditWithoutHandler {
+                    for trigger in &plan.set.triggers {
+                        let body = &trigger.body;
+                        let call =
+                            &body[body.find("SET @dbaudit_seq = ").expect("the row call")..body.len() - "; END".len()];
+                        let bare = Trigger { body: call.to_owned(), ..trigger.clone() };
+                        root.query_drop(bare.create_sql(&name, true)).unwrap();
+                    }
+                }
             }
         }
     }
 
-    let mut inserts: Vec<Vec<Duration>> = vec![Vec::new(); 3];
-    let mut updates: Vec<Vec<Duration>> = vec![Vec::new(); 3];
-    let mut client_inserts: Vec<Vec<Duration>> = vec![Vec::new(); 3];
-    let mut client_updates: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let mut inserts: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    let mut updates: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    let mut client_inserts: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    let mut client_updates: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
     for _ in 0..ROUNDS {
         for (i, setup) in setups.iter().enumerate() {
             let table = setup.table();
@@ -182,7 +197,7 @@ fn main() {
     }
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let names = ["(a) no trigger", "(b) CONCAT_WS trigger", "(c) dbaudit trigger"];
+    let names = ["(a) no trigger", "(b) CONCAT_WS trigger", "(c) dbaudit trigger", "(d) (c) without drift handler"];
     let report = |title: &str, inserts: Vec<Vec<Duration>>, updates: Vec<Vec<Duration>>| {
         println!(
             "{title}: {ROWS} single-row statements in one transaction, 10 columns; median of {ROUNDS} rounds (min–max)"
@@ -190,7 +205,7 @@ fn main() {
         println!("{:<32} {:>22} {:>22}", "configuration", "INSERT CPU ms", "UPDATE CPU ms");
         let ins: Vec<Stats> = inserts.into_iter().map(stats).collect();
         let upd: Vec<Stats> = updates.into_iter().map(stats).collect();
-        for i in 0..3 {
+        for i in 0..names.len() {
             let cell = |s: &Stats| format!("{:.0} ({:.0}–{:.0})", ms(s.median), ms(s.min), ms(s.max));
             println!("{:<32} {:>22} {:>22}", names[i], cell(&ins[i]), cell(&upd[i]));
         }
@@ -198,9 +213,16 @@ fn main() {
         println!("{:<32} {:>22.3} {:>22.3}", "ratio c/a", ratio(&ins[2], &ins[0]), ratio(&upd[2], &upd[0]));
         println!("{:<32} {:>22.3} {:>22.3}", "ratio c/b", ratio(&ins[2], &ins[1]), ratio(&upd[2], &upd[1]));
         println!("{:<32} {:>22.3} {:>22.3}", "ratio b/a", ratio(&ins[1], &ins[0]), ratio(&upd[1], &upd[0]));
+        println!(
+            "{:<32} {:>22.3} {:>22.3}",
+            "ratio c/d (the handler)",
+            ratio(&ins[2], &ins[3]),
+            ratio(&upd[2], &upd[3])
+        );
         let per_row = |x: &Stats, y: &Stats| (x.median.as_secs_f64() - y.median.as_secs_f64()) * 1e6 / f64::from(ROWS);
         println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − a", per_row(&ins[2], &ins[0]), per_row(&upd[2], &upd[0]));
         println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − b", per_row(&ins[2], &ins[1]), per_row(&upd[2], &upd[1]));
+        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − d", per_row(&ins[2], &ins[3]), per_row(&upd[2], &upd[3]));
         println!();
     };
     report("server-side loop (stored procedure)", inserts, updates);
