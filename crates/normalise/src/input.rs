@@ -112,7 +112,7 @@ impl Source {
     /// meanwhile, so no line of a truncated file's new content is taken for the old one's.
     pub fn read(&mut self, mut line: impl FnMut(Line<'_>)) -> io::Result<Read> {
         loop {
-            // Keep the unfinished line at the front; the buffer is zeroed once and then reused.
+            // Keep the unfinished line at the front; the buffer is zeroed as it grows, then reused.
             self.buf.copy_within(self.consumed..self.filled, 0);
             self.filled -= self.consumed;
             self.consumed = 0;
@@ -125,7 +125,9 @@ impl Source {
                 }
             }
             let pending = self.filled;
-            let room = pending..self.buf.len();
+            // A chunk at a time even in a buffer grown for a long line: what follows it is handed
+            // out, and written, in batches of the usual size.
+            let room = pending..self.buf.len().min(pending + CHUNK);
             let read_at = self.offset + self.skipped() + pending as u64;
             let n = loop {
                 match self.file.read_at(&mut self.buf[room.clone()], read_at) {
@@ -142,6 +144,11 @@ impl Source {
             }
             if n == 0 {
                 // Bytes without a newline are a line still being written: wait for the rest.
+                // Meanwhile a buffer grown for a long line goes back to its usual size.
+                if self.buf.len() > CHUNK && self.filled <= CHUNK {
+                    self.buf.truncate(CHUNK);
+                    self.buf.shrink_to_fit();
+                }
                 return Ok(Read::End);
             }
             if self.hand_out(pending, &mut line) {
