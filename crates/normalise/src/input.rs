@@ -19,8 +19,12 @@ const HEAD_MAX: u64 = 4096;
 /// How much is read at a time.
 const CHUNK: usize = 1 << 20;
 
-/// A line longer than this is handed out unfinished: it bounds memory against junk.
-const MAX_LINE_BYTES: usize = 64 << 20;
+/// The longest line handed out whole, its newline included. A longer one is passed over and
+/// only its first bytes handed out, marked as cut: memory stays bounded whatever the file holds.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// How much of a line too long to hold is kept: enough to tell whose line it is.
+const LONG_LINE_KEPT: usize = 4096;
 
 /// Which file a checkpoint's offset is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,9 +50,35 @@ pub struct Source {
     /// Byte offset after the last whole line handed out.
     pub offset: u64,
     buf: Vec<u8>,
-    // `buf[consumed..filled]` are bytes read past `offset`, not yet a whole line.
+    // `buf[consumed..filled]` are bytes read past `offset` (and past what `long` skipped),
+    // not yet a whole line.
     consumed: usize,
     filled: usize,
+    long: Option<LongLine>,
+}
+
+/// The line at `offset` while it is passed over, being longer than [`MAX_LINE_BYTES`].
+#[derive(Debug)]
+struct LongLine {
+    /// Its first bytes.
+    first: Vec<u8>,
+    /// How many of its bytes were read and let go.
+    skipped: u64,
+}
+
+/// One line of the input, as [`Source::read`] hands it out.
+#[derive(Clone, Copy, Debug)]
+pub struct Line<'a> {
+    /// Its bytes without the newline; only the first ones when `cut`.
+    pub bytes: &'a [u8],
+    /// Whether the line was longer than [`MAX_LINE_BYTES`], so `bytes` is only its start.
+    pub cut: bool,
+    /// The offset of its first byte.
+    pub start: u64,
+    /// The offset just after it (and its newline, if it has one).
+    pub end: u64,
+    /// The file it is in, by the name it had when opened.
+    pub file: &'a Path,
 }
 
 /// What reading found.
@@ -73,83 +103,130 @@ impl Source {
     /// between the check and the first read is seen as such, not read as the file's rest.
     pub fn from_file(opened: Opened, offset: u64) -> io::Result<Source> {
         let Opened { path, file, id } = opened;
-        Ok(Source { file, path, id, offset, buf: Vec::new(), consumed: 0, filled: 0 })
+        Ok(Source { file, path, id, offset, buf: Vec::new(), consumed: 0, filled: 0, long: None })
     }
 
-    /// Reads what is new and hands each whole line (without its newline) to `line`, with
-    /// the offset just after it. Checks after reading that the file was not replaced meanwhile,
-    /// so no line of a truncated file's new content is taken for the old one's.
-    pub fn read(&mut self, mut line: impl FnMut(&[u8], u64, &Path)) -> io::Result<Read> {
-        // Keep the unfinished line at the front; the buffer is zeroed once and then reused.
-        self.buf.copy_within(self.consumed..self.filled, 0);
-        let pending = self.filled - self.consumed;
-        self.filled = pending;
-        self.consumed = 0;
-        if self.buf.len() < CHUNK || pending == self.buf.len() {
-            let grown = (self.buf.len() * 2).max(CHUNK);
-            self.buf.resize(grown, 0);
-        }
-        let read_at = self.offset + pending as u64;
-        let len = pending;
-        let n = loop {
-            match self.file.read_at(&mut self.buf[len..], read_at) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    /// Reads what is new and hands each whole line (without its newline) to `line`. Returns
+    /// [`Read::End`] only once the file has no more bytes, whatever the length of the line being
+    /// read: `once` stops there. Checks after each read that the file was not replaced
+    /// meanwhile, so no line of a truncated file's new content is taken for the old one's.
+    pub fn read(&mut self, mut line: impl FnMut(Line<'_>)) -> io::Result<Read> {
+        loop {
+            // Keep the unfinished line at the front; the buffer is zeroed as it grows, then reused.
+            self.buf.copy_within(self.consumed..self.filled, 0);
+            self.filled -= self.consumed;
+            self.consumed = 0;
+            if self.filled == self.buf.len() {
+                if self.buf.len() < MAX_LINE_BYTES {
+                    let grown = (self.buf.len() * 2).clamp(CHUNK, MAX_LINE_BYTES);
+                    self.buf.resize(grown, 0);
+                } else {
+                    self.pass_over();
+                }
             }
-        };
-        self.filled = len + n;
-        if self.replaced()? {
-            self.filled = 0;
-            return Ok(Read::Replaced);
+            let pending = self.filled;
+            // A chunk at a time even in a buffer grown for a long line: what follows it is handed
+            // out, and written, in batches of the usual size.
+            let room = pending..self.buf.len().min(pending + CHUNK);
+            let read_at = self.offset + self.skipped() + pending as u64;
+            let n = loop {
+                match self.file.read_at(&mut self.buf[room.clone()], read_at) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            self.filled += n;
+            if self.replaced()? {
+                self.filled = 0;
+                self.long = None;
+                return Ok(Read::Replaced);
+            }
+            if n == 0 {
+                // Bytes without a newline are a line still being written: wait for the rest.
+                // Meanwhile a buffer grown for a long line goes back to its usual size.
+                if self.buf.len() > CHUNK && self.filled <= CHUNK {
+                    self.buf.truncate(CHUNK);
+                    self.buf.shrink_to_fit();
+                }
+                return Ok(Read::End);
+            }
+            if self.hand_out(pending, &mut line) {
+                return Ok(Read::Lines);
+            }
+            // Only more of a line longer than what was read of it: the file has more to read.
         }
-        if n == 0 {
-            return Ok(Read::End);
-        }
-        let mut start = 0;
+    }
+
+    /// Hands out each line that ends in `buf[from..filled]`; whether there was one.
+    fn hand_out(&mut self, from: usize, line: &mut impl FnMut(Line<'_>)) -> bool {
         let mut any = false;
-        let mut search_from = pending;
+        let mut search_from = from;
         while let Some(nl) = memchr(b'\n', &self.buf[search_from..self.filled]) {
             let end = search_from + nl;
-            if self.offset == 0 && start == 0 {
-                self.id = head_of(&self.buf[..=end], self.id);
+            let line_end = self.offset + self.skipped() + (end + 1 - self.consumed) as u64;
+            match self.long.take() {
+                Some(long) => {
+                    line(Line { bytes: &long.first, cut: true, start: self.offset, end: line_end, file: &self.path })
+                }
+                None => {
+                    if self.offset == 0 {
+                        self.id = head_of(&self.buf[..=end], self.id);
+                    }
+                    let bytes = &self.buf[self.consumed..end];
+                    line(Line { bytes, cut: false, start: self.offset, end: line_end, file: &self.path });
+                }
             }
-            let line_end = self.offset + (end + 1 - start) as u64;
-            line(&self.buf[start..end], line_end, &self.path);
             self.offset = line_end;
-            start = end + 1;
-            search_from = start;
+            self.consumed = end + 1;
+            search_from = self.consumed;
             any = true;
         }
-        self.consumed = start;
-        if !any && self.filled > MAX_LINE_BYTES {
-            // No writer makes a line this long: hand it out (as junk) rather than grow forever.
-            let (rest, end) = self.take_partial().unwrap_or_default();
-            line(&rest, end, &self.path);
-            return Ok(Read::Lines);
+        any
+    }
+
+    /// Lets go of the full buffer, all of it one line too long to hold, keeping its first bytes.
+    fn pass_over(&mut self) {
+        let skipped = self.filled as u64;
+        match &mut self.long {
+            Some(long) => long.skipped += skipped,
+            None => {
+                if self.offset == 0 {
+                    // The head a whole first line would have given: it covers no more than this.
+                    self.id = head_in(&self.buf[..self.filled], self.id);
+                }
+                self.long = Some(LongLine { first: self.buf[..LONG_LINE_KEPT].to_vec(), skipped });
+            }
         }
-        // Bytes without a newline are a line still being written: wait for the rest.
-        Ok(if any { Read::Lines } else { Read::End })
+        self.filled = 0;
+    }
+
+    /// Bytes of the line at `offset` that were read and let go.
+    fn skipped(&self) -> u64 {
+        self.long.as_ref().map_or(0, |long| long.skipped)
     }
 
     /// Hands out the unfinished last line as a line of its own: the file is done with (rotated
     /// away and superseded) and the writer will never finish it.
-    pub fn take_partial(&mut self) -> Option<(Vec<u8>, u64)> {
-        let rest = &self.buf[self.consumed..self.filled];
-        if rest.is_empty() {
-            return None;
+    pub fn take_partial(&mut self, mut line: impl FnMut(Line<'_>)) {
+        let rest = self.consumed..self.filled;
+        if rest.is_empty() && self.long.is_none() {
+            return;
         }
-        let rest = rest.to_vec();
-        self.offset += rest.len() as u64;
+        let end = self.offset + self.skipped() + rest.len() as u64;
+        match self.long.take() {
+            Some(long) => line(Line { bytes: &long.first, cut: true, start: self.offset, end, file: &self.path }),
+            None => line(Line { bytes: &self.buf[rest], cut: false, start: self.offset, end, file: &self.path }),
+        }
+        self.offset = end;
         self.filled = 0;
         self.consumed = 0;
-        Some((rest, self.offset))
     }
 
     /// Whether the file was truncated below the offset or no longer starts with its head.
     pub fn replaced(&self) -> io::Result<bool> {
         let size = self.file.metadata()?.len();
-        if size < self.offset + (self.filled - self.consumed) as u64 {
+        if size < self.offset + self.skipped() + (self.filled - self.consumed) as u64 {
             return Ok(true);
         }
         if self.id.head_len > 0 {
@@ -161,7 +238,7 @@ impl Source {
             return Ok(false);
         }
         let mut now = vec![0; pending.len()];
-        let n = read_full_at(&self.file, &mut now, self.offset)?;
+        let n = read_full_at(&self.file, &mut now, self.offset + self.skipped())?;
         Ok(now[..n] != *pending)
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
 
 use crate::checkpoint::{Checkpoint, StateFile};
-use crate::input::{self, FileId, Found, Read, Source};
+use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
 use dbaudit_record::normalised::Frame;
 
@@ -84,20 +84,22 @@ struct Normaliser {
 }
 
 impl Normaliser {
-    fn line(&mut self, line: &[u8], end: u64, file: &Path) {
-        if line.is_empty() {
+    fn line(&mut self, line: Line<'_>) {
+        if line.bytes.is_empty() {
             return;
         }
-        if self.format == InputFormat::Stderr && !line.starts_with(b"{\"v\":1,") {
+        if self.format == InputFormat::Stderr && !line.bytes.starts_with(b"{\"v\":1,") {
             return;
         }
         let tip = self.verifier.tip();
-        match self.verifier.check_view(line) {
-            Err(_) => match &mut self.junk {
+        // A line too long to hold cannot be checked; if it was a record, the next one is a gap.
+        let checked = if line.cut { None } else { self.verifier.check_view(line.bytes).ok() };
+        match checked {
+            None => match &mut self.junk {
                 Some(junk) => junk.count += 1,
-                None => self.junk = Some(Junk { count: 1, offset: end - line.len() as u64 - 1, file: file.to_owned() }),
+                None => self.junk = Some(Junk { count: 1, offset: line.start, file: line.file.to_owned() }),
             },
-            Ok(verdict) => {
+            Some(verdict) => {
                 if let Some((epoch, seq)) = self.emitted {
                     if verdict.record.epoch == epoch && verdict.tamper.is_none() {
                         if verdict.record.seq <= seq {
@@ -359,7 +361,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
             continue;
         };
         let read = source
-            .read(|line, end, path| norm.line(line, end, path))
+            .read(|line| norm.line(line))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
@@ -379,15 +381,13 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                     // moved on: finish ours (writes that raced the rename), then go on there.
                     loop {
                         let read = source
-                            .read(|line, end, path| norm.line(line, end, path))
+                            .read(|line| norm.line(line))
                             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
                         if read != Read::Lines {
                             break;
                         }
                     }
-                    if let Some((rest, end)) = source.take_partial() {
-                        norm.line(&rest, end, &source.path);
-                    }
+                    source.take_partial(|line| norm.line(line));
                     run.progress(&mut norm, source)?;
                     let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
                         .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;

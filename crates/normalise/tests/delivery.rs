@@ -332,7 +332,7 @@ fn a_copytruncate_between_choosing_the_next_file_and_reading_it_is_noticed() {
     log.copytruncate();
     log.append(40);
     let mut source = Source::from_file(opened, 0).unwrap();
-    assert_eq!(source.read(|_, _, _| {}).unwrap(), Read::Replaced);
+    assert_eq!(source.read(|_| {}).unwrap(), Read::Replaced);
     let found = input::find(&log.path, &source.id, source.offset, done).unwrap();
     assert!(matches!(&found, Found::Copy(o) if o.path == numbered(&log.path, 1)), "{found:?}");
 }
@@ -342,14 +342,14 @@ fn a_copytruncate_between_finding_the_checkpointed_file_and_reading_it_is_notice
     let (_dir, mut log, _norm) = setup("find-copytruncate");
     log.append(3);
     let mut source = Source::open(&log.path, 0).unwrap();
-    source.read(|_, _, _| {}).unwrap();
+    source.read(|_| {}).unwrap();
     let (id, offset) = (source.id, source.offset);
     log.append(2);
     let Found::Same(opened) = input::find(&log.path, &id, offset, log.tip()).unwrap() else { panic!("not found") };
     log.copytruncate();
     log.append(40);
     let mut source = Source::from_file(opened, offset).unwrap();
-    assert_eq!(source.read(|_, _, _| {}).unwrap(), Read::Replaced);
+    assert_eq!(source.read(|_| {}).unwrap(), Read::Replaced);
 }
 
 #[test]
@@ -428,7 +428,7 @@ fn a_rotated_file_is_found_while_rotation_renames_its_siblings() {
     let (_dir, mut log, _norm) = setup("find-while-renamed");
     log.append(3);
     let mut source = Source::open(&log.path, 0).unwrap();
-    source.read(|_, _, _| {}).unwrap();
+    source.read(|_| {}).unwrap();
     let (id, offset) = (source.id, source.offset);
     log.rename_rotate();
     log.reopen();
@@ -457,4 +457,47 @@ fn a_rotated_file_is_found_while_rotation_renames_its_siblings() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+#[test]
+fn a_crash_around_a_long_record_repeats_nothing() {
+    let (_dir, mut log, norm) = setup("crash-long-record");
+    log.append(2);
+    norm.once_ok();
+    let before = fs::read(&norm.state).unwrap();
+    let len_before = fs::metadata(&norm.output).unwrap().len() as usize;
+    log.append_of(3 << 20);
+    log.append(2);
+    norm.once_ok();
+    let full = fs::read(&norm.output).unwrap();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+    // Killed before the checkpoint: with none of the new lines written, in the middle of the
+    // long record's line, right after it, or after all of them.
+    let long_end = len_before + full[len_before..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    for cut in [len_before, len_before + 100, long_end, full.len()] {
+        fs::write(&norm.output, &full[..cut]).unwrap();
+        fs::write(&norm.state, &before).unwrap();
+        norm.once_ok();
+        assert_eq!(fs::read(&norm.output).unwrap(), full, "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_long_record_half_written_across_a_kill_is_delivered_once() {
+    let (_dir, mut log, norm) = setup("kill-long-record");
+    log.append(2);
+    log.write_partial_of(3 << 20, 0.6);
+    let mut child = norm.follow();
+    wait_until(20, "the records before it", || record_points(&norm.lines_so_far()).len() == 3);
+    kill9(&mut child);
+    log.append(2);
+    let mut child = norm.follow();
+    wait_until(60, "the last record", || record_points(&norm.lines_so_far()).last() == log.written.last());
+    kill9(&mut child);
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
 }

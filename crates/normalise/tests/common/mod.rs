@@ -86,6 +86,27 @@ impl RawLog {
 
     /// The line of the next record, realistic: 8 columns, about 250 bytes.
     pub fn next_line(&mut self) -> (Vec<u8>, ChainPoint) {
+        self.line_with_note(b"line one\nline two")
+    }
+
+    /// The line of the next record, exactly `len` bytes with its newline: its new `note` is
+    /// padded to fit.
+    pub fn next_line_of(&mut self, len: usize) -> (Vec<u8>, ChainPoint) {
+        let bare = self.line_with_note(b"").0.len();
+        assert!(len >= bare, "a record is at least {bare} bytes");
+        let (line, point) = self.line_with_note(&vec![b'x'; len - bare]);
+        assert_eq!(line.len(), len);
+        (line, point)
+    }
+
+    /// Appends one record whose line is `len` bytes long, its newline included.
+    pub fn append_of(&mut self, len: usize) {
+        self.finish_partial();
+        let next = self.next_line_of(len);
+        self.write_whole(next);
+    }
+
+    fn line_with_note(&mut self, note: &[u8]) -> (Vec<u8>, ChainPoint) {
         let n = self.chain.tip().map_or(0, |t| t.seq + 1);
         let id = format!("{n}");
         let login = format!("user{}", n % 97);
@@ -95,7 +116,7 @@ impl RawLog {
             ("password", b"hunter2".to_vec()),
             ("email", format!("u{n}@example.com").into_bytes()),
             ("price", b"19.99".to_vec()),
-            ("note", b"line one\nline two".to_vec()),
+            ("note", note.to_vec()),
             ("created", b"2026-11-26 08:31:24".to_vec()),
             ("flags", vec![0xff, 0x00, 0x41]),
         ];
@@ -160,8 +181,19 @@ impl RawLog {
     /// Writes the first `k` bytes of the next record; the next append writes the rest.
     pub fn write_partial(&mut self, fraction: f64) {
         self.finish_partial();
+        let next = self.next_line();
+        self.write_part(next, fraction);
+    }
+
+    /// [`RawLog::write_partial`] of a record whose line is `len` bytes long.
+    pub fn write_partial_of(&mut self, len: usize, fraction: f64) {
+        self.finish_partial();
+        let next = self.next_line_of(len);
+        self.write_part(next, fraction);
+    }
+
+    fn write_part(&mut self, (line, point): (Vec<u8>, ChainPoint), fraction: f64) {
         self.end_torn();
-        let (line, point) = self.next_line();
         let k = ((line.len() as f64 * fraction) as usize).clamp(1, line.len() - 1);
         self.file.write_all(&line[..k]).unwrap();
         self.rest = line[k..].to_vec();
