@@ -148,7 +148,7 @@ fn main() {
                     ..WatchRequest::default()
                 };
                 let name = TableName::new("bench", table);
-                let plan = watch_table(&mut root, Flavour::MariaDb, &name, &server.token(), &request)
+                let plan = watch_table(&mut root, Flavour::MariaDb, &name, &server.tokens(), &request)
                     .unwrap_or_else(|e| panic!("watch: {e}"));
                 if setup == Setup::DbauditWithoutHandler {
                     for trigger in &plan.set.triggers {
@@ -181,7 +181,7 @@ fn main() {
     }
 
     let values: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("'value-{i}' AS `new.{c}`")).collect();
-    let token = sql_quote_str(&server.token());
+    let token = sql_quote_str(&server.token_for("bench", "users"));
     let udf = format!(
         "SELECT BENCHMARK({CALLS}, dbaudit_log({token}, 'bench', 'users', 'insert', 'app@localhost', 1, 'id', 'password', {}))",
         values.join(", ")

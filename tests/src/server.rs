@@ -10,6 +10,8 @@ use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use dbaudit_cli::table::TableName;
+use dbaudit_cli::triggers::Tokens;
 use dbaudit_record::Key;
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
@@ -43,11 +45,13 @@ pub struct Options {
     pub log: Option<String>,
     /// The key file's contents; `None` means a fresh random key (64 hex characters, newline).
     pub key_file_contents: Option<Vec<u8>>,
+    /// More `mariadbd` options, e.g. `--log-bin`, given at every start.
+    pub server_args: Vec<String>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { load_udf: true, log: None, key_file_contents: None }
+        Options { load_udf: true, log: None, key_file_contents: None, server_args: Vec::new() }
     }
 }
 
@@ -63,6 +67,7 @@ pub struct MariaDb {
     process: Option<Child>,
     key_hex: String,
     dir: TempDir,
+    server_args: Vec<String>,
 }
 
 impl MariaDb {
@@ -104,7 +109,7 @@ impl MariaDb {
         fs::write(file("dbaudit.cnf"), config).unwrap_or_else(|e| panic!("cannot write dbaudit.cnf: {e}"));
 
         let key_hex = String::from_utf8_lossy(&key).trim().to_owned();
-        let mut server = MariaDb { process: None, key_hex, dir };
+        let mut server = MariaDb { process: None, key_hex, dir, server_args: options.server_args };
         server.start_again();
         if udf_library.is_some() {
             let mut root = server.root();
@@ -150,11 +155,15 @@ impl MariaDb {
         name.to_owned()
     }
 
-    /// The token the triggers pass to `dbaudit_log`, derived from the key file's key.
-    pub fn token(&self) -> String {
-        Key::from_hex(&self.key_hex)
-            .unwrap_or_else(|e| panic!("token(): the key file holds no key ({e})"))
-            .trigger_token()
+    /// The tokens `dbaudit watch` gives triggers (generation 0), from the key file's key.
+    pub fn tokens(&self) -> Tokens {
+        let key = Key::from_hex(&self.key_hex).unwrap_or_else(|e| panic!("tokens(): the key file holds no key ({e})"));
+        Tokens::new(key, 0)
+    }
+
+    /// The token a trigger on `db`.`table` passes to `dbaudit_log`.
+    pub fn token_for(&self, db: &str, table: &str) -> String {
+        self.tokens().for_table(&TableName::new(db, table))
     }
 
     /// The key file's contents without surrounding whitespace: normally 64 hex characters.
@@ -248,6 +257,7 @@ impl MariaDb {
             .arg("--skip-networking")
             .args(setup::running_as_root().then_some("--user=root"))
             .args(INNODB_SIZES)
+            .args(&self.server_args)
             .args([
                 // As Debian's packaged config has it (the compiled-in default is latin1).
                 "--character-set-server=utf8mb4",

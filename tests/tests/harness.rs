@@ -21,13 +21,13 @@ fn server_starts_and_answers() {
 fn udf_functions_are_created_and_survive_a_restart() {
     let mut server = MariaDb::start();
     let functions: Vec<String> = server.root().query("SELECT name FROM mysql.func ORDER BY name").unwrap();
-    assert_eq!(functions, ["dbaudit_log", "dbaudit_test_panic", "dbaudit_version"]);
+    assert_eq!(functions, ["dbaudit_health", "dbaudit_log", "dbaudit_test_panic", "dbaudit_version"]);
 
     server.restart();
 
     let version: Option<String> = server.root().query_first("SELECT dbaudit_version()").unwrap();
     assert!(version.is_some_and(|v| !v.is_empty()));
-    assert_eq!(server.token().len(), 32);
+    assert_eq!(server.token_for("acme", "users").len(), 32);
 }
 
 #[test]

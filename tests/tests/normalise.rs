@@ -19,7 +19,7 @@ fn acme_users(server: &MariaDb) {
     .unwrap();
     let request =
         WatchRequest { secrets: vec!["password".to_owned()], fail_closed: Some(false), ..WatchRequest::default() };
-    watch_table(&mut root, Flavour::MariaDb, &TableName::new("acme", "users"), &server.token(), &request).unwrap();
+    watch_table(&mut root, Flavour::MariaDb, &TableName::new("acme", "users"), &server.tokens(), &request).unwrap();
 }
 
 /// Runs `dbaudit-normalise once` in this process and returns the output's lines.

@@ -11,7 +11,7 @@ use mysql::prelude::Queryable;
 
 fn watch(server: &MariaDb, db: &str, table: &str, fail_closed: bool) {
     let request = WatchRequest { fail_closed: Some(fail_closed), ..WatchRequest::default() };
-    watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.token(), &request)
+    watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.tokens(), &request)
         .unwrap_or_else(|e| panic!("watch {db}.{table}: {e}"));
 }
 

@@ -18,7 +18,7 @@ fn watch(server: &MariaDb, db: &str, table: &str, secret: &[&str], fail_closed: 
         fail_closed: Some(fail_closed),
         ..WatchRequest::default()
     };
-    watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.token(), &request)
+    watch_table(&mut server.root(), Flavour::MariaDb, &TableName::new(db, table), &server.tokens(), &request)
         .unwrap_or_else(|e| panic!("watch {db}.{table}: {e}"));
 }
 
@@ -236,7 +236,7 @@ fn fail_open_trigger_lets_the_statement_through_when_the_log_cannot_be_written()
 fn junk_calls_and_a_panic_leave_mysqld_answering() {
     let server = MariaDb::start();
     let mut root = server.root();
-    let token = string(&server.token());
+    let token = string(&server.token_for("d", "t"));
     let refused_by_init = [
         "SELECT dbaudit_log()".to_owned(),
         "SELECT dbaudit_log(1, 2, 3, 4, 5, 6, 7)".to_owned(),
@@ -276,16 +276,17 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
     assert_eq!(panics.len(), 1, "the panic is reported on one line: {errors}");
     assert!(panics[0].starts_with("dbaudit_udf: panic"), "{}", panics[0]);
     assert!(errors.contains("values must be aliased old.<column> or new.<column>"), "{errors}");
-    // Forged calls (wrong or NULL token) are in the chain; refused ones are not, but the next
-    // record written is preceded by one that counts them as lost.
+    // Forged calls (wrong or NULL token, or no table to check it against) are in the chain;
+    // refused ones are not, but the next record written is preceded by one that counts them
+    // as lost.
     let records = verified(server.key_hex(), &lines_of(&server.log_path()));
     let forged = records.iter().filter(|r| matches!(r.event, Event::Forged(_))).count();
-    assert_eq!(forged, 3);
-    let lost: Vec<_> =
-        records.iter().filter_map(|r| if let Event::Lost(l) = &r.event { Some(l) } else { None }).collect();
-    assert_eq!(lost.len(), 1, "{records:?}");
-    assert_eq!(lost[0].count, 5);
-    assert_eq!(records.len(), 1 + forged + 1 + 1);
+    assert_eq!(forged, 4);
+    let lost: Vec<u64> =
+        records.iter().filter_map(|r| if let Event::Lost(l) = &r.event { Some(l.count) } else { None }).collect();
+    // Each forged record or the last row is preceded by a count of the refusals before it.
+    assert_eq!(lost, [3, 1]);
+    assert_eq!(records.len(), 1 + forged + lost.len() + 1);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dbaudit_record::{Key, Verifier};
+use dbaudit_record::{Event, Key, Verifier};
 use dbaudit_tests::{sql_quote_str, MariaDb, Options, TempDir};
 use mysql::prelude::Queryable;
 
@@ -43,7 +43,7 @@ fn disk_full_fails_the_call_and_loses_nothing_once_space_returns() {
     let call = |root: &mut mysql::Conn, value: &str| -> Option<i64> {
         let sql = format!(
             "SELECT dbaudit_log({}, 'acme', 'users', 'insert', 'app@localhost', 1, 'id', '', 1 AS `new.id`, {} AS `new.note`)",
-            sql_quote_str(&server.token()),
+            sql_quote_str(&server.token_for("acme", "users")),
             sql_quote_str(value)
         );
         root.query_first::<Option<i64>, _>(sql).unwrap().unwrap()
@@ -59,7 +59,7 @@ fn disk_full_fails_the_call_and_loses_nothing_once_space_returns() {
     assert_eq!(call(&mut root, "small"), None, "nothing fits while the disk is full");
     assert!(server.is_alive());
     std::fs::remove_file(&filler_path).unwrap();
-    assert_eq!(call(&mut root, "after"), Some(2), "the failed records took no seq");
+    assert_eq!(call(&mut root, "after"), Some(3), "the failed records took no seq; a count of them took 2");
 
     let text = std::fs::read(&log).unwrap();
     let mut verifier = Verifier::new(Key::from_hex(server.key_hex()).unwrap());
@@ -68,12 +68,15 @@ fn disk_full_fails_the_call_and_loses_nothing_once_space_returns() {
         match verifier.check(line) {
             Ok(verdict) => {
                 assert_eq!(verdict.tamper, None);
+                if let Event::Lost(lost) = &verdict.record.event {
+                    assert_eq!(lost.count, 2, "both calls made while the disk was full");
+                }
                 records.push(verdict.record.seq);
             }
             Err(_) => torn += 1,
         }
     }
-    assert_eq!(records, [0, 1, 2], "every record whole and chained");
+    assert_eq!(records, [0, 1, 2, 3], "every record whole and chained");
     assert_eq!(torn, 1, "the record cut short by the full disk stays a fragment on a line of its own");
     let errors = String::from_utf8_lossy(&server.error_log()).into_owned();
     assert!(errors.contains("No space left on device"), "the error log says why: {errors}");

@@ -137,11 +137,19 @@ column is gone until it is named again (--secret NEW) or released (--release-sec
 Exit status of --all: 0 all in line, 1 some table could not be healed (each said on a line).")]
 pub struct WatchArgs {
     /// Tables to watch, as DB.TABLE.
-    #[arg(required_unless_present = "all", conflicts_with = "all", value_name = "DB.TABLE")]
+    #[arg(required_unless_present_any = ["all", "rotate_token"], conflicts_with_all = ["all", "rotate_token"], value_name = "DB.TABLE")]
     pub tables: Vec<String>,
     /// Every table of the watch list (or, with no list yet, every table carrying dbaudit triggers).
     #[arg(long)]
     pub all: bool,
+    /// Give every watched table's triggers new tokens, then make the UDF refuse the old ones
+    /// (as op=forged): after a token may have been read (see the README's threat model).
+    #[arg(long, conflicts_with_all = ["all", "print"])]
+    pub rotate_token: bool,
+    /// Create the triggers with binary logging on, so that replicas get them. By default their
+    /// statements stay out of the binary and general logs, where the token would be readable.
+    #[arg(long)]
+    pub replicate: bool,
     /// A column recorded as a keyed mask, never in clear (repeatable; must exist in a named table).
     #[arg(long = "secret", value_name = "COLUMN")]
     pub secrets: Vec<String>,

@@ -12,7 +12,7 @@ use mysql::prelude::Queryable;
 use crate::error::{Failure, Outcome};
 use crate::schema::{our_triggers, triggers_on, watched_tables, TableSchema};
 use crate::server::Server;
-use crate::status::watch_list_problems;
+use crate::status::{anonymous_accounts, watch_list_problems};
 use crate::watchlist::WatchList;
 
 /// The longest line, in bytes, before its `;` and newline.
@@ -109,7 +109,9 @@ pub fn gather(conn: &mut impl Queryable, list: &WatchList) -> Result<Vec<String>
         .collect();
     sections.push(Section::new(listed, "watch list (table, mode, secrets)"));
     let ours = our_triggers(conn)?;
-    let problems = watch_list_problems(conn, list, &ours)?.into_iter().map(|p| format!("problem {p}")).collect();
+    let mut problems = watch_list_problems(conn, list, &ours)?;
+    problems.extend(anonymous_accounts(conn));
+    let problems = problems.into_iter().map(|p| format!("problem {p}")).collect();
     sections.push(Section::new(problems, "problems"));
 
     for table in watched_tables(conn)? {

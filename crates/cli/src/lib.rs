@@ -30,7 +30,7 @@ use crate::error::{exit_code, Failure, Outcome, EXIT_FAILURE, EXIT_OK};
 use crate::schema::{our_triggers, table_exists};
 use crate::server::Server;
 use crate::table::TableName;
-use crate::triggers::written_for;
+use crate::triggers::{written_for, Tokens};
 use crate::udf_config::read_key;
 use crate::watch::{apply, print_plan, unwatch_table, WatchPlan, WatchRequest};
 use crate::watchlist::{WatchList, Watched};
@@ -85,7 +85,7 @@ fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
         Command::Status(args) => {
             let mut server = connect(connection)?;
             let list = WatchList::read(&watch_list_path(connection))?;
-            status::run(out, &mut server, read_key(connection.key_file.as_deref()), &list, args.json)
+            status::run(out, &mut server, udf_config::tokens(connection.key_file.as_deref()), &list, args.json)
         }
         Command::Fingerprint => {
             let list = WatchList::read(&watch_list_path(connection))?;
@@ -96,7 +96,7 @@ fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
 }
 
 fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> Result<Outcome, Failure> {
-    let token = read_key(connection.key_file.as_deref())?.trigger_token();
+    let tokens = udf_config::tokens(connection.key_file.as_deref())?;
     let mut server = connect(connection)?;
     server.require_udf()?;
     let path = watch_list_path(connection);
@@ -106,8 +106,14 @@ fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> R
         (_, true) => Some(false),
         _ => None,
     };
+    if !args.print && !args.replicate {
+        keep_out_of_the_logs(&mut server)?;
+    }
+    if args.rotate_token {
+        return rotate_tokens(out, &mut server, tokens, &mut list, &args);
+    }
     if args.all {
-        return watch_all(out, &mut server, &token, &mut list, &args, fail_closed);
+        return watch_all(out, &mut server, &tokens, &mut list, &args, fail_closed);
     }
     let tables = parse_tables(&args.tables)?;
     // Every table is read and planned before anything changes: a typo in the last name
@@ -122,7 +128,7 @@ fn watch(out: &mut dyn Write, connection: &ConnectionArgs, args: WatchArgs) -> R
                 kept: listed.map(|w| w.secrets.clone()).unwrap_or_default(),
                 release: args.release.clone(),
             };
-            WatchPlan::make(&mut server.conn, server.flavour, table, &token, &request)
+            WatchPlan::make(&mut server.conn, server.flavour, table, &tokens, &request)
         })
         .collect::<Result<Vec<_>, _>>()?;
     for secret in &args.secrets {
@@ -160,7 +166,7 @@ fn watched(plan: &WatchPlan) -> Watched {
 fn watch_all(
     out: &mut dyn Write,
     server: &mut Server,
-    token: &str,
+    tokens: &Tokens,
     list: &mut WatchList,
     args: &WatchArgs,
     fail_closed: Option<bool>,
@@ -214,7 +220,7 @@ fn watch_all(
             kept: listed.as_ref().map(|w| w.secrets.clone()).unwrap_or_default(),
             release: args.release.clone(),
         };
-        let plan = match WatchPlan::make(&mut server.conn, server.flavour, &target, token, &request) {
+        let plan = match WatchPlan::make(&mut server.conn, server.flavour, &target, tokens, &request) {
             Ok(plan) => plan,
             Err(e) => {
                 writeln!(out, "{e}").map_err(output)?;
@@ -234,6 +240,90 @@ fn watch_all(
         writeln!(out, "{}: {done} ({})", plan.schema.name, plan.summary()).map_err(output)?;
     }
     Ok(Outcome::findings_if(trouble))
+}
+
+/// Keeps this session's statements out of the binary log and the general log: a trigger's
+/// body carries its table's token, which anyone with BINLOG MONITOR (or read access to the
+/// general log) could otherwise read and forge records with.
+fn keep_out_of_the_logs(server: &mut Server) -> Result<(), Failure> {
+    use mysql::prelude::Queryable;
+    server.conn.query_drop("SET SESSION sql_log_bin = 0, SESSION sql_log_off = 1").map_err(|e| {
+        Failure::new(format!(
+            "cannot keep the trigger statements out of the binary and general logs ({e}): they carry the table's \
+             token; grant this account BINLOG ADMIN and SUPER, or pass --replicate so that replicas get the triggers"
+        ))
+    })
+}
+
+/// `watch --rotate-token`: the UDF is told to accept the next token generation beside the
+/// current one, every watched table's triggers are made again with the next, and then the
+/// UDF is told to accept the next alone. Writes are recorded throughout; a run cut short is
+/// finished by running it again.
+fn rotate_tokens(
+    out: &mut dyn Write,
+    server: &mut Server,
+    tokens: Tokens,
+    list: &mut WatchList,
+    args: &WatchArgs,
+) -> Result<Outcome, Failure> {
+    use crate::udf_config::{set_token_generations, UdfConfig};
+    let path = UdfConfig::path();
+    let config = UdfConfig::read(&path).map_err(|e| Failure::new(format!("the UDF configuration: {e}")))?;
+    let from = config.token_generation;
+    let to = config.token_generation_next.unwrap_or(from + 1);
+    if list.exists {
+        let outside: Vec<String> = our_triggers(&mut server.conn)?
+            .iter()
+            .map(|t| TableName::new(&t.db, &t.table))
+            .filter(|t| list.get(t).is_none())
+            .map(|t| t.to_string())
+            .collect();
+        if !outside.is_empty() {
+            return Err(Failure::new(format!(
+                "{} carry dbaudit triggers but are not in the watch list: their writes would be refused as forged \
+                 once the old tokens are; watch or unwatch them first (nothing changed)",
+                outside.join(", ")
+            )));
+        }
+    }
+    set_token_generations(&path, from, Some(to))?;
+    wait_for_generations(server, &[from, to])?;
+    writeln!(out, "token generation {to}: the UDF accepts {from} and {to}; making every table's triggers again")
+        .map_err(output)?;
+    let tokens = Tokens::new(tokens.into_key(), to);
+    if watch_all(out, server, &tokens, list, args, None)? == Outcome::Findings {
+        writeln!(
+            out,
+            "tokens of generation {from} are still accepted: bring the tables above in line and run --rotate-token again"
+        )
+        .map_err(output)?;
+        return Ok(Outcome::Findings);
+    }
+    set_token_generations(&path, to, None)?;
+    wait_for_generations(server, &[to])?;
+    writeln!(out, "token generation {to} in force; tokens of generation {from} are refused and recorded as forged")
+        .map_err(output)?;
+    Ok(Outcome::Clean)
+}
+
+/// Waits until the loaded UDF accepts exactly `generations` (it looks at its configuration at
+/// most once a second). A UDF not called since mysqld started reads the file when first called.
+fn wait_for_generations(server: &mut Server, generations: &[u32]) -> Result<(), Failure> {
+    let wanted: Vec<serde_json::Value> = generations.iter().map(|&g| g.into()).collect();
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let health = server.udf_health()?.unwrap_or_default();
+        seen = serde_json::from_str::<serde_json::Value>(&health).unwrap_or_default()["token_generations"].clone();
+        if seen.is_null() || seen.as_array() == Some(&wanted) {
+            return Ok(());
+        }
+    }
+    Err(Failure::new(format!(
+        "the UDF still accepts token generations {seen} rather than {wanted:?}: does mysqld read the same \
+         configuration file ({})? Nothing else changed; run --rotate-token again once it does",
+        crate::udf_config::UdfConfig::path().display()
+    )))
 }
 
 fn watch_list_path(connection: &ConnectionArgs) -> std::path::PathBuf {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use dbaudit_record::{json, Key};
+use dbaudit_record::json;
 
 use mysql::prelude::Queryable;
 
@@ -12,7 +12,7 @@ use crate::error::{Failure, Outcome};
 use crate::schema::{our_triggers, table_exists, triggers_on, ExistingTrigger, TableSchema};
 use crate::server::Server;
 use crate::table::TableName;
-use crate::triggers::{options_of, written_for, RowEvent, TriggerSet, WatchOptions};
+use crate::triggers::{options_of, written_for, RowEvent, Tokens, TriggerSet, WatchOptions};
 use crate::udf_config::UdfConfig;
 use crate::watchlist::WatchList;
 
@@ -83,7 +83,7 @@ pub struct Status {
 }
 
 /// Gathers the status, holding the server to the watch list `list`.
-pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) -> Result<Status, Failure> {
+pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &WatchList) -> Result<Status, Failure> {
     let mut problems = Vec::new();
     let udf_version = server.udf_version()?;
     let health = if udf_version.is_some() { server.udf_health()? } else { None };
@@ -95,8 +95,8 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) 
     ) {
         problems.push(problem);
     }
-    let token = match key {
-        Ok(key) => Some(key.trigger_token()),
+    let tokens = match tokens {
+        Ok(tokens) => Some(tokens),
         Err(e) => {
             problems.push(format!("triggers not compared: {e}"));
             None
@@ -137,7 +137,7 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) 
     let mut tables = Vec::new();
     for table in names {
         // One odd table must not blind the status of the others.
-        let status = match table_status(server, &table, token.as_deref(), list) {
+        let status = match table_status(server, &table, tokens.as_ref(), list) {
             Ok(status) => status,
             Err(e) => {
                 problems.push(format!("{table}: cannot be checked: {e}"));
@@ -156,6 +156,7 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) 
         tables.push(status);
     }
     problems.extend(watch_list_problems(&mut server.conn, list, &ours)?);
+    problems.extend(anonymous_accounts(&mut server.conn));
     Ok(Status {
         udf_version,
         log: config.log_setting(),
@@ -165,6 +166,23 @@ pub fn gather(server: &mut Server, key: Result<Key, Failure>, list: &WatchList) 
         tables,
         problems,
     })
+}
+
+/// One line per anonymous account (`''@host`): anyone who connects matching its host logs in
+/// as it, and `USER()`, which records carry, then holds whatever name the client gave.
+pub fn anonymous_accounts(conn: &mut impl Queryable) -> Vec<String> {
+    match conn.query::<String, _>("SELECT Host FROM mysql.user WHERE User = '' ORDER BY Host") {
+        Ok(hosts) => hosts
+            .into_iter()
+            .map(|host| {
+                format!(
+                    "anonymous account ''@'{host}': a client logging in through it chooses the name that records \
+                     carry as user; drop it (DROP USER ''@'{host}')"
+                )
+            })
+            .collect(),
+        Err(e) => vec![format!("cannot look for anonymous accounts in mysql.user: {e}")],
+    }
 }
 
 /// The problem `dbaudit_health()` reports, if any: records being lost right now.
@@ -251,7 +269,7 @@ pub fn watch_list_problems(
 fn table_status(
     server: &mut Server,
     table: &TableName,
-    token: Option<&str>,
+    tokens: Option<&Tokens>,
     list: &WatchList,
 ) -> Result<TableStatus, Failure> {
     let triggers = triggers_on(&mut server.conn, table)?;
@@ -262,10 +280,10 @@ fn table_status(
         let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == event.sql()) else {
             return TriggerState::Missing;
         };
-        let (Some(token), Some(options)) = (token, listed.clone().or_else(|| options_of(&existing.body))) else {
-            return if token.is_none() { TriggerState::Unchecked } else { TriggerState::Differs };
+        let (Some(tokens), Some(options)) = (tokens, listed.clone().or_else(|| options_of(&existing.body))) else {
+            return if tokens.is_none() { TriggerState::Unchecked } else { TriggerState::Differs };
         };
-        let wanted = TriggerSet::generate(&schema, token, &options);
+        let wanted = TriggerSet::generate(&schema, tokens, &options);
         let wanted = wanted.triggers.iter().find(|t| t.event == event).expect("one trigger per event");
         if existing.timing == "AFTER" && existing.name == wanted.name && existing.body == wanted.body {
             TriggerState::Unaltered
@@ -376,11 +394,11 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
 pub fn run(
     out: &mut dyn Write,
     server: &mut Server,
-    key: Result<Key, Failure>,
+    tokens: Result<Tokens, Failure>,
     list: &WatchList,
     as_json: bool,
 ) -> Result<Outcome, Failure> {
-    let status = gather(server, key, list)?;
+    let status = gather(server, tokens, list)?;
     let written = if as_json { print_json(out, &status) } else { print_human(out, &status) };
     written.map_err(|e| Failure::new(format!("cannot write the status: {e}")))?;
     Ok(Outcome::findings_if(!status.problems.is_empty()))

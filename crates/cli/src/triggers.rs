@@ -13,7 +13,7 @@
 //! with a message that names `dbaudit watch`. Either way the change is chained and alerted.
 
 use dbaudit_connect::{quote_ident, quote_str};
-use dbaudit_record::names;
+use dbaudit_record::{names, Key};
 
 use crate::schema::{ColumnInfo, TableSchema};
 use crate::table::TableName;
@@ -31,6 +31,43 @@ pub const DRIFT_MESSAGE: &str =
 
 /// `ER_SIGNAL_EXCEPTION`: the fail-closed trigger's own SIGNAL, which its handler passes on.
 const ER_SIGNAL_EXCEPTION: u32 = 1644;
+
+/// The tokens triggers pass to `dbaudit_log`: one per table, from the installation's key and
+/// the token generation the UDF accepts (see `Key::trigger_token`), so a token read from one
+/// table's trigger forges nothing for another.
+#[derive(Clone)]
+pub struct Tokens {
+    key: Key,
+    generation: u32,
+}
+
+impl Tokens {
+    /// Tokens of `generation`, derived from `key`.
+    pub fn new(key: Key, generation: u32) -> Tokens {
+        Tokens { key, generation }
+    }
+
+    /// The key they are derived from.
+    pub fn into_key(self) -> Key {
+        self.key
+    }
+
+    /// The generation these tokens belong to.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The token of `table`'s triggers, for the table as the server spells it.
+    pub fn for_table(&self, table: &TableName) -> String {
+        self.key.trigger_token(self.generation, table.db.as_bytes(), table.table.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens {{ generation: {} }}", self.generation)
+    }
+}
 
 /// A row change a trigger fires on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -127,8 +164,9 @@ pub struct TriggerSet {
 }
 
 impl TriggerSet {
-    /// The triggers for `schema`, calling `dbaudit_log` with `token`.
-    pub fn generate(schema: &TableSchema, token: &str, options: &WatchOptions) -> TriggerSet {
+    /// The triggers for `schema`, calling `dbaudit_log` with the table's token.
+    pub fn generate(schema: &TableSchema, tokens: &Tokens, options: &WatchOptions) -> TriggerSet {
+        let token = tokens.for_table(&schema.name);
         let secrets: Vec<String> = schema
             .columns
             .iter()
@@ -138,7 +176,7 @@ impl TriggerSet {
         let key: Vec<String> = schema.key.columns().to_vec();
         let triggers = RowEvent::ALL.map(|event| {
             let mut args = vec![
-                quote_str(token),
+                quote_str(&token),
                 quote_str(&schema.name.db),
                 quote_str(&schema.name.table),
                 quote_str(event.op()),
@@ -231,11 +269,19 @@ const SPATIAL: [&str; 8] = [
 ];
 
 /// The argument that carries `side`.`column`: the UDF gets bytes in the column's character
-/// set, so text in other sets is converted to utf8mb4, and spatial values become WKT.
+/// set, so text in other sets is converted to utf8mb4, and spatial values become WKT. A
+/// TIMESTAMP reads in the writer's session time zone, so it is recorded in UTC with a `Z`;
+/// should the server not know the session's zone by name (no time zone tables), the zone's
+/// name follows the value instead.
 fn value_expr(side: &str, column: &ColumnInfo) -> String {
     let value = format!("{side}.{}", quote_ident(&column.name));
     let utf8_or_binary = |cs: &str| matches!(cs.to_lowercase().as_str(), "utf8" | "utf8mb3" | "utf8mb4" | "binary");
-    if SPATIAL.contains(&column.data_type.as_str()) {
+    if column.data_type == "timestamp" {
+        format!(
+            "COALESCE(CONCAT(CONVERT_TZ({value}, @@session.time_zone, '+00:00'), 'Z'), \
+             CONCAT({value}, ' ', @@session.time_zone))"
+        )
+    } else if SPATIAL.contains(&column.data_type.as_str()) {
         format!("ST_AsText({value})")
     } else if column.charset.as_deref().is_some_and(|cs| !utf8_or_binary(cs)) {
         format!("CONVERT({value} USING utf8mb4)")
@@ -390,12 +436,14 @@ mod tests {
     #[test]
     fn insert_trigger_is_the_documented_call() {
         let options = WatchOptions { secrets: vec!["password".into()], fail_closed: false };
-        let set = TriggerSet::generate(&users(), "tok", &options);
+        let tokens = Tokens::new(Key::from_bytes([1; 32]), 0);
+        let set = TriggerSet::generate(&users(), &tokens, &options);
+        let body = set.triggers[0].body.replace(&tokens.for_table(&set.table), "tok");
         assert_eq!(set.secrets, ["Password"]);
         let insert = &set.triggers[0];
         assert_eq!(insert.name, "dbaudit_users_ai");
         assert_eq!(
-            insert.body,
+            body,
             r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN DECLARE dbaudit_errno INT DEFAULT 0; DECLARE dbaudit_error TEXT DEFAULT ''; GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('tok', 'acme', 'users', 'drift', USER(), CONNECTION_ID(), 'insert', CONCAT(dbaudit_errno, ': ', dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log('tok', 'acme', 'users', 'insert', USER(), CONNECTION_ID(), 'id,a\\,b\\\\c', 'Password', NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`); END"
         );
         assert!(set.triggers[1].body.contains("OLD.`id` AS `old.id`") && set.triggers[1].body.contains("NEW.`id`"));
@@ -413,7 +461,7 @@ mod tests {
             WatchOptions { secrets: vec![], fail_closed: false },
             WatchOptions { secrets: vec!["Password".into(), "a,b\\c".into()], fail_closed: true },
         ] {
-            let set = TriggerSet::generate(&users(), "t'o\\k", &options);
+            let set = TriggerSet::generate(&users(), &Tokens::new(Key::from_bytes([2; 32]), 7), &options);
             for trigger in &set.triggers {
                 assert_eq!(options_of(&trigger.body), Some(options.clone()), "{}", trigger.body);
                 assert_eq!(written_for(&trigger.body), Some(set.table.clone()));

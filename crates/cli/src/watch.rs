@@ -9,7 +9,7 @@ use crate::error::Failure;
 use crate::schema::{triggers_in, triggers_on, RowKey, TableSchema};
 use crate::server::Flavour;
 use crate::table::TableName;
-use crate::triggers::{options_of, Trigger, TriggerSet, WatchOptions};
+use crate::triggers::{options_of, Tokens, Trigger, TriggerSet, WatchOptions};
 
 /// What `watch` asks for, beyond the tables.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +44,7 @@ impl WatchPlan {
         conn: &mut impl Queryable,
         flavour: Flavour,
         name: &TableName,
-        token: &str,
+        tokens: &Tokens,
         request: &WatchRequest,
     ) -> Result<WatchPlan, Failure> {
         let schema = TableSchema::read(conn, name)?;
@@ -77,7 +77,7 @@ impl WatchPlan {
         secrets.sort_by_key(|s| s.to_lowercase());
         secrets.dedup_by_key(|s| s.to_lowercase());
         let fail_closed = request.fail_closed.unwrap_or(current.iter().any(|o| o.fail_closed));
-        let set = TriggerSet::generate(&schema, token, &WatchOptions { secrets, fail_closed });
+        let set = TriggerSet::generate(&schema, tokens, &WatchOptions { secrets, fail_closed });
 
         let mut creates = Vec::new();
         let mut replaces = Vec::new();
@@ -159,15 +159,15 @@ pub fn apply(conn: &mut impl Queryable, table: &TableName, statements: &[String]
     Ok(())
 }
 
-/// Watches `table` on an open connection with `token`: what the tests use to install triggers.
+/// Watches `table` on an open connection with `tokens`: what the tests use to install triggers.
 pub fn watch_table(
     conn: &mut impl Queryable,
     flavour: Flavour,
     table: &TableName,
-    token: &str,
+    tokens: &Tokens,
     request: &WatchRequest,
 ) -> Result<WatchPlan, Failure> {
-    let plan = WatchPlan::make(conn, flavour, table, token, request)?;
+    let plan = WatchPlan::make(conn, flavour, table, tokens, request)?;
     apply(conn, &plan.schema.name, &plan.statements)?;
     Ok(plan)
 }

@@ -62,17 +62,45 @@ impl Key {
         hex::encode(&self.0)
     }
 
-    /// The token that proves a `dbaudit_log` call comes from one of our triggers.
-    pub fn trigger_token(&self) -> String {
-        let hash = blake3::keyed_hash(&self.0, b"dbaudit trigger token");
-        hex::encode(&hash.as_bytes()[..16])
+    /// The token that proves a `dbaudit_log` call for `db`.`table` comes from that table's
+    /// trigger, in token generation `generation`: a token read from one table's trigger forges
+    /// nothing for another, and a new generation retires every token of the old one.
+    pub fn trigger_token(&self, generation: u32, db: &[u8], table: &[u8]) -> String {
+        let token = self.trigger_token_hex(generation, db, table);
+        String::from_utf8(token.to_vec()).expect("hex is ASCII")
     }
 
-    /// Appends the mask that stands for a secret column's value: the same value always
-    /// gives the same mask, so a change is visible while the value is not.
-    pub fn write_secret_mask(&self, out: &mut Vec<u8>, value: &[u8]) {
+    /// [`Key::trigger_token`] as 32 hex bytes, without allocating (the UDF checks one per row).
+    pub fn trigger_token_hex(&self, generation: u32, db: &[u8], table: &[u8]) -> [u8; 32] {
         let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        hasher.update(b"secret:");
+        hasher.update(b"dbaudit trigger token\0");
+        hasher.update(&generation.to_be_bytes());
+        length_prefixed(&mut hasher, db);
+        length_prefixed(&mut hasher, table);
+        let mut out = [0; 32];
+        hex::encode_to_slice(&hasher.finalize().as_bytes()[..16], &mut out);
+        out
+    }
+
+    /// Appends the mask that stands for a secret column's value: the same value in the same
+    /// column always gives the same mask, so a change is visible while the value is not; the
+    /// same value in another column or table gives another, so password reuse does not show.
+    pub fn write_secret_mask(&self, out: &mut Vec<u8>, db: &[u8], table: &[u8], column: &[u8], value: &[u8]) {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(b"secret:\0");
+        length_prefixed(&mut hasher, db);
+        length_prefixed(&mut hasher, table);
+        // Column names are case-insensitive: `Password` and `password` are one column.
+        let mut lower = [0u8; 256];
+        let column = match lower.get_mut(..column.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(column);
+                lower.make_ascii_lowercase();
+                &*lower
+            }
+            None => column,
+        };
+        length_prefixed(&mut hasher, column);
         hasher.update(value);
         out.extend_from_slice(b"secret:");
         hex::encode_into(out, &hasher.finalize().as_bytes()[..8]);
@@ -87,6 +115,12 @@ impl Key {
         mac.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
         Mac(mac)
     }
+}
+
+/// Feeds `part` with its length first, so that no two sequences of parts hash alike.
+fn length_prefixed(hasher: &mut blake3::Hasher, part: &[u8]) {
+    hasher.update(&(part.len() as u64).to_be_bytes());
+    hasher.update(part);
 }
 
 /// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
@@ -180,13 +214,40 @@ mod tests {
     #[test]
     fn token_and_mask_are_derived_as_documented() {
         let key = Key::from_bytes([7; 32]);
-        let token = key.trigger_token();
-        let expected = blake3::keyed_hash(&[7; 32], b"dbaudit trigger token");
-        assert_eq!(token, expected.to_hex()[..32]);
+        let token = key.trigger_token(3, b"acme", b"users");
+        let mut input = b"dbaudit trigger token\0\0\0\0\x03".to_vec();
+        for part in [&b"acme"[..], b"users"] {
+            input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            input.extend_from_slice(part);
+        }
+        assert_eq!(token, blake3::keyed_hash(&[7; 32], &input).to_hex()[..32]);
         let mut mask = Vec::new();
-        key.write_secret_mask(&mut mask, b"hunter2");
-        let expected = blake3::keyed_hash(&[7; 32], b"secret:hunter2");
+        key.write_secret_mask(&mut mask, b"acme", b"users", b"PassWord", b"hunter2");
+        let mut input = b"secret:\0".to_vec();
+        for part in [&b"acme"[..], b"users", b"password"] {
+            input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            input.extend_from_slice(part);
+        }
+        input.extend_from_slice(b"hunter2");
+        let expected = blake3::keyed_hash(&[7; 32], &input);
         assert_eq!(mask, format!("secret:{}", &expected.to_hex()[..16]).into_bytes());
+    }
+
+    #[test]
+    fn tokens_and_masks_differ_by_table_column_and_generation() {
+        let key = Key::from_bytes([7; 32]);
+        let token = |g, db: &str, t: &str| key.trigger_token(g, db.as_bytes(), t.as_bytes());
+        assert_ne!(token(0, "acme", "users"), token(0, "acme", "orders"));
+        assert_ne!(token(0, "acme", "users"), token(1, "acme", "users"));
+        assert_ne!(token(0, "ab", "c"), token(0, "a", "bc"), "the parts are length-prefixed");
+        let mask = |db: &str, t: &str, c: &str| {
+            let mut out = Vec::new();
+            key.write_secret_mask(&mut out, db.as_bytes(), t.as_bytes(), c.as_bytes(), b"hunter2");
+            out
+        };
+        assert_ne!(mask("acme", "users", "pw"), mask("acme", "admins", "pw"));
+        assert_ne!(mask("acme", "users", "pw"), mask("acme", "users", "old_pw"));
+        assert_eq!(mask("acme", "users", "pw"), mask("acme", "users", "PW"));
     }
 
     #[test]

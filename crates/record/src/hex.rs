@@ -12,6 +12,15 @@ pub fn encode_into(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// Writes the lowercase hex of `bytes` into `out`, which holds exactly twice as many bytes.
+pub fn encode_to_slice(bytes: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(out.len(), bytes.len() * 2);
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
 /// The lowercase hex of `bytes`, as a string.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len() * 2);

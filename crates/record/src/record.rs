@@ -340,7 +340,8 @@ pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Tim
             out.extend_from_slice(b",\"conn\":");
             write_u64(out, row.conn);
             out.extend_from_slice(b",\"pk\":");
-            write_columns(out, key, Some(row.pk));
+            let secrets = Secrets { key, db: row.db, table: row.table };
+            write_columns(out, &secrets, Some(row.pk));
             out.extend_from_slice(b",\"changed\":");
             match row.changed {
                 None => out.extend_from_slice(b"null"),
@@ -356,9 +357,9 @@ pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Tim
                 }
             }
             out.extend_from_slice(b",\"old\":");
-            write_columns(out, key, row.old);
+            write_columns(out, &secrets, row.old);
             out.extend_from_slice(b",\"new\":");
-            write_columns(out, key, row.new);
+            write_columns(out, &secrets, row.new);
         }
         EventRef::Forged(c) => {
             out.extend_from_slice(b",\"op\":\"forged\",\"claimed\":{\"db\":");
@@ -432,7 +433,14 @@ fn write_name(out: &mut Vec<u8>, name: &[u8]) {
     }
 }
 
-fn write_columns(out: &mut Vec<u8>, key: &Key, columns: Option<&[ColumnRef]>) {
+/// What a secret column's mask is keyed with: the key, and the table the column is in.
+struct Secrets<'a> {
+    key: &'a Key,
+    db: &'a [u8],
+    table: &'a [u8],
+}
+
+fn write_columns(out: &mut Vec<u8>, secrets: &Secrets, columns: Option<&[ColumnRef]>) {
     let Some(columns) = columns else {
         out.extend_from_slice(b"null");
         return;
@@ -447,7 +455,7 @@ fn write_columns(out: &mut Vec<u8>, key: &Key, columns: Option<&[ColumnRef]>) {
         match (c.secret, c.value) {
             (true, Some(value)) => {
                 out.push(b'"');
-                key.write_secret_mask(out, value);
+                secrets.key.write_secret_mask(out, secrets.db, secrets.table, c.name, value);
                 out.push(b'"');
             }
             (_, value) => json::write_value(out, value),

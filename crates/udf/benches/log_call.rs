@@ -45,7 +45,7 @@ fn main() {
     std::fs::write(dir.join("key"), key.to_hex()).unwrap();
     let config = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n", dir.display());
     std::fs::write(dir.join("dbaudit.cnf"), config).unwrap();
-    let token = key.trigger_token();
+    let token = key.trigger_token(0, b"acme", b"users");
 
     let columns = ["id", "login", "password", "email", "first_name", "last_name", "role", "created", "updated", "note"];
     let old = ["7", "xavier", "zZDDIZ0NOlPzw", "x@example.com", "Xavier", "M", "admin", "2026-11-26", "08:31:24", "n"];

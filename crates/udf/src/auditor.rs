@@ -1,7 +1,7 @@
 //! The process-wide state behind `dbaudit_log`: configuration, key, chain and log, set up
 //! on the first call (not in init, which runs once per row inside triggers).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dbaudit_record::{json, Chain, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
@@ -29,9 +29,26 @@ pub enum Outcome {
 
 struct Ready {
     chain: Chain,
-    token: String,
+    /// The token generations a call may carry (the current one, the next during a rotation).
+    generations: Vec<u32>,
     sink: Sink,
+    key_file: PathBuf,
+    /// The configuration file as it was read, to notice a change (a token rotation).
+    config: Option<FileStamp>,
+    config_checked: Instant,
 }
+
+/// What tells one version of a file from another without reading it.
+type FileStamp = (u64, u64, i64, i64, u64);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.dev(), meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len()))
+}
+
+/// How often the configuration file is looked at for a change.
+const CONFIG_CHECK: Duration = Duration::from_secs(1);
 
 /// Records that could not be written since the UDF was loaded: what `dbaudit_health()`
 /// shows, and what the next record that can be written reports first (`op:"lost"`).
@@ -105,13 +122,14 @@ impl Auditor {
     }
 
     fn write(&mut self, args: &[Arg]) -> Outcome {
+        self.follow_config();
         if let Err(message) = self.set_up() {
             return Outcome::Failed(message);
         }
         let Some(ready) = self.ready.as_mut() else {
             return Outcome::Failed("not set up".into());
         };
-        let forged = !call::token_matches(args, ready.token.as_bytes());
+        let forged = !token_ok(args, ready);
         let row;
         let event = if forged {
             EventRef::Forged(call::claimed(args))
@@ -156,7 +174,9 @@ impl Auditor {
     /// What `dbaudit_health()` returns: one JSON object on the state of this process's
     /// audit stream. `state` is `idle` before the first call, `failing` while records are
     /// being lost, `ok` otherwise; `lost` counts every record not written since load.
-    pub fn health(&self) -> Vec<u8> {
+    pub fn health(&mut self) -> Vec<u8> {
+        // A caller waiting for a token rotation to be taken up gets the configuration as it is.
+        self.follow_config();
         let state = match (self.called, self.losses.failing) {
             (false, _) => "idle",
             (true, true) => "failing",
@@ -166,6 +186,11 @@ impl Auditor {
         match self.ready.as_ref().and_then(|r| r.chain.tip()) {
             Some(tip) => out.extend_from_slice(format!("\"{}\",\"seq\":{}", tip.epoch, tip.seq).as_bytes()),
             None => out.extend_from_slice(b"null,\"seq\":null"),
+        }
+        let generations = self.ready.as_ref().map(|r| r.generations.iter().map(u32::to_string).collect::<Vec<_>>());
+        match generations {
+            Some(g) => out.extend_from_slice(format!(",\"token_generations\":[{}]", g.join(",")).as_bytes()),
+            None => out.extend_from_slice(b",\"token_generations\":null"),
         }
         out.extend_from_slice(
             format!(",\"lost\":{},\"unreported\":{},\"last_error\":", self.losses.total, self.losses.unreported)
@@ -182,6 +207,33 @@ impl Auditor {
         }
         out.push(b'}');
         out
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.config_path.clone().unwrap_or_else(UdfConfig::path)
+    }
+
+    /// Takes up a changed configuration, at most once a second: new token generations at
+    /// once (`dbaudit watch --rotate-token` waits for that), anything else by setting up
+    /// again, which starts a new epoch naming the last one.
+    fn follow_config(&mut self) {
+        let path = self.config_path();
+        let Some(ready) = self.ready.as_mut() else { return };
+        if ready.config_checked.elapsed() < CONFIG_CHECK {
+            return;
+        }
+        ready.config_checked = Instant::now();
+        let now = stamp(&path);
+        if now == ready.config {
+            return;
+        }
+        match UdfConfig::read(&path) {
+            Ok(config) if ready.sink.destination() == config.destination && ready.key_file == config.key_file => {
+                ready.generations = config.accepted_generations().collect();
+                ready.config = now;
+            }
+            _ => self.ready = None,
+        }
     }
 
     fn set_up(&mut self) -> Result<(), String> {
@@ -207,8 +259,12 @@ impl Auditor {
     }
 
     fn open(&mut self) -> Result<Ready, String> {
-        let path = self.config_path.clone().unwrap_or_else(UdfConfig::path);
+        let path = self.config_path();
+        let config_stamp = stamp(&path);
         let config = UdfConfig::read(&path)?;
+        for warning in config.warnings() {
+            crate::report::error(&warning);
+        }
         let key = Key::read_file(&config.key_file).map_err(|e| e.to_string())?;
         let sink = Sink::open(&config.destination).map_err(|e| match &config.destination {
             Destination::File(log) => format!(
@@ -219,13 +275,27 @@ impl Auditor {
             Destination::Stderr => format!("cannot use stderr: {e}"),
         })?;
         let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
-        let token = key.trigger_token();
         let chain = Chain::new(key, epoch);
         let prev = sink.last_record();
-        let mut ready = Ready { chain, token, sink };
+        let mut ready = Ready {
+            chain,
+            generations: config.accepted_generations().collect(),
+            sink,
+            key_file: config.key_file.clone(),
+            config: config_stamp,
+            config_checked: Instant::now(),
+        };
         append(&mut ready, &mut self.line, Timestamp::now(), &EventRef::Start { prev })?;
         Ok(ready)
     }
+}
+
+/// Whether the call carries the token of the table it names, in a generation the UDF accepts.
+fn token_ok(args: &[Arg], ready: &Ready) -> bool {
+    let (Some(db), Some(table)) = (args.get(1).and_then(|a| a.value), args.get(2).and_then(|a| a.value)) else {
+        return false;
+    };
+    ready.generations.iter().any(|&g| call::token_matches(args, &ready.chain.key().trigger_token_hex(g, db, table)))
 }
 
 /// Seals `event` as the chain's next record into `line`, writes it, and moves the chain on;
@@ -288,7 +358,7 @@ mod tests {
     #[test]
     fn first_call_writes_a_start_record_then_the_row() {
         let fx = Fixture::new("start");
-        let token = fx.key.trigger_token();
+        let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"7"[..])), ("new.password", Some(&b"hunter2"[..]))];
         assert_eq!(fx.auditor().log(&insert_args(&token, &values)), Outcome::Written(1));
         let lines = fx.lines();
@@ -312,7 +382,7 @@ mod tests {
     #[test]
     fn a_new_auditor_names_the_previous_epochs_last_record() {
         let fx = Fixture::new("epochs");
-        let token = fx.key.trigger_token();
+        let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"1"[..]))];
         let mut first = fx.auditor();
         first.log(&insert_args(&token, &values));
@@ -329,7 +399,7 @@ mod tests {
         let fx = Fixture::new("lost");
         let config = format!("[dbaudit-udf]\nlog = {0}/missing/audit.log\nkey_file = {0}/key\n", fx.dir.display());
         std::fs::write(fx.dir.join("dbaudit.cnf"), config).unwrap();
-        let token = fx.key.trigger_token();
+        let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"1"[..]))];
         let mut auditor = fx.auditor();
         assert!(String::from_utf8(auditor.health()).unwrap().contains("\"state\":\"idle\""));
@@ -353,6 +423,40 @@ mod tests {
         assert!(lines.iter().all(|l| verifier.check(l).unwrap().tamper.is_none()));
         let health = String::from_utf8(auditor.health()).unwrap();
         assert!(health.contains("\"state\":\"ok\"") && health.contains("\"lost\":3,\"unreported\":0"), "{health}");
+    }
+
+    #[test]
+    fn a_token_is_good_for_its_own_table_only() {
+        let fx = Fixture::new("per-table");
+        let values = [("new.id", Some(&b"1"[..]))];
+        let mut auditor = fx.auditor();
+        let users = fx.key.trigger_token(0, b"acme", b"users");
+        let orders = fx.key.trigger_token(0, b"acme", b"orders");
+        assert_eq!(auditor.log(&insert_args(&users, &values)), Outcome::Written(1));
+        assert_eq!(auditor.log(&insert_args(&orders, &values)), Outcome::Forged);
+    }
+
+    #[test]
+    fn a_rotation_is_taken_up_without_a_restart_and_retires_the_old_tokens() {
+        let fx = Fixture::new("rotation");
+        let values = [("new.id", Some(&b"1"[..]))];
+        let (old, new) = (fx.key.trigger_token(0, b"acme", b"users"), fx.key.trigger_token(1, b"acme", b"users"));
+        let mut auditor = fx.auditor();
+        assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Written(1));
+        assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Forged);
+        let config = |extra: &str| {
+            let text = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n{extra}", fx.dir.display());
+            std::fs::write(fx.dir.join("dbaudit.cnf"), text).unwrap();
+            std::thread::sleep(CONFIG_CHECK + Duration::from_millis(50));
+        };
+        config("token_generation_next = 1\n");
+        assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Written(3));
+        assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Written(4));
+        config("token_generation = 1\n");
+        assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Forged);
+        assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Written(6));
+        let mut verifier = Verifier::new(fx.key.clone());
+        assert!(fx.lines().iter().all(|l| verifier.check(l).unwrap().tamper.is_none()), "one epoch, no gap");
     }
 
     #[test]

@@ -31,6 +31,14 @@ impl Sink {
         }
     }
 
+    /// Where it writes.
+    pub fn destination(&self) -> Destination {
+        match self {
+            Sink::File(log) => Destination::File(log.path.clone()),
+            Sink::Stderr => Destination::Stderr,
+        }
+    }
+
     /// The last record at the end of the log, if one can be found there.
     pub fn last_record(&self) -> Option<ChainPoint> {
         match self {

@@ -22,7 +22,7 @@ pub const DEFAULT_KEY_FILE: &str = "/etc/mysql/dbaudit.key";
 /// The option-file group the UDF reads.
 pub const GROUP: &str = "dbaudit-udf";
 /// The keys of [`GROUP`] the UDF reads.
-pub const KEYS: [&str; 2] = ["log", "key_file"];
+pub const KEYS: [&str; 4] = ["log", "key_file", "token_generation", "token_generation_next"];
 
 /// Where records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,11 @@ pub struct UdfConfig {
     pub destination: Destination,
     /// The key file (`key_file`).
     pub key_file: PathBuf,
+    /// The generation of trigger tokens the UDF accepts (`token_generation`, default 0).
+    pub token_generation: u32,
+    /// A second generation it accepts while `dbaudit watch --rotate-token` replaces every
+    /// trigger's token (`token_generation_next`).
+    pub token_generation_next: Option<u32>,
     /// Keys of `[dbaudit-udf]` that are not [`KEYS`], in file order: ignored, to be reported.
     pub unknown_keys: Vec<UnknownKey>,
 }
@@ -96,12 +101,43 @@ impl UdfConfig {
             }
         };
         let key_file = PathBuf::from(file.get(GROUP, "key_file").unwrap_or(DEFAULT_KEY_FILE));
+        let generation = |key: &str| -> Result<Option<u32>, String> {
+            file.get(GROUP, key)
+                .map(|text| {
+                    text.parse::<u32>().map_err(|_| {
+                        format!(
+                            "{}: [{GROUP}] {key} = {text} is not a whole number; dbaudit watch sets it",
+                            path.display()
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let token_generation = generation("token_generation")?.unwrap_or(0);
+        let token_generation_next = generation("token_generation_next")?;
         let unknown_keys = file
             .entries(GROUP)
             .filter(|entry| !KEYS.contains(&entry.key.as_str()))
             .map(|entry| UnknownKey { key: entry.key.clone(), path: entry.path.clone(), line: entry.line })
             .collect();
-        Ok(UdfConfig { path: path.to_owned(), destination, key_file, unknown_keys })
+        Ok(UdfConfig {
+            path: path.to_owned(),
+            destination,
+            key_file,
+            token_generation,
+            token_generation_next,
+            unknown_keys,
+        })
+    }
+
+    /// The token generations a call may carry: the current one, and the next during a rotation.
+    pub fn accepted_generations(&self) -> impl Iterator<Item = u32> {
+        std::iter::once(self.token_generation).chain(self.token_generation_next)
+    }
+
+    /// The generation new triggers get: the next one while a rotation is under way.
+    pub fn generation_to_write(&self) -> u32 {
+        self.token_generation_next.unwrap_or(self.token_generation)
     }
 
     /// One line per unknown key, naming the file, the line and the fix.
