@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use common::{records, rows, sql, text, trigger_names, value, Dbaudit};
+use dbaudit_cli::triggers::DRIFT_MESSAGE;
 use dbaudit_record::{Event, Value};
 use dbaudit_tests::MariaDb;
 use mysql::prelude::Queryable;
@@ -265,4 +266,49 @@ fn a_missing_log_directory_is_reported_and_the_loss_is_chained_once_it_is_back()
     assert!(matches!(&events[2], Event::Row(_)));
     let status = Dbaudit::new(&server).args(&["status"]).expect(0);
     assert!(status.stdout.contains("\"lost\":2"), "{}", status.stdout);
+}
+
+#[test]
+fn a_dropped_column_lets_fail_open_writes_through_and_records_the_drift() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT)"]);
+    Dbaudit::new(&server).args(&["watch", "shop.t"]).expect(0);
+    sql(
+        &server,
+        &[
+            "ALTER TABLE shop.t DROP COLUMN b",
+            "INSERT INTO shop.t VALUES (1, 10)",
+            "UPDATE shop.t SET a = 11 WHERE id = 1",
+            "DELETE FROM shop.t WHERE id = 1",
+        ],
+    );
+    let drifts: Vec<_> = records(&server)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Drift(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    let ops: Vec<&str> = drifts.iter().map(|d| d.row_op.as_str()).collect();
+    assert_eq!(ops, ["insert", "update", "delete"]);
+    let Value::Text(error) = &drifts[0].error else { panic!("error text") };
+    assert!(error.starts_with("1054: ") && error.contains("'b'"), "{error}");
+    assert_eq!(drifts[0].table, text("t"));
+    assert!(matches!(&drifts[0].user, Value::Text(u) if u.starts_with("root@")));
+}
+
+#[test]
+fn fail_closed_refuses_a_write_to_a_changed_table_naming_dbaudit_watch_and_records_it() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT)", "INSERT INTO shop.t VALUES (1, 10, 20)"]);
+    Dbaudit::new(&server).args(&["watch", "shop.t", "--fail-closed"]).expect(0);
+    sql(&server, &["ALTER TABLE shop.t RENAME COLUMN b TO c"]);
+    let refused = server.root().query_drop("INSERT INTO shop.t VALUES (2, 10, 20)").unwrap_err().to_string();
+    assert!(refused.contains(DRIFT_MESSAGE), "{refused}");
+    let ids: Vec<i64> = server.root().query("SELECT id FROM shop.t ORDER BY id").unwrap();
+    assert_eq!(ids, [1]);
+    let last = records(&server).pop().unwrap();
+    assert!(matches!(last.event, Event::Drift(ref d) if d.row_op.as_str() == "insert"), "{last:?}");
 }
