@@ -334,6 +334,95 @@ fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
     out.extend_from_slice(&raw[run..]);
 }
 
+/// A normalised line read back: the other half of [`Frame`]. The `key=value` fields before
+/// `data=` are kept as written and decoded on request exactly as the frame encoded them, so
+/// a value can never reach past its field: `pk=` is split at its separators *before* its
+/// parts are decoded, and `table=` at its one unencoded dot.
+#[derive(Clone, Debug, Default)]
+pub struct LineFields<'a> {
+    fields: Vec<(&'a str, Option<&'a str>)>,
+    data: Option<&'a str>,
+}
+
+impl<'a> LineFields<'a> {
+    /// Reads the fields after `dbaudit: ` (or from the start) up to ` data=`. A key given
+    /// twice counts as absent: a line that says two things about a field says nothing.
+    pub fn parse(line: &'a str) -> LineFields<'a> {
+        let body = line.split_once(" dbaudit: ").map_or(line, |(_, rest)| rest);
+        let (head, data) = match body.find(" data=") {
+            Some(at) => (&body[..at], Some(&body[at + " data=".len()..])),
+            None => match body.strip_prefix("data=") {
+                Some(data) => ("", Some(data)),
+                None => (body, None),
+            },
+        };
+        let mut fields: Vec<(&str, Option<&str>)> = Vec::new();
+        for word in head.split(' ').filter(|w| !w.is_empty()) {
+            let Some((key, value)) = word.split_once('=') else { continue };
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(existing) => existing.1 = None,
+                None => fields.push((key, Some(value))),
+            }
+        }
+        LineFields { fields, data }
+    }
+
+    /// A field as written (still percent-encoded); None when absent or given twice.
+    pub fn raw(&self, key: &str) -> Option<&'a str> {
+        self.fields.iter().find(|(k, _)| *k == key).and_then(|(_, v)| *v)
+    }
+
+    /// A field decoded to text; None when absent, given twice, malformed or not UTF-8.
+    pub fn text(&self, key: &str) -> Option<String> {
+        String::from_utf8(decode(self.raw(key)?)?).ok()
+    }
+
+    /// `table=` (or another `db.table` field such as `claimed_table=`): database and table.
+    pub fn table(&self, key: &str) -> Option<(String, String)> {
+        let (db, table) = self.raw(key)?.split_once('.')?;
+        let text = |raw: &str| String::from_utf8(decode(raw)?).ok();
+        Some((text(db)?, text(table)?))
+    }
+
+    /// `pk=`: each key column's name and its value's bytes, in key order.
+    pub fn pk(&self) -> Option<Vec<(String, Vec<u8>)>> {
+        let raw = self.raw("pk")?;
+        if raw.is_empty() {
+            return Some(Vec::new());
+        }
+        raw.split(',')
+            .map(|part| {
+                let (name, value) = part.split_once(':')?;
+                Some((String::from_utf8(decode(name)?).ok()?, decode(value)?))
+            })
+            .collect()
+    }
+
+    /// The `data=` JSON as written (it may have been cut: see `cut=`).
+    pub fn data(&self) -> Option<&'a str> {
+        self.data
+    }
+}
+
+/// Undoes the frame's percent-encoding: `%XX` with two hex digits; None for any other `%`.
+pub fn decode(raw: &str) -> Option<Vec<u8>> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = hex::digit_value(*bytes.get(i + 1)?)?;
+            let low = hex::digit_value(*bytes.get(i + 2)?)?;
+            out.push(high << 4 | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// The longest prefix of JSON text `data`, at most `room` bytes, that splits neither an
 /// escape nor a UTF-8 character.
 fn json_cut(data: &[u8], room: usize) -> usize {
@@ -499,6 +588,20 @@ mod tests {
             "2026-11-26T08:31:24.123456+00:00 dbhost dbaudit: op=error kind=lost epoch=9f2c41d07b3e5a18 seq=1 \
              count=12 since=2026-11-26T08:30:00.000001Z error=cannot%20open%20the%20audit%20log\n"
         );
+    }
+
+    #[test]
+    fn fields_read_back_as_the_frame_wrote_them() {
+        let text = line(&update(&[("id", b"a,id2:b"), ("x.y", b"%+A\n")]));
+        let fields = LineFields::parse(&text);
+        assert_eq!(fields.pk(), Some(vec![("id".into(), b"a,id2:b".to_vec())]), "{text}");
+        assert_eq!(fields.table("table"), Some(("acme".into(), "users".into())));
+        assert_eq!(fields.text("user").as_deref(), Some("admin@localhost"));
+        assert_eq!(fields.text("changed").as_deref(), Some("id,x.y"));
+        assert!(fields.data().is_some_and(|d| d.starts_with("{\"old\":")));
+        assert_eq!(decode("%+A"), None, "a sign is not a hex digit");
+        assert_eq!(decode("a%2"), None);
+        assert_eq!(LineFields::parse("op=x user=a user=b").raw("user"), None, "twice is never");
     }
 
     #[test]

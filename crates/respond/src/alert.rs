@@ -1,6 +1,7 @@
 //! What the alert says, from either protocol: OSSEC's argv or Wazuh's JSON line. Every
 //! field is untrusted; this module only takes it apart and refuses what cannot be a field.
 
+use dbaudit_record::normalised::LineFields;
 use serde_json::Value;
 
 /// Which protocol the alert came in.
@@ -72,10 +73,10 @@ pub struct Alert {
     pub filename: Option<String>,
     /// `op=` of the audit line, when the protocol carried the line (Wazuh's `full_log`).
     pub op: Option<String>,
-    /// `table=`: `db.table`.
-    pub table: Option<String>,
-    /// `pk=`: `col:value[,col:value…]`, percent-decoded.
-    pub pk: Option<String>,
+    /// `table=`: the database and the table, each decoded on its own.
+    pub table: Option<(String, String)>,
+    /// `pk=`: each key column and its value's bytes, split before they were decoded.
+    pub pk: Option<Vec<(String, Vec<u8>)>>,
     /// `seq=`: the record's sequence number.
     pub seq: Option<u64>,
     /// Columns the audit line shows masked (`"col":"secret:…"`): never written in clear here either.
@@ -190,8 +191,9 @@ pub fn from_json(line: &str) -> Result<Alert, Refusal> {
             _ => None,
         }
     };
-    let full_log = text("/full_log").map(|log| LineFields::parse(&log));
-    let from_log = |key: &str| full_log.as_ref().and_then(|f| f.get(key).map(str::to_owned));
+    let full_log = text("/full_log");
+    let fields = full_log.as_deref().map(LineFields::parse).unwrap_or_default();
+    let from_log = |key: &str| fields.text(key);
 
     let user = text("/data/dstuser").or_else(|| text("/data/srcuser")).or_else(|| text("/data/user"));
     let user = match user {
@@ -221,64 +223,19 @@ pub fn from_json(line: &str) -> Result<Alert, Refusal> {
         location: field("location", &text("/location").unwrap_or_default())?,
         filename: None,
         op: field("full_log op=", &from_log("op").unwrap_or_default())?,
-        table: field("full_log table=", &from_log("table").unwrap_or_default())?,
-        pk: field("full_log pk=", &from_log("pk").unwrap_or_default())?,
+        table: match fields.table("table") {
+            Some((db, table)) => Some((required("full_log table=", &db)?, required("full_log table=", &table)?)),
+            None => None,
+        },
+        pk: fields.pk().filter(|pk| !pk.is_empty()),
         seq,
-        secret_columns: full_log.map(|f| f.secret_columns).unwrap_or_default(),
+        secret_columns: fields.data().map(secret_columns).unwrap_or_default(),
     })
 }
 
-/// The `key=value` fields of a normalised dbaudit line, before `data=`.
-#[derive(Debug, Default)]
-struct LineFields {
-    fields: Vec<(String, Option<String>)>,
-    secret_columns: Vec<String>,
-}
-
-impl LineFields {
-    /// Takes the fields after `dbaudit: ` (or from the start) up to ` data=`; values are
-    /// percent-decoded. A key given twice, or a value that does not decode, counts as absent:
-    /// a line that says two things about the account says nothing.
-    fn parse(line: &str) -> LineFields {
-        let body = line.split_once(" dbaudit: ").map_or(line, |(_, rest)| rest);
-        let (head, data) = match body.find(" data=") {
-            Some(at) => (&body[..at], Some(&body[at + 6..])),
-            None if body.starts_with("data=") => ("", Some(&body[5..])),
-            None => (body, None),
-        };
-        let mut fields: Vec<(String, Option<String>)> = Vec::new();
-        for word in head.split(' ').filter(|w| !w.is_empty()) {
-            let Some((key, value)) = word.split_once('=') else { continue };
-            let value = percent_decode(value);
-            match fields.iter_mut().find(|(k, _)| k == key) {
-                Some(existing) => existing.1 = None,
-                None => fields.push((key.to_owned(), value)),
-            }
-        }
-        LineFields { fields, secret_columns: data.map(secret_columns).unwrap_or_default() }
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_deref())
-    }
-}
-
-/// `%XX` decoding; `None` when an escape is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// A field that must be there: like [`field`], and absent is refused too.
+fn required(name: &str, text: &str) -> Result<String, Refusal> {
+    field(name, text)?.ok_or_else(|| Refusal(format!("{name} is empty")))
 }
 
 /// The column names whose value the `data=` JSON shows masked: `"name":"secret:…"`. A scan,
@@ -360,8 +317,8 @@ mod tests {
         assert_eq!(alert.protocol, Protocol::Wazuh);
         assert_eq!(alert.user.as_deref(), Some("ad min@localhost"));
         assert_eq!(alert.srcip.as_deref(), Some("17"), "srcip is the connection id, as the decoder maps it");
-        assert_eq!(alert.table.as_deref(), Some("acme.users"));
-        assert_eq!(alert.pk.as_deref(), Some("id:7"));
+        assert_eq!(alert.table, Some(("acme".into(), "users".into())));
+        assert_eq!(alert.pk, Some(vec![("id".into(), b"7".to_vec())]));
         assert_eq!(alert.seq, Some(42));
         assert_eq!(alert.op.as_deref(), Some("update"));
         assert_eq!(alert.rule_id.as_deref(), Some("100025"));
@@ -391,9 +348,19 @@ mod tests {
     #[test]
     fn a_repeated_or_undecodable_field_is_absent() {
         let fields = LineFields::parse("op=update user=a@b user=c@d table=x%zz.y");
-        assert_eq!(fields.get("user"), None);
-        assert_eq!(fields.get("table"), None);
-        assert_eq!(fields.get("op"), Some("update"));
+        assert_eq!(fields.text("user"), None);
+        assert_eq!(fields.table("table"), None);
+        assert_eq!(fields.text("op").as_deref(), Some("update"));
+    }
+
+    #[test]
+    fn a_key_value_holding_separators_stays_one_value() {
+        let line = r#"{"version":1,"command":"add","parameters":{"alert":{"full_log":"2026-11-26T08:31:24.123456+00:00 h dbaudit: op=delete table=a%2Eb.c user=u@h host=h conn=3 seq=4 pk=id:x%2Cid2%3Ay,id2:z%2BA data={}"}}}"#;
+        let alert = from_json(line).unwrap();
+        assert_eq!(alert.table, Some(("a.b".into(), "c".into())));
+        assert_eq!(alert.pk, Some(vec![("id".into(), b"x,id2:y".to_vec()), ("id2".into(), b"z+A".to_vec())]));
+        let sign = line.replace("z%2BA", "z%+A");
+        assert_eq!(from_json(&sign).unwrap().pk, None, "%+A is no escape");
     }
 
     #[test]

@@ -216,12 +216,18 @@ impl Responder {
             ("location", &alert.location),
             ("filename", &alert.filename),
             ("op", &alert.op),
-            ("table", &alert.table),
-            ("pk", &alert.pk),
         ] {
             if let Some(value) = value {
                 report.set(key, value.as_str());
             }
+        }
+        if let Some((db, table)) = &alert.table {
+            report.set("table", format!("{db}.{table}"));
+        }
+        if let Some(pk) = &alert.pk {
+            let pk: serde_json::Map<String, serde_json::Value> =
+                pk.iter().map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into())).collect();
+            report.set("pk", pk);
         }
         if let Some(seq) = alert.seq {
             report.set("seq", seq);
@@ -346,7 +352,7 @@ impl Responder {
     /// The row's current state, when the alert says which row; otherwise why not.
     fn forensics(&self, server: &mut Server, alert: &Alert) {
         match (&alert.table, &alert.pk) {
-            (Some(table), Some(pk)) => match server.row(table, pk, &alert.secret_columns) {
+            (Some((db, table)), Some(pk)) => match server.row(db, table, pk, &alert.secret_columns) {
                 Ok(row) => self.note("row", row),
                 Err(why) => self.note("row_unavailable", why),
             },

@@ -103,24 +103,30 @@ impl Server {
         }
     }
 
-    /// The row of `table` (`db.table`) whose primary key is `pk` (`col:value[,col:value…]`),
-    /// now; columns named in `secret` are masked. `Err` says why it could not be had.
-    pub fn row(&mut self, table: &str, pk: &str, secret: &[String]) -> Result<Value, String> {
-        let (db, name) = self.find_table(table)?;
+    /// The row of `db`.`table` whose primary key is `pk` (each key column and its value), now;
+    /// columns named in `secret` are masked. `Err` says why it could not be had.
+    pub fn row(&mut self, db: &str, name: &str, pk: &[(String, Vec<u8>)], secret: &[String]) -> Result<Value, String> {
+        let table = format!("{}.{}", quote_ident(db), quote_ident(name));
         let pk_columns: Vec<String> = self
             .conn
             .exec(
                 "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-                (&db, &name),
+                (db, name),
             )
             .map_err(|e| format!("cannot read the primary key of {table}: {e}"))?;
         if pk_columns.is_empty() {
-            return Err(format!("{table} has no primary key"));
+            return Err(format!("{table} has no primary key visible to the [client] account"));
         }
-        let values = split_pk(pk, &pk_columns).ok_or_else(|| {
-            format!("pk \"{}\" does not name the primary key ({})", crate::alert::shown(pk), pk_columns.join(", "))
-        })?;
+        let named: Vec<&str> = pk.iter().map(|(column, _)| column.as_str()).collect();
+        if named != pk_columns {
+            return Err(format!(
+                "pk names {} but the primary key of {table} is {}",
+                crate::alert::shown(&named.join(",")),
+                pk_columns.join(",")
+            ));
+        }
+        let values: Vec<Vec<u8>> = pk.iter().map(|(_, value)| value.clone()).collect();
         let condition: Vec<String> = pk_columns.iter().map(|c| format!("{} <=> ?", quote_ident(c))).collect();
         let select = format!(
             "SELECT * FROM {}.{} WHERE {} LIMIT 1",
@@ -142,29 +148,6 @@ impl Server {
         }
         Ok(Value::Object(object))
     }
-
-    /// Splits `db.table` at the dot that names an existing table (either part may hold dots).
-    fn find_table(&mut self, table: &str) -> Result<(String, String), String> {
-        let mut found = Vec::new();
-        for (at, _) in table.match_indices('.') {
-            let (db, name) = (&table[..at], &table[at + 1..]);
-            let exists: Option<u64> = self
-                .conn
-                .exec_first(
-                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                    (db, name),
-                )
-                .map_err(|e| format!("cannot look up {table}: {e}"))?;
-            if exists.unwrap_or(0) > 0 {
-                found.push((db.to_owned(), name.to_owned()));
-            }
-        }
-        match found.len() {
-            1 => Ok(found.remove(0)),
-            0 => Err(format!("no table {} is visible to the [client] account", crate::alert::shown(table))),
-            _ => Err(format!("{} names more than one table", crate::alert::shown(table))),
-        }
-    }
 }
 
 /// Which of `sessions` authenticated as `account`: those with its name whose host resolves
@@ -178,21 +161,6 @@ pub fn sessions_of<'a>(account: &Account, candidates: &[Account], sessions: &'a 
             resolve(&session, candidates) == Resolution::Account(account.clone())
         })
         .collect()
-}
-
-/// `col1:v1,col2:v2` against the known key columns, in order: each value runs up to
-/// `,<next column>:`, the last to the end, so values may hold commas and colons.
-fn split_pk(pk: &str, columns: &[String]) -> Option<Vec<String>> {
-    let mut rest = pk.strip_prefix(columns.first()?.as_str())?.strip_prefix(':')?;
-    let mut values = Vec::with_capacity(columns.len());
-    for next in &columns[1..] {
-        let marker = format!(",{next}:");
-        let at = rest.find(&marker)?;
-        values.push(rest[..at].to_owned());
-        rest = &rest[at + marker.len()..];
-    }
-    values.push(rest.to_owned());
-    Some(values)
 }
 
 fn sql_text(value: &SqlValue) -> String {
@@ -227,19 +195,5 @@ fn to_json(value: &SqlValue) -> Value {
             let hours = u64::from(*days) * 24 + u64::from(*h);
             Value::String(format!("{}{hours:02}:{mi:02}:{s:02}.{us:06}", if *negative { "-" } else { "" }))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pk_values_may_hold_commas_and_colons() {
-        let columns = ["a".to_owned(), "b".to_owned()];
-        assert_eq!(split_pk("a:1,2:x,b:y:z", &columns), Some(vec!["1,2:x".into(), "y:z".into()]));
-        assert_eq!(split_pk("id:7", &["id".to_owned()]), Some(vec!["7".into()]));
-        assert_eq!(split_pk("ident:7", &["id".to_owned()]), None);
-        assert_eq!(split_pk("a:1", &columns), None);
     }
 }
