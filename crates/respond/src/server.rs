@@ -128,12 +128,7 @@ impl Server {
         }
         let values: Vec<Vec<u8>> = pk.iter().map(|(_, value)| value.clone()).collect();
         let condition: Vec<String> = pk_columns.iter().map(|c| format!("{} <=> ?", quote_ident(c))).collect();
-        let select = format!(
-            "SELECT * FROM {}.{} WHERE {} LIMIT 1",
-            quote_ident(&db),
-            quote_ident(&name),
-            condition.join(" AND ")
-        );
+        let select = format!("SELECT * FROM {table} WHERE {} LIMIT 1", condition.join(" AND "));
         let row: Option<Row> = self.conn.exec_first(select, values).map_err(|e| format!("cannot read {table}: {e}"))?;
         let Some(row) = row else { return Ok(Value::Null) };
         let mut object = Map::new();
