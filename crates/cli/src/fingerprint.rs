@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use dbaudit_connect::quote_str;
+use dbaudit_connect::{quote_str, Account};
 use mysql::prelude::Queryable;
 
 use crate::error::{Failure, Outcome};
@@ -75,8 +75,10 @@ fn assemble(mut sections: Vec<Section>) -> Vec<String> {
     lines
 }
 
-/// Gathers the fingerprint's lines, holding the server to the watch list `list`.
-pub fn gather(conn: &mut impl Queryable, list: &WatchList) -> Result<Vec<String>, Failure> {
+/// Gathers the fingerprint's lines, holding the server to the watch list `list`. Accounts in
+/// `held` (those dbaudit-respond holds locked) are shown as if unlocked: the response's own
+/// lock is not a change to the audit setup, and must not raise rule 100029.
+pub fn gather(conn: &mut impl Queryable, list: &WatchList, held: &[Account]) -> Result<Vec<String>, Failure> {
     let sql = |what: &str| {
         let what = what.to_owned();
         move |e: mysql::Error| Failure::new(format!("fingerprint: cannot read {what}: {e}"))
@@ -178,6 +180,8 @@ pub fn gather(conn: &mut impl Queryable, list: &WatchList) -> Result<Vec<String>
         // A role has no CREATE USER statement.
         let created: Option<String> =
             conn.query_first::<(String,), _>(format!("SHOW CREATE USER {account}")).ok().flatten().map(|r| r.0);
+        let held_by_response = held.iter().any(|a| a.name == user && a.host == host);
+        let created = created.map(|text| if held_by_response { text.replace(" ACCOUNT LOCK", "") } else { text });
         let grants: Vec<String> = conn.query(format!("SHOW GRANTS FOR {account}")).map_err(sql("grants"))?;
         let locked = match &created {
             Some(text) if text.contains(" ACCOUNT LOCK") => "yes",
@@ -197,7 +201,14 @@ pub fn gather(conn: &mut impl Queryable, list: &WatchList) -> Result<Vec<String>
 /// Runs `dbaudit fingerprint`; each line ends in `;` so that items stay apart when OSSEC's
 /// `full_command` joins the output into one line.
 pub fn run(out: &mut dyn Write, server: &mut Server, list: &WatchList) -> Result<Outcome, Failure> {
-    let lines = gather(&mut server.conn, list)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let held = dbaudit_lockstate::held_accounts(&server.response_state, deadline).map_err(|e| {
+        Failure::new(format!(
+            "fingerprint: cannot read dbaudit-respond's locks in {}: {e}; set [dbaudit] state_dir as the response has it",
+            server.response_state.display()
+        ))
+    })?;
+    let lines = gather(&mut server.conn, list, &held)?;
     let write = |e: std::io::Error| Failure::new(format!("cannot write the fingerprint: {e}"));
     for line in lines {
         writeln!(out, "{line};").map_err(write)?;

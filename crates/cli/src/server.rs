@@ -23,6 +23,9 @@ pub struct Server {
     pub flavour: Flavour,
     /// Where it is, for messages.
     pub target: String,
+    /// Where dbaudit-respond keeps the accounts it locked: `[dbaudit] state_dir` of the
+    /// option file the connection came from (the response reads the same file).
+    pub response_state: std::path::PathBuf,
 }
 
 impl Server {
@@ -35,7 +38,9 @@ impl Server {
             .query_first("SELECT @@version")
             .map_err(|e| Failure::new(format!("cannot query {target}: {e}")))?
             .unwrap_or_default();
-        Ok(Server { conn, flavour: flavour_of(&version), target })
+        let response_state =
+            settings.get("dbaudit", "state_dir").unwrap_or(dbaudit_lockstate::DEFAULT_STATE_DIR).into();
+        Ok(Server { conn, flavour: flavour_of(&version), target, response_state })
     }
 
     /// Wraps an open connection (the tests' own), finding the flavour.
@@ -44,7 +49,12 @@ impl Server {
             .query_first("SELECT @@version")
             .map_err(|e| Failure::new(format!("cannot query the server: {e}")))?
             .unwrap_or_default();
-        Ok(Server { conn, flavour: flavour_of(&version), target: "the server".into() })
+        Ok(Server {
+            conn,
+            flavour: flavour_of(&version),
+            target: "the server".into(),
+            response_state: dbaudit_lockstate::DEFAULT_STATE_DIR.into(),
+        })
     }
 
     /// What `dbaudit_version()` says, or None when the function does not exist.

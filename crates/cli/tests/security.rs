@@ -146,3 +146,39 @@ fn a_timestamp_is_recorded_in_utc_whatever_the_writers_time_zone() {
     assert_eq!(value(&rows[2].new, "at"), &Value::Null);
     assert_eq!(value(&rows[0].new, "plain"), &text("2024-01-02 05:04:05"), "DATETIME has no zone to convert");
 }
+
+#[test]
+fn a_lock_the_response_holds_leaves_the_fingerprint_as_it_was() {
+    let server = MariaDb::start();
+    sql(&server, &["CREATE USER app@localhost IDENTIFIED BY 'pw'", "CREATE USER old@localhost IDENTIFIED BY 'pw'"]);
+    let state = server.dir().join("respond-state");
+    let cnf = server.dir().join("etc-dbaudit.cnf");
+    let text = format!(
+        "[client]\nsocket = {}\nuser = root\n[dbaudit]\nstate_dir = {}\n",
+        server.socket().display(),
+        state.display()
+    );
+    std::fs::write(&cnf, text).unwrap();
+    let fingerprint = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .arg("--defaults-file")
+            .arg(&cnf)
+            .arg("fingerprint")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let before = fingerprint();
+    // What dbaudit-respond does in lock mode: the lock, and its entry in the state.
+    sql(&server, &["ALTER USER app@localhost ACCOUNT LOCK"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let account = dbaudit_connect::Account { name: "app".into(), host: "localhost".into() };
+    let entry = dbaudit_lockstate::Entry { session: "app@localhost".into(), account, since: "now".into() };
+    dbaudit_lockstate::LockState::open(&state, deadline).unwrap().add(entry).unwrap();
+    assert_eq!(fingerprint(), before, "the response's own lock is not a change to the setup");
+    sql(&server, &["ALTER USER old@localhost ACCOUNT LOCK"]);
+    let after = fingerprint();
+    assert!(after.contains("account 'old'@'localhost' locked=yes"), "{after}");
+    assert!(after.contains("account 'app'@'localhost' locked=no"), "{after}");
+}

@@ -10,8 +10,7 @@ use dbaudit_connect::{ClientOptions, Settings, DEFAULT_DEFAULTS_FILE};
 pub const CONFIG_ENV: &str = "DBAUDIT_CONFIG";
 /// Where the log goes when `[dbaudit] log` is not set.
 pub const DEFAULT_LOG: &str = "/var/ossec/logs/active-responses.log";
-/// Where the lock state lives when `[dbaudit] state_dir` is not set.
-pub const DEFAULT_STATE_DIR: &str = "/var/ossec/var/dbaudit";
+pub use dbaudit_lockstate::DEFAULT_STATE_DIR;
 /// Accounts never locked, whatever the configuration says.
 const ALWAYS_PROTECTED: [&str; 5] = ["root", "mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"];
 

@@ -30,7 +30,6 @@ mod release;
 mod report;
 mod resolve;
 mod server;
-mod state;
 mod wazuh;
 
 use std::ffi::OsString;
@@ -51,7 +50,7 @@ pub use resolve::{host_matches, host_rank, resolve, Resolution};
 
 use crate::resolve::Resolution as R;
 use crate::server::{sessions_of, Server, MAX_SESSIONS};
-use crate::state::{Entry, LockState};
+use dbaudit_lockstate::{Entry, LockState};
 
 /// `--help`.
 pub const HELP: &str = "\

@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use serde_json::json;
 
 use crate::report::Outcome;
-use crate::state::LockState;
 use crate::{Responder, Step};
+use dbaudit_lockstate::LockState;
 
 /// The subcommand's name.
 pub const RELEASE_ALL: &str = "release-all";

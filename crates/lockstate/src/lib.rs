@@ -1,6 +1,10 @@
-//! What this program has locked, so that `delete` unlocks only that: `locked.json` under
-//! `state_dir`, one entry per `add` that locked (or re-locked) an account, read and rewritten
-//! under an exclusive `File::lock` on `state_dir/lock`, replaced by tmp → fsync → rename.
+//! What `dbaudit-respond` has locked, so that its `delete` unlocks only that: `locked.json`
+//! under `state_dir`, one entry per `add` that locked (or re-locked) an account, read and
+//! rewritten under an exclusive `File::lock` on `state_dir/lock`, replaced by tmp → fsync →
+//! rename. `dbaudit-respond` writes it; `dbaudit fingerprint` reads it, so that a lock the
+//! response put on an account is not taken for a change to the audit setup.
+//!
+//! It holds no database code: which account to lock, and the locking, are the response's.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -11,6 +15,15 @@ use std::time::{Duration, Instant};
 
 use dbaudit_connect::Account;
 use serde_json::{json, Value};
+
+/// Where the state lives when `[dbaudit] state_dir` of the response's configuration is not set.
+pub const DEFAULT_STATE_DIR: &str = "/var/ossec/var/dbaudit";
+
+/// The accounts held locked in `dir`, each once, without changing anything there; empty when
+/// nothing was ever locked. Waits for the lock until `deadline` at most.
+pub fn held_accounts(dir: &Path, deadline: Instant) -> io::Result<Vec<Account>> {
+    Ok(LockState::open_if_any(dir, deadline)?.map(|state| state.accounts()).unwrap_or_default())
+}
 
 /// One `add` that locked an account and has not had its `delete` yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +176,7 @@ mod tests {
 
     #[test]
     fn entries_survive_a_reopen_and_go_one_delete_at_a_time() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-respond-state-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("dbaudit-lockstate-{}", std::process::id()));
         let deadline = Instant::now() + Duration::from_secs(1);
         {
             let mut state = LockState::open(&dir, deadline).unwrap();
@@ -183,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_held_lock_times_out() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-respond-busy-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("dbaudit-lockstate-busy-{}", std::process::id()));
         let held = LockState::open(&dir, Instant::now()).unwrap();
         let started = Instant::now();
         let second = LockState::open(&dir, Instant::now() + Duration::from_millis(100));
