@@ -104,6 +104,7 @@ pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &Watch
     };
     let config =
         UdfConfig::read(&UdfConfig::path()).map_err(|e| Failure::new(format!("the UDF configuration: {e}")))?;
+    problems.extend(config.warnings());
     let last_record = match config.log_file() {
         Some(path) => match last_record(path) {
             Ok(last) => last,

@@ -312,3 +312,18 @@ fn fail_closed_refuses_a_write_to_a_changed_table_naming_dbaudit_watch_and_recor
     let last = records(&server).pop().unwrap();
     assert!(matches!(last.event, Event::Drift(ref d) if d.row_op.as_str() == "insert"), "{last:?}");
 }
+
+#[test]
+fn a_misspelt_setting_of_the_udf_is_a_problem_in_status() {
+    let server = MariaDb::start();
+    let config = server.dir().join("dbaudit.cnf");
+    let text = std::fs::read_to_string(&config).unwrap() + "logfile = /elsewhere/dbaudit.log\n";
+    std::fs::write(&config, text).unwrap();
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    assert!(status.stdout.contains("[dbaudit-udf] logfile is not a setting of the UDF"), "{}", status.stdout);
+    sql(&server, &["CREATE DATABASE acme", "CREATE TABLE acme.t (id INT PRIMARY KEY)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.t"]).expect(0);
+    sql(&server, &["INSERT INTO acme.t VALUES (1)"]);
+    let errors = String::from_utf8_lossy(&server.error_log()).into_owned();
+    assert!(errors.contains("dbaudit_udf: ") && errors.contains("logfile is not a setting"), "{errors}");
+}
