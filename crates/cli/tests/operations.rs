@@ -266,4 +266,3 @@ fn a_missing_log_directory_is_reported_and_the_loss_is_chained_once_it_is_back()
     let status = Dbaudit::new(&server).args(&["status"]).expect(0);
     assert!(status.stdout.contains("\"lost\":2"), "{}", status.stdout);
 }
-
