@@ -36,9 +36,15 @@ Exit codes:
 Each event becomes one line:
   2026-11-26T08:31:24.123456+00:00 HOST dbaudit: op=update table=acme.users user=admin@localhost
   host=localhost conn=17 epoch=… seq=42 pk=id:7 changed=password data={\"old\":{…},\"new\":{…}}
-op is insert, update, delete, start, forged (claimed_user=, never user=), tamper (kind=gap|mac|order)
-or error (kind=unparsable|unanchored|lost). Values are percent-encoded outside [A-Za-z0-9._@:-];
-lines stay under 5,800 bytes, and `cut=data` (or `cut=pk,data`, …) names what was shortened.";
+op is insert, update, delete, drift (row_op=, no values), start, forged (claimed_user=, never
+user=), tamper (kind=gap|mac|order) or error, whose kind is one of
+  unparsable  lines that are not records, or longer than 64 MiB (count=, file=, offset=)
+  unanchored  a first record whose predecessor was never read, so it cannot be checked
+  replay      the output past the checkpoint is not what this run makes of the input: the
+              output or the input changed since; lines after it may repeat
+  lost        records the UDF could not write (count=), or a file gone before it was finished
+Values are percent-encoded outside [A-Za-z0-9._@:-]; lines stay under 5,800 bytes, and
+`cut=data` (or `cut=pk,data`, …) names what was shortened.";
 
 /// Command line of `dbaudit-normalise`.
 #[derive(Debug, Parser)]

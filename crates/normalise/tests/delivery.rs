@@ -202,6 +202,11 @@ fn help_documents_every_exit_code() {
     for code in ["0  done", "1  reading", "2  wrong usage", "3  setup", "4  another"] {
         assert!(help.contains(code), "{help}");
     }
+    // Every op and kind the normaliser writes, and what a line too long to hold becomes.
+    let too_long = format!("longer than {} MiB", input::MAX_LINE_BYTES >> 20);
+    for said in ["drift", "kind=gap|mac|order", "unparsable", &too_long, "unanchored", "replay", "lost"] {
+        assert!(help.contains(said), "--help does not mention {said}: {help}");
+    }
     let out = std::process::Command::new(BIN).args(["once", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for option in ["--input", "--input-format", "--key-file", "--state", "--output", "--host", "--poll-ms"] {
