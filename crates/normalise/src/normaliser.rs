@@ -317,15 +317,25 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         // Replay covers lines past the checkpoint exactly; this covers what replay cannot see.
         emitted: if replay_empty { last_emitted(&output, checkpoint.tip) } else { None },
     };
-    let at = checkpoint.input.map(|id| (id, checkpoint.offset));
-    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0, at };
     let input = &settings.input;
     let io_err = |what: &str, path: &Path| format!("{what} {}", path.display());
+    // Until a record is accepted, the files beside the input when this normaliser began are
+    // not its to read: a later run must tell them from the copies made since.
+    let older = match (checkpoint.tip, &checkpoint.older) {
+        (Some(_), _) => None,
+        (None, Some(older)) => Some(older.clone()),
+        (None, None) => Some(
+            input::beside(input, checkpoint.input.as_ref())
+                .map_err(|e| RunError::Io(io_err("cannot look beside the input", input), e))?,
+        ),
+    };
+    let at = checkpoint.input.map(|id| (id, checkpoint.offset));
+    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0, at, older };
 
     let mut current = match checkpoint.input {
         None => open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?,
         Some(id) => {
-            let found = input::find(input, &id, checkpoint.offset, checkpoint.tip)
+            let found = input::find(input, &id, checkpoint.offset, checkpoint.tip, run.older())
                 .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
             trace(|| format!("start: checkpoint {checkpoint:?}, found {found:?}"));
             match found {
@@ -360,13 +370,40 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
             current = open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
             continue;
         };
+        if norm.verifier.tip().is_none() && source.id.head_len == 0 {
+            // Nothing read from it identifies it and no record anchors the chain: once it is
+            // copied away and truncated, its new first line may begin with the bytes it held.
+            // So it is read only once it has a whole line, from whichever file then holds
+            // the earliest record made since the normaliser began.
+            let has_head =
+                source.has_head().map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
+            if has_head {
+                let found = input::find(input, &source.id, 0, None, run.older())
+                    .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+                trace(|| format!("first line: {:?}, found {found:?}", source.path));
+                current = match found {
+                    Found::Same(opened) | Found::Copy(opened) => Source::from_file(opened, 0).map(Some),
+                    Found::Restarted | Found::Lost => open_if_there(input, 0),
+                }
+                .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                continue;
+            }
+            // A file rotated away before it had a line is finished below, as any other.
+            if !rotated_away(input, source) {
+                run.idle(&mut norm, Some(source))?;
+                if !settings.follow {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
         let read = source
             .read(|line| norm.line(line))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
             Read::Replaced => {
-                let found = input::find(input, &source.id, source.offset, norm.verifier.tip())
+                let found = input::find(input, &source.id, source.offset, norm.verifier.tip(), run.older())
                     .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
                 trace(|| format!("replaced: {:?} at {}, found {found:?}", source.path, source.offset));
                 current = match found {
@@ -445,9 +482,15 @@ struct Run<'a> {
     since_commit: u64,
     /// The file and offset just after the last line handled: what a checkpoint must name.
     at: Option<(FileId, u64)>,
+    /// Until a record is accepted: the files beside the input when the normaliser began.
+    older: Option<Vec<FileId>>,
 }
 
 impl Run<'_> {
+    fn older(&self) -> &[FileId] {
+        self.older.as_deref().unwrap_or_default()
+    }
+
     fn progress(&mut self, norm: &mut Normaliser, source: &Source) -> Result<(), RunError> {
         self.at = Some((source.id, source.offset));
         if norm.pending.len() >= WRITE_AT {
@@ -489,7 +532,11 @@ impl Run<'_> {
             return Ok(());
         }
         self.write(norm)?;
-        let mut next = Checkpoint { tip: norm.verifier.tip(), ..self.last.clone() };
+        let tip = norm.verifier.tip();
+        if tip.is_some() {
+            self.older = None;
+        }
+        let mut next = Checkpoint { tip, older: self.older.clone(), ..self.last.clone() };
         if let Some((id, offset)) = self.at {
             next.input = Some(id);
             next.offset = offset;
