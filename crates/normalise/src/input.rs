@@ -223,6 +223,12 @@ impl Source {
         self.consumed = 0;
     }
 
+    /// The very file this reads, through a descriptor of its own, known by the same identity:
+    /// a second reader that sees what this one would, rename or not.
+    pub fn second_reader(&self) -> io::Result<Opened> {
+        Ok(Opened { path: self.path.clone(), file: self.file.try_clone()?, id: self.id })
+    }
+
     /// Whether the file now holds a first line to know it by (whole, or as much as a head covers).
     pub fn has_head(&self) -> io::Result<bool> {
         Ok(identity_of(&self.file)?.head_len > 0)

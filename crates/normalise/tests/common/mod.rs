@@ -307,6 +307,8 @@ pub struct Normaliser {
     pub state: PathBuf,
     pub output: PathBuf,
     pub extra: Vec<String>,
+    /// Arguments only `follow` takes (`--recheck`).
+    pub follow_extra: Vec<String>,
 }
 
 impl Normaliser {
@@ -317,6 +319,7 @@ impl Normaliser {
             state: dir.join("normalise.state"),
             output: dir.join("out.log"),
             extra: Vec::new(),
+            follow_extra: Vec::new(),
         }
     }
 
@@ -351,7 +354,9 @@ impl Normaliser {
 
     pub fn follow(&self) -> Follower {
         let log = OpenOptions::new().create(true).append(true).open(self.state.with_extension("err")).unwrap();
-        Follower(self.command("follow").env("DBAUDIT_NORMALISE_TRACE", "1").stderr(log).spawn().unwrap())
+        let mut command = self.command("follow");
+        command.args(&self.follow_extra).env("DBAUDIT_NORMALISE_TRACE", "1").stderr(log);
+        Follower(command.spawn().unwrap())
     }
 
     pub fn lines(&self) -> Vec<Line> {
