@@ -236,7 +236,8 @@ impl Feed {
         self.line(&record)
     }
 
-    fn tamper(&mut self, kind: TamperKind) -> String {
+    /// A tamper line, as the reader writes it or (`rechecked`) as the re-check of delivered records does.
+    fn tamper(&mut self, kind: TamperKind, rechecked: bool) -> String {
         let start = self.seal(&EventRef::Start { prev: None });
         let last = ChainPoint { epoch: Epoch(1), seq: 3, mac: parse_view(&start).unwrap().mac };
         let line = self.seal(&EventRef::Row(RowRef {
@@ -253,7 +254,11 @@ impl Feed {
         let record = parse_view(&line).unwrap();
         let tamper = Tamper { kind, epoch: record.epoch, seq: record.seq, last: Some(last) };
         let mut out = Vec::new();
-        self.frame.tamper(&mut out, &tamper, &record);
+        if rechecked {
+            self.frame.recheck_tamper(&mut out, &tamper, &record);
+        } else {
+            self.frame.tamper(&mut out, &tamper, &record);
+        }
         finish(out)
     }
 
@@ -459,8 +464,10 @@ fn forged_line_ends_on_100027_and_never_sets_user() {
 #[test]
 fn tampered_log_ends_on_100028_for_every_kind_without_a_user() {
     let mut feed = Feed::new();
-    for (kind, name) in [(TamperKind::Gap, "gap"), (TamperKind::Mac, "mac"), (TamperKind::Order, "order")] {
-        let line = feed.tamper(kind);
+    let kinds = [(TamperKind::Gap, "gap"), (TamperKind::Mac, "mac"), (TamperKind::Order, "order")];
+    for ((kind, name), rechecked) in kinds.iter().flat_map(|&kind| [(kind, false), (kind, true)]) {
+        let line = feed.tamper(kind, rechecked);
+        assert_eq!(line.contains(" found=recheck "), rechecked, "{line}");
         assert!(line.contains(" claimed_user=admin@localhost"), "{line}");
         let alert = alert(&line);
         assert_eq!((alert.rule, alert.level), (100028, 12), "{line}");
@@ -474,7 +481,7 @@ fn stream_start_ends_on_100021_and_normaliser_trouble_on_100031() {
     let mut feed = Feed::new();
     let start = alert(&feed.start);
     assert_eq!((start.rule, start.level, start.event.field("action")), (100021, 3, Some("start")));
-    for kind in ["unparsable", "unanchored", "lost"] {
+    for kind in ["unparsable", "unanchored", "replay", "lost"] {
         let error = alert(&feed.error(kind));
         assert_eq!((error.rule, error.level), (100031, 9));
         assert_eq!(error.event.field("status"), Some(kind));
@@ -635,7 +642,8 @@ fn active_response_gets_the_account_and_a_key_execd_never_confuses_across_accoun
         !execd_accepts_user(alert(&feed.update("o'brien@localhost", 1)).event.field("user").unwrap()),
         "percent-encoded accounts get the alert without the response, as the fragment says"
     );
-    for line in [feed.forged(claimed(Some(b"victim@localhost"), None, None)), feed.tamper(TamperKind::Mac)] {
+    let forged = feed.forged(claimed(Some(b"victim@localhost"), None, None));
+    for line in [forged, feed.tamper(TamperKind::Mac, false), feed.tamper(TamperKind::Mac, true)] {
         let alert = alert(&line);
         assert!(!response_rules().contains(&alert.rule) && alert.event.field("user").is_none());
     }

@@ -1,5 +1,7 @@
 //! Throughput of `dbaudit-normalise once` on a realistic raw log, beside `cat` and `wc -l`
-//! on the same file (page cache warm for all three), with peak RSS from `/usr/bin/time`.
+//! on the same file (page cache warm for all three), with peak RSS from `/usr/bin/time`; then
+//! the cost of one `follow --recheck` round over all of it (the round's own time, from the
+//! trace; the follower's CPU time and peak RSS once the round is over).
 //!
 //! `cargo bench -p dbaudit-normalise --bench throughput [-- N …]` (default: 1,000,000 and
 //! 5,000,000 records). Not a test: it asserts nothing, it prints a table. With
@@ -9,7 +11,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dbaudit_record::{Chain, ColumnRef, Epoch, EventRef, Key, Op, RowRef, Timestamp};
 
@@ -59,6 +61,8 @@ fn main() {
             .args(["--host", "dbhost"]);
         let ours = row("dbaudit-normalise once (verify + frame + write)", timed(&mut once));
         println!("| {n} | ratio to wc -l (wall) | {:.1}× | | | | |", ours / wc);
+        let round = recheck_round(&once, &raw, bytes);
+        row("dbaudit-normalise follow: one --recheck round (read + verify, on its own thread)", round);
         let lines = count_lines(&out);
         assert_eq!(lines, n, "the output should hold one line per record");
         if std::env::var_os("DBAUDIT_BENCH_KEEP").is_none() {
@@ -137,6 +141,56 @@ fn timed(command: &mut Command) -> (f64, f64, u64) {
         [user, system, rss] => (secs, user + system, rss as u64),
         _ => panic!("unexpected /usr/bin/time output: {stderr}"),
     }
+}
+
+/// One round of `follow --recheck 1` over the whole of `raw`, which `once` (the command
+/// given) has just delivered: the follower starts at its end, so its first round reads and
+/// verifies every record. The round's own seconds, from the trace; the follower's CPU seconds
+/// and peak RSS (KiB) once it is over, a second of idle polling included.
+fn recheck_round(once: &Command, raw: &Path, bytes: u64) -> (f64, f64, u64) {
+    let mut follow = Command::new(BIN);
+    follow.arg("follow").args(once.get_args().skip(1)).args(["--poll-ms", "50", "--recheck", "1"]);
+    let trace_path = raw.with_extension("trace");
+    let mut child =
+        follow.env("DBAUDIT_NORMALISE_TRACE", "1").stderr(File::create(&trace_path).unwrap()).spawn().unwrap();
+    let whole = format!(" to {bytes}: ");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let line = loop {
+        let trace = fs::read_to_string(&trace_path).unwrap_or_default();
+        if let Some(line) = trace.lines().find(|l| l.contains("trace: recheck: ") && l.contains(&whole)) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no re-check round over the whole log: {trace}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (cpu, rss) = usage(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = fs::remove_file(&trace_path);
+    let ms: f64 = line
+        .split(" records in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected trace line: {line}"));
+    (ms / 1e3, cpu, rss)
+}
+
+/// CPU seconds (user + system) so far and peak RSS (KiB) of the running process `pid`.
+fn usage(pid: u32) -> (f64, u64) {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name (in parentheses, perhaps with spaces): state, then 13 more fields
+    // up to utime and stime.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    let hz = Command::new("getconf").arg("CLK_TCK").output().unwrap().stdout;
+    let hz: f64 = String::from_utf8(hz).unwrap().trim().parse().unwrap();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+    (ticks / hz, rss.unwrap())
 }
 
 fn count_lines(path: &Path) -> u64 {

@@ -19,28 +19,49 @@ pub struct Checkpoint {
     pub offset: u64,
     /// The last record the verifier accepted.
     pub tip: Option<ChainPoint>,
+    /// The last record accepted before the input file's first line: what its first record
+    /// chains to, and where a re-check of the file starts.
+    pub entry: Option<ChainPoint>,
+    /// The records of the input file an `op=tamper` line already named (at most
+    /// [`REPORTED_KEPT`]), so that a re-check after a restart does not name them again.
+    pub reported: Vec<(Epoch, u64)>,
     /// The output file's device and inode and its length once the lines up to `offset` were in it.
     pub output: Option<(u64, u64, u64)>,
+    /// Until a record is accepted (no tip): the files beside the input when the normaliser
+    /// began, never its to read (see [`crate::input::find`]).
+    pub older: Option<Vec<FileId>>,
 }
+
+/// How many reported records a checkpoint keeps: a file altered in more places than this
+/// was reported as altered already; after a restart the rest are named once more.
+pub const REPORTED_KEPT: usize = 64;
 
 const HEADER: &str = "# dbaudit-normalise checkpoint: where the audit log was read up to. Do not edit.";
 
 impl Checkpoint {
     /// The text stored in the state file.
     pub fn to_text(&self) -> String {
-        let input = match &self.input {
-            Some(id) => format!("{}:{}:{}:{}", id.dev, id.ino, id.head_len, dbaudit_record::hex::encode(&id.head)),
-            None => "none".to_owned(),
-        };
-        let tip = match &self.tip {
-            Some(t) => format!("{}:{}:{}", t.epoch, t.seq, t.mac),
-            None => "none".to_owned(),
-        };
+        let input = self.input.as_ref().map_or("none".to_owned(), file_id_text);
+        let point =
+            |p: &Option<ChainPoint>| p.map_or("none".to_owned(), |p| format!("{}:{}:{}", p.epoch, p.seq, p.mac));
+        let (tip, entry) = (point(&self.tip), point(&self.entry));
         let output = match self.output {
             Some((dev, ino, len)) => format!("{dev}:{ino}:{len}"),
             None => "none".to_owned(),
         };
-        format!("{HEADER}\nversion=1\ninput={input}\noffset={}\ntip={tip}\noutput={output}\n", self.offset)
+        let mut text = format!(
+            "{HEADER}\nversion=1\ninput={input}\noffset={}\ntip={tip}\noutput={output}\nentry={entry}\n",
+            self.offset
+        );
+        if !self.reported.is_empty() {
+            let records: Vec<String> = self.reported.iter().map(|(epoch, seq)| format!("{epoch}:{seq}")).collect();
+            text.push_str(&format!("reported={}\n", records.join(",")));
+        }
+        if let Some(older) = &self.older {
+            let ids: Vec<String> = older.iter().map(file_id_text).collect();
+            text.push_str(&format!("older={}\n", ids.join(",")));
+        }
+        text
     }
 
     /// Reads the stored text back; None when it is not a checkpoint of this version.
@@ -56,21 +77,21 @@ impl Checkpoint {
             match (key, value) {
                 ("version", "1") => version = true,
                 ("offset", v) => cp.offset = v.parse().ok()?,
-                (_, "none") => {}
-                ("input", _) if parts.len() == 4 => {
-                    cp.input = Some(FileId {
-                        dev: parts[0].parse().ok()?,
-                        ino: parts[1].parse().ok()?,
-                        head_len: parts[2].parse().ok()?,
-                        head: dbaudit_record::hex::decode_array(parts[3].as_bytes())?,
-                    })
+                ("older", v) => {
+                    cp.older = Some(v.split(',').filter(|id| !id.is_empty()).map(file_id).collect::<Option<_>>()?)
                 }
-                ("tip", _) if parts.len() == 3 => {
-                    cp.tip = Some(ChainPoint {
-                        epoch: Epoch::from_hex(parts[0].as_bytes())?,
-                        seq: parts[1].parse().ok()?,
-                        mac: Mac::from_hex(parts[2].as_bytes())?,
-                    })
+                (_, "none") => {}
+                ("input", v) => cp.input = Some(file_id(v)?),
+                ("tip", v) => cp.tip = Some(chain_point(v)?),
+                ("entry", v) => cp.entry = Some(chain_point(v)?),
+                ("reported", v) => {
+                    cp.reported = v
+                        .split(',')
+                        .map(|record| {
+                            let (epoch, seq) = record.split_once(':')?;
+                            Some((Epoch::from_hex(epoch.as_bytes())?, seq.parse().ok()?))
+                        })
+                        .collect::<Option<_>>()?
                 }
                 ("output", _) if parts.len() == 3 => {
                     cp.output = Some((parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?))
@@ -80,6 +101,32 @@ impl Checkpoint {
         }
         version.then_some(cp)
     }
+}
+
+fn chain_point(text: &str) -> Option<ChainPoint> {
+    let mut parts = text.split(':');
+    let point = ChainPoint {
+        epoch: Epoch::from_hex(parts.next()?.as_bytes())?,
+        seq: parts.next()?.parse().ok()?,
+        mac: Mac::from_hex(parts.next()?.as_bytes())?,
+    };
+    parts.next().is_none().then_some(point)
+}
+
+/// `dev:ino:head_len:head` as the state file holds a file's identity.
+fn file_id_text(id: &FileId) -> String {
+    format!("{}:{}:{}:{}", id.dev, id.ino, id.head_len, dbaudit_record::hex::encode(&id.head))
+}
+
+fn file_id(text: &str) -> Option<FileId> {
+    let mut parts = text.split(':');
+    let id = FileId {
+        dev: parts.next()?.parse().ok()?,
+        ino: parts.next()?.parse().ok()?,
+        head_len: parts.next()?.parse().ok()?,
+        head: dbaudit_record::hex::decode_array(parts.next()?.as_bytes())?,
+    };
+    parts.next().is_none().then_some(id)
 }
 
 /// The state file, held exclusively for as long as this value lives.
@@ -173,8 +220,17 @@ mod tests {
             offset: 123_456,
             tip: Some(ChainPoint { epoch: Epoch(0x9f2c41d07b3e5a18), seq: 42, mac: Mac([0xab; 16]) }),
             output: Some((2049, 78, 9999)),
+            older: None,
+            entry: Some(ChainPoint { epoch: Epoch(7), seq: 0, mac: Mac([0xcd; 16]) }),
+            reported: vec![(Epoch(0x9f2c41d07b3e5a18), 40), (Epoch(7), 3)],
         };
-        assert_eq!(Checkpoint::from_text(&cp.to_text()), Some(cp));
+        assert_eq!(Checkpoint::from_text(&cp.to_text()), Some(cp.clone()));
+        let two =
+            vec![FileId { dev: 2049, ino: 5, head_len: 0, head: [0; 16] }, FileId { head_len: 9, ..cp.input.unwrap() }];
+        for older in [vec![], two] {
+            let cp = Checkpoint { tip: None, older: Some(older), ..cp.clone() };
+            assert_eq!(Checkpoint::from_text(&cp.to_text()), Some(cp));
+        }
         assert_eq!(Checkpoint::from_text(&Checkpoint::default().to_text()), Some(Checkpoint::default()));
         assert_eq!(Checkpoint::from_text("offset=1\n"), None);
     }

@@ -11,7 +11,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use dbaudit_record::{ChainPoint, Event};
+use dbaudit_record::{ChainPoint, Event, Record};
 
 /// The most bytes of the first line that the head hash covers.
 const HEAD_MAX: u64 = 4096;
@@ -223,6 +223,17 @@ impl Source {
         self.consumed = 0;
     }
 
+    /// The very file this reads, through a descriptor of its own, known by the same identity:
+    /// a second reader that sees what this one would, rename or not.
+    pub fn second_reader(&self) -> io::Result<Opened> {
+        Ok(Opened { path: self.path.clone(), file: self.file.try_clone()?, id: self.id })
+    }
+
+    /// Whether the file now holds a first line to know it by (whole, or as much as a head covers).
+    pub fn has_head(&self) -> io::Result<bool> {
+        Ok(identity_of(&self.file)?.head_len > 0)
+    }
+
     /// Whether the file was truncated below the offset or no longer starts with its head.
     pub fn replaced(&self) -> io::Result<bool> {
         let size = self.file.metadata()?.len();
@@ -331,14 +342,17 @@ impl Opened {
 
 /// Looks for the file `id` at `path` and among its siblings whose name begins with the
 /// path's name (`dbaudit.log.1`, `dbaudit.log-20261126`). `offset` must lie within it.
-pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> io::Result<Found> {
+/// `older` matters only while no record was accepted (`tip` is None) and `id` has no head:
+/// see [`first_unread`].
+pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>, older: &[FileId]) -> io::Result<Found> {
     let mut searches = 1;
     loop {
         let before = names(path)?;
-        let found = find_once(path, id, offset, tip)?;
-        // What was found is held open and was checked; that nothing was is only true if no
-        // name moved while the names were opened one by one.
-        if matches!(found, Found::Same(_) | Found::Copy(_)) || searches == SEARCHES || names(path)? == before {
+        let (found, sure) = find_once(path, id, offset, tip, older)?;
+        // A file found by what identifies it is held open and was checked. Anything else
+        // (nothing, the path by default, the earliest of several) is only right if no name
+        // moved while the names were opened one by one.
+        if sure || searches == SEARCHES || names(path)? == before {
             return Ok(found);
         }
         let_rotation_settle(searches);
@@ -346,14 +360,24 @@ pub fn find(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> i
     }
 }
 
-fn find_once(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> io::Result<Found> {
+/// One search; whether what it found is known by its identity, not chosen by elimination.
+fn find_once(
+    path: &Path,
+    id: &FileId,
+    offset: u64,
+    tip: Option<ChainPoint>,
+    older: &[FileId],
+) -> io::Result<(Found, bool)> {
     if id.head_len == 0 {
-        // Not one whole line was taken from it, so nothing identifies it: if it was copied
-        // and truncated meanwhile, the copy is the file whose first record continues the chain.
-        return Ok(match next_file(path, tip, None)? {
-            Some(opened) => Found::Same(opened),
-            None => Found::Lost,
-        });
+        // Not one whole line was taken from it, so nothing identifies it but the chain.
+        let (next, sure) = match tip {
+            // If it was copied and truncated meanwhile, the copy is the file whose first
+            // record continues the chain.
+            Some(_) => next_file_once(path, tip, None)?,
+            // Nor a record: the earliest of the files made since the normaliser began.
+            None => (first_unread(path, older)?, false),
+        };
+        return Ok((next.map_or(Found::Lost, Found::Same), sure));
     }
     let matches = |candidate: &Path, by_inode: bool| -> io::Result<Option<Opened>> {
         let Ok(file) = File::open(candidate) else { return Ok(None) };
@@ -369,25 +393,122 @@ fn find_once(path: &Path, id: &FileId, offset: u64, tip: Option<ChainPoint>) -> 
         Ok(same.then(|| Opened { path: candidate.to_owned(), file, id }))
     };
     if let Some(opened) = matches(path, true)? {
-        return Ok(Found::Same(opened));
+        return Ok((Found::Same(opened), true));
     }
     let siblings = siblings(path)?;
     for candidate in &siblings {
         if let Some(opened) = matches(candidate, true)? {
-            return Ok(Found::Same(opened));
+            return Ok((Found::Same(opened), true));
         }
     }
     for candidate in &siblings {
         if let Some(opened) = matches(candidate, false)? {
-            return Ok(Found::Copy(opened));
+            return Ok((Found::Copy(opened), true));
         }
     }
     if let Some(opened) = matches(path, false)? {
-        return Ok(Found::Same(opened));
+        return Ok((Found::Same(opened), true));
     }
     match fs::metadata(path) {
-        Ok(meta) if (meta.dev(), meta.ino()) == (id.dev, id.ino) => Ok(Found::Restarted),
-        _ => Ok(Found::Lost),
+        Ok(meta) if (meta.dev(), meta.ino()) == (id.dev, id.ino) => Ok((Found::Restarted, false)),
+        _ => Ok((Found::Lost, false)),
+    }
+}
+
+/// Where to start when no record was accepted yet and the checkpointed file had not one
+/// whole line: nothing of it was read, so nothing says which file holds its records now.
+/// `older` names the files that were beside the path when the normaliser began — rotated
+/// before it, never its to read. Every other file at the path or beside it was made since
+/// from what the path held: the checkpointed file, wherever it was renamed, and each copy
+/// copytruncate made. Of those that hold a record, the earliest in the order their records
+/// chain; the path itself when none does yet; None when there is no path either.
+fn first_unread(path: &Path, older: &[FileId]) -> io::Result<Option<Opened>> {
+    struct Candidate {
+        opened: Opened,
+        first: Record,
+        last: Option<ChainPoint>,
+        at_path: bool,
+        modified: Option<std::time::SystemTime>,
+    }
+    let siblings = siblings(path)?;
+    let mut candidates = Vec::new();
+    for (name, at_path) in std::iter::once((path, true)).chain(siblings.iter().map(|s| (s.as_path(), false))) {
+        let Ok(file) = File::open(name) else { continue };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let (id, first) = opening(&file, &meta)?;
+        let Some(first) = first.filter(|_| !older.contains(&id)) else { continue };
+        let last = dbaudit_record::last_record_of(&file)?.map(|record| record.point());
+        let opened = Opened { path: name.to_owned(), file, id };
+        candidates.push(Candidate { opened, first, last, at_path, modified: meta.modified().ok() });
+    }
+    // A file whose first record continues another's last one comes after it. Of those that
+    // continue none (a new epoch names no earlier record when it began on an empty log), the
+    // least recently written, the path last: rotation only ever moves older records aside.
+    let continued = |c: &Candidate| {
+        candidates.iter().any(|d| !std::ptr::eq(c, d) && d.last.is_some_and(|last| continues(&c.first, last)))
+    };
+    let earliest = (0..candidates.len())
+        .filter(|&i| !continued(&candidates[i]))
+        .min_by_key(|&i| (candidates[i].at_path, candidates[i].modified));
+    if let Some(i) = earliest {
+        return Ok(Some(candidates.swap_remove(i).opened));
+    }
+    match File::open(path) {
+        Ok(file) => Ok(Some(Opened::at(path, file)?)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The identities of the files beside `path` now, except the one `except` names by its
+/// inode: what [`find`] is to pass over while no record was accepted.
+pub fn beside(path: &Path, except: Option<&FileId>) -> io::Result<Vec<FileId>> {
+    let mut searches = 1;
+    loop {
+        let before = names(path)?;
+        let mut ids = Vec::new();
+        for sibling in siblings(path)? {
+            let Ok(file) = File::open(&sibling) else { continue };
+            if !file.metadata()?.is_file() {
+                continue;
+            }
+            let id = identity_of(&file)?;
+            if except.is_none_or(|e| (e.dev, e.ino) != (id.dev, id.ino)) {
+                ids.push(id);
+            }
+        }
+        // A file renamed while the names were opened could be missed, and later taken for one
+        // made since: list them again until no name moved.
+        if searches == SEARCHES || names(path)? == before {
+            return Ok(ids);
+        }
+        let_rotation_settle(searches);
+        searches += 1;
+    }
+}
+
+/// How much of a file is read to find its first record.
+const OPENING: usize = 64 << 10;
+
+/// The identity of `file` and its first record, judged from one read of its first bytes.
+/// A torn fragment may come before the record.
+fn opening(file: &File, meta: &fs::Metadata) -> io::Result<(FileId, Option<Record>)> {
+    let mut buf = vec![0; OPENING];
+    let n = read_full_at(file, &mut buf, 0)?;
+    let id = head_in(&buf[..n], FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] });
+    let whole = &buf[..buf[..n].iter().rposition(|&b| b == b'\n').unwrap_or(0)];
+    let first = whole.split(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok());
+    Ok((id, first))
+}
+
+/// Whether `first` is the record that comes right after `tip`.
+fn continues(first: &Record, tip: ChainPoint) -> bool {
+    match first.event {
+        Event::Start { prev } => prev == Some(tip),
+        _ => first.epoch == tip.epoch && first.seq == tip.seq + 1,
     }
 }
 
@@ -409,30 +530,22 @@ pub fn next_file(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) ->
 
 /// The next file, and whether it continues the chain (rather than being the path by default).
 fn next_file_once(path: &Path, tip: Option<ChainPoint>, done: Option<&FileId>) -> io::Result<(Option<Opened>, bool)> {
-    let continues = |candidate: &Path| -> Option<Opened> {
+    let continuing = |candidate: &Path| -> Option<Opened> {
         let file = File::open(candidate).ok()?;
         let meta = file.metadata().ok()?;
         if done.is_some_and(|done| (meta.dev(), meta.ino()) == (done.dev, done.ino)) {
             return None;
         }
         let tip = tip?;
-        let mut buf = vec![0; 64 << 10];
-        let n = read_full_at(&file, &mut buf, 0).ok()?;
-        // The first record decides; a torn fragment may come before it.
-        let whole = &buf[..buf[..n].iter().rposition(|&b| b == b'\n')?];
-        let record = whole.split(|&b| b == b'\n').find_map(|line| dbaudit_record::parse(line).ok())?;
-        let next = match record.event {
-            Event::Start { prev } => prev == Some(tip),
-            _ => record.epoch == tip.epoch && record.seq == tip.seq + 1,
-        };
-        // Its head is taken from the bytes that were judged, not read again later.
-        let id = head_in(&buf[..n], FileId { dev: meta.dev(), ino: meta.ino(), head_len: 0, head: [0; 16] });
-        next.then(|| Opened { path: candidate.to_owned(), file, id })
+        // The first record decides; its head is taken from the bytes that were judged, not
+        // read again later.
+        let (id, first) = opening(&file, &meta).ok()?;
+        continues(&first?, tip).then(|| Opened { path: candidate.to_owned(), file, id })
     };
-    if let Some(opened) = continues(path) {
+    if let Some(opened) = continuing(path) {
         return Ok((Some(opened), true));
     }
-    if let Some(opened) = siblings(path)?.iter().find_map(|candidate| continues(candidate)) {
+    if let Some(opened) = siblings(path)?.iter().find_map(|candidate| continuing(candidate)) {
         return Ok((Some(opened), true));
     }
     match File::open(path) {

@@ -5,6 +5,8 @@
 //! The data flows through the modules in order: [`input`] finds and reads whole lines across
 //! rotation, the verifier of `dbaudit_record` judges them, its `normalised` frame turns them
 //! into normalised lines, [`output`] writes them, [`checkpoint`] remembers where that left off.
+//! In `follow`, the re-check (`recheck`) verifies again, beside all that, what was delivered of
+//! the current file, so that an edit made after delivery is reported too.
 //! It does not parse OSSEC rules or act on events: that is ossec-analysisd's and
 //! dbaudit-respond's job.
 
@@ -12,6 +14,7 @@ pub mod checkpoint;
 pub mod input;
 mod normaliser;
 pub mod output;
+mod recheck;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -36,9 +39,16 @@ Exit codes:
 Each event becomes one line:
   2026-11-26T08:31:24.123456+00:00 HOST dbaudit: op=update table=acme.users user=admin@localhost
   host=localhost conn=17 epoch=… seq=42 pk=id:7 changed=password data={\"old\":{…},\"new\":{…}}
-op is insert, update, delete, start, forged (claimed_user=, never user=), tamper (kind=gap|mac|order)
-or error (kind=unparsable|unanchored|lost). Values are percent-encoded outside [A-Za-z0-9._@:-];
-lines stay under 5,800 bytes, and `cut=data` (or `cut=pk,data`, …) names what was shortened.";
+op is insert, update, delete, drift (row_op=, no values), start, forged (claimed_user=, never
+user=), tamper (kind=gap|mac|order, then found=recheck when `follow --recheck` found it in
+records already delivered) or error, whose kind is one of
+  unparsable  lines that are not records, or longer than 64 MiB (count=, file=, offset=)
+  unanchored  a first record whose predecessor was never read, so it cannot be checked
+  replay      the output past the checkpoint is not what this run makes of the input: the
+              output or the input changed since; lines after it may repeat
+  lost        records the UDF could not write (count=), or a file gone before it was finished
+Values are percent-encoded outside [A-Za-z0-9._@:-]; lines stay under 5,800 bytes, and
+`cut=data` (or `cut=pk,data`, …) names what was shortened.";
 
 /// Command line of `dbaudit-normalise`.
 #[derive(Debug, Parser)]
@@ -56,7 +66,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Mode {
     /// Follow the raw log as a daemon, through rotation, until killed.
-    Follow(Options),
+    Follow {
+        #[command(flatten)]
+        options: Options,
+        /// Verify again the part of the current raw log already delivered, once caught up
+        /// after starting and then every SECONDS, so that a record edited, deleted or moved
+        /// afterwards raises op=tamper found=recheck; 0: never. A round reads the file once,
+        /// beside delivery.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        recheck: u64,
+    },
     /// Process what is new since the checkpoint, then exit (cron, or OSSEC's `command` log format).
     Once(Options),
 }
@@ -137,9 +156,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let (follow, options) = match cli.mode {
-        Mode::Follow(o) => (true, o),
-        Mode::Once(o) => (false, o),
+    let (follow, options, recheck) = match cli.mode {
+        Mode::Follow { options, recheck } => (true, options, (recheck > 0).then(|| Duration::from_secs(recheck))),
+        Mode::Once(options) => (false, options, None),
     };
     let setup = |message: String| Error { code: 3, message };
     let key = Key::read_file(&options.key_file).map_err(|e| setup(e.to_string()))?;
@@ -174,6 +193,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         host: options.host.unwrap_or_else(hostname),
         follow,
         poll: Duration::from_millis(options.poll_ms.max(1)),
+        recheck,
     };
     normaliser::run(&settings, &state, checkpoint).map_err(|e| match e {
         RunError::NoInput(path) => setup(format!(

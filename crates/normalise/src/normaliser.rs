@@ -7,6 +7,7 @@
 //! offset and, instead of writing them again, matches them against those bytes ([`Replay`]),
 //! finishing a half-written last line if there is one.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -14,9 +15,10 @@ use std::time::Duration;
 
 use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
 
-use crate::checkpoint::{Checkpoint, StateFile};
+use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
+use crate::recheck::{Judge, Recheck};
 use dbaudit_record::normalised::Frame;
 
 /// Lines are written out once this many bytes are waiting.
@@ -33,6 +35,13 @@ pub enum InputFormat {
     /// The MySQL error log (`log = stderr`): lines that begin like a record are ours, the
     /// server's own lines are skipped.
     Stderr,
+}
+
+impl InputFormat {
+    /// Whether `line` is one to judge: a record, or junk where a record should be.
+    pub(crate) fn takes(self, line: &[u8]) -> bool {
+        !line.is_empty() && (self == InputFormat::Json || line.starts_with(b"{\"v\":1,"))
+    }
 }
 
 /// What a run is asked to do.
@@ -52,6 +61,8 @@ pub struct Settings {
     pub follow: bool,
     /// How long to sleep when there is nothing new.
     pub poll: Duration,
+    /// How often `follow` verifies again what it delivered of the current file; None: never.
+    pub recheck: Option<Duration>,
 }
 
 /// Lines this run generated that an earlier run had already written.
@@ -81,14 +92,13 @@ struct Normaliser {
     /// The last record already in the output when it is ahead of the checkpoint's tip:
     /// records up to it, met again, are verified but not written twice.
     emitted: Option<(Epoch, u64)>,
+    /// The records of the current file an `op=tamper` line named: a re-check names each once.
+    reported: HashSet<(Epoch, u64)>,
 }
 
 impl Normaliser {
     fn line(&mut self, line: Line<'_>) {
-        if line.bytes.is_empty() {
-            return;
-        }
-        if self.format == InputFormat::Stderr && !line.bytes.starts_with(b"{\"v\":1,") {
+        if !self.format.takes(line.bytes) {
             return;
         }
         let tip = self.verifier.tip();
@@ -113,7 +123,10 @@ impl Normaliser {
                 match verdict.tamper {
                     // The very record last accepted, shown again (a copy read twice): not news.
                     Some(t) if t.kind == TamperKind::Order && tip == Some(verdict.record.point()) => return,
-                    Some(tamper) => self.frame.tamper(&mut self.pending, &tamper, &verdict.record),
+                    Some(tamper) => {
+                        self.reported.insert((tamper.epoch, tamper.seq));
+                        self.frame.tamper(&mut self.pending, &tamper, &verdict.record)
+                    }
                     None => {
                         if !verdict.anchored {
                             let (epoch, seq) = (verdict.record.epoch.to_string(), verdict.record.seq.to_string());
@@ -168,6 +181,7 @@ impl Normaliser {
     /// run is dropped when the written line is an event (that junk came before it, so it was
     /// reported already).
     fn replayed(&mut self, start: usize) {
+        self.pass_rechecked();
         let Some(replay) = &mut self.replay else { return };
         let line = &self.pending[start..];
         let mut written = &replay.written[replay.pos..];
@@ -227,6 +241,21 @@ impl Normaliser {
             self.replay = None;
         }
     }
+
+    /// Passes over the re-check lines an earlier run wrote next, taking note of the records
+    /// they named: this run reads the input again, not the moments the earlier one checked it.
+    fn pass_rechecked(&mut self) {
+        let Some(replay) = &mut self.replay else { return };
+        while let Some(nl) = input::memchr(b'\n', &replay.written[replay.pos..]) {
+            let Some(record) = rechecked(&replay.written[replay.pos..=replay.pos + nl]) else { break };
+            self.reported.insert(record);
+            replay.pos += nl + 1;
+        }
+        if replay.pos == replay.written.len() {
+            trace(|| format!("replay: all {} bytes matched", replay.written.len()));
+            self.replay = None;
+        }
+    }
 }
 
 /// The (epoch, seq) of the last record line in the output, when it is past `tip` in the
@@ -246,6 +275,18 @@ fn last_record(text: &[u8]) -> Option<(Epoch, u64)> {
         let text = after_tag(line);
         !text.is_empty() && !text.starts_with(b" dbaudit: op=error") && !text.starts_with(b" dbaudit: op=tamper")
     })?;
+    point_of(line)
+}
+
+/// The record a re-check's `op=tamper … found=recheck` line names; None for any other line.
+fn rechecked(line: &[u8]) -> Option<(Epoch, u64)> {
+    let rest = after_tag(line).strip_prefix(b" dbaudit: op=tamper kind=")?;
+    let rest = &rest[rest.iter().position(|&b| b == b' ')?..];
+    rest.starts_with(b" found=recheck ").then(|| point_of(line))?
+}
+
+/// The `epoch=` and `seq=` of a normalised line.
+fn point_of(line: &[u8]) -> Option<(Epoch, u64)> {
     let field = |key: &[u8]| -> Option<&[u8]> {
         let at = line.windows(key.len()).position(|w| w == key)? + key.len();
         let rest = &line[at..];
@@ -276,7 +317,7 @@ fn error_kind(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// With `DBAUDIT_NORMALISE_TRACE` set, says on stderr which file it chose and why.
-fn trace(message: impl FnOnce() -> String) {
+pub(crate) fn trace(message: impl FnOnce() -> String) {
     if std::env::var_os("DBAUDIT_NORMALISE_TRACE").is_some() {
         eprintln!("dbaudit-normalise: trace: {}", message());
     }
@@ -316,16 +357,37 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
         junk: None,
         // Replay covers lines past the checkpoint exactly; this covers what replay cannot see.
         emitted: if replay_empty { last_emitted(&output, checkpoint.tip) } else { None },
+        reported: checkpoint.reported.iter().copied().collect(),
     };
-    let at = checkpoint.input.map(|id| (id, checkpoint.offset));
-    let mut run = Run { settings, state, output, last: checkpoint.clone(), since_commit: 0, at };
     let input = &settings.input;
     let io_err = |what: &str, path: &Path| format!("{what} {}", path.display());
+    // Until a record is accepted, the files beside the input when this normaliser began are
+    // not its to read: a later run must tell them from the copies made since.
+    let older = match (checkpoint.tip, &checkpoint.older) {
+        (Some(_), _) => None,
+        (None, Some(older)) => Some(older.clone()),
+        (None, None) => Some(
+            input::beside(input, checkpoint.input.as_ref())
+                .map_err(|e| RunError::Io(io_err("cannot look beside the input", input), e))?,
+        ),
+    };
+    let mut run = Run {
+        settings,
+        state,
+        output,
+        last: checkpoint.clone(),
+        since_commit: 0,
+        at: checkpoint.input.map(|id| (id, checkpoint.offset)),
+        older,
+        entry: checkpoint.entry,
+        recheck: settings.recheck.map(Recheck::new),
+        judge: Judge { key: settings.key.clone(), format: settings.format, frame: Frame::new(&settings.host) },
+    };
 
-    let mut current = match checkpoint.input {
+    let current = match checkpoint.input {
         None => open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?,
         Some(id) => {
-            let found = input::find(input, &id, checkpoint.offset, checkpoint.tip)
+            let found = input::find(input, &id, checkpoint.offset, checkpoint.tip, run.older())
                 .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
             trace(|| format!("start: checkpoint {checkpoint:?}, found {found:?}"));
             match found {
@@ -350,6 +412,7 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
     if current.is_none() && !settings.follow && !state.exists() {
         return Err(RunError::NoInput(input.clone()));
     }
+    let mut current = run.enter(&mut norm, current);
 
     loop {
         let Some(source) = &mut current else {
@@ -357,23 +420,54 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
             if !settings.follow {
                 return Ok(());
             }
-            current = open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+            let opened =
+                open_if_there(input, 0).map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+            current = run.enter(&mut norm, opened);
             continue;
         };
+        if norm.verifier.tip().is_none() && source.id.head_len == 0 {
+            // Nothing read from it identifies it and no record anchors the chain: once it is
+            // copied away and truncated, its new first line may begin with the bytes it held.
+            // So it is read only once it has a whole line, from whichever file then holds
+            // the earliest record made since the normaliser began.
+            let has_head =
+                source.has_head().map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
+            if has_head {
+                let found = input::find(input, &source.id, 0, None, run.older())
+                    .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
+                trace(|| format!("first line: {:?}, found {found:?}", source.path));
+                let next = match found {
+                    Found::Same(opened) | Found::Copy(opened) => Source::from_file(opened, 0).map(Some),
+                    Found::Restarted | Found::Lost => open_if_there(input, 0),
+                }
+                .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                current = run.enter(&mut norm, next);
+                continue;
+            }
+            // A file rotated away before it had a line is finished below, as any other.
+            if !rotated_away(input, source) {
+                run.idle(&mut norm, Some(source))?;
+                if !settings.follow {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
         let read = source
             .read(|line| norm.line(line))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
             Read::Replaced => {
-                let found = input::find(input, &source.id, source.offset, norm.verifier.tip())
+                let found = input::find(input, &source.id, source.offset, norm.verifier.tip(), run.older())
                     .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
                 trace(|| format!("replaced: {:?} at {}, found {found:?}", source.path, source.offset));
-                current = match found {
+                let next = match found {
                     Found::Same(opened) | Found::Copy(opened) => Source::from_file(opened, source.offset).map(Some),
                     Found::Restarted | Found::Lost => open_if_there(input, 0),
                 }
                 .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                current = run.enter(&mut norm, next);
             }
             Read::End => {
                 if rotated_away(input, source) {
@@ -399,10 +493,11 @@ pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Re
                             norm.verifier.tip()
                         )
                     });
-                    current = next
+                    let next = next
                         .map(|opened| Source::from_file(opened, 0))
                         .transpose()
                         .map_err(|e| RunError::Io(io_err("cannot open the input", input), e))?;
+                    current = run.enter(&mut norm, next);
                     continue;
                 }
                 run.idle(&mut norm, Some(source))?;
@@ -445,11 +540,71 @@ struct Run<'a> {
     since_commit: u64,
     /// The file and offset just after the last line handled: what a checkpoint must name.
     at: Option<(FileId, u64)>,
+    /// Until a record is accepted: the files beside the input when the normaliser began.
+    older: Option<Vec<FileId>>,
+    /// The last record accepted before the current file's first line.
+    entry: Option<ChainPoint>,
+    /// Rounds of re-checking what was delivered (`follow --recheck`).
+    recheck: Option<Recheck>,
+    /// How a round judges and reports.
+    judge: Judge,
 }
 
 impl Run<'_> {
+    fn older(&self) -> &[FileId] {
+        self.older.as_deref().unwrap_or_default()
+    }
+
+    /// Takes `source` as the file read from now on. Opened at its start it holds what comes
+    /// after the tip, and nothing in it was reported yet; opened further on, it is the file
+    /// (or a copy of the file) that was being read.
+    fn enter(&mut self, norm: &mut Normaliser, source: Option<Source>) -> Option<Source> {
+        if source.as_ref().is_some_and(|source| source.offset == 0) {
+            self.entry = norm.verifier.tip();
+            norm.reported.clear();
+        }
+        source
+    }
+
+    /// Reports what a re-check round that is over found anew.
+    fn rechecked(&mut self, norm: &mut Normaliser, source: &Source) {
+        let Some(recheck) = &mut self.recheck else { return };
+        if let Some(checked) = recheck.finished(source) {
+            let mut new = 0;
+            for finding in &checked.findings {
+                if norm.reported.insert(finding.record) {
+                    norm.pending.extend_from_slice(&finding.line);
+                    new += 1;
+                }
+            }
+            trace(|| {
+                format!(
+                    "recheck: {:?} to {}: {} records in {:.1} ms, {} found, {new} new",
+                    checked.path,
+                    checked.bound,
+                    checked.records,
+                    checked.took.as_secs_f64() * 1e3,
+                    checked.findings.len()
+                )
+            });
+        }
+    }
+
+    /// Begins a re-check round when one is due: only once delivery has caught up (a backlog
+    /// is read first), and once the lines an earlier run wrote are matched (a finding written
+    /// meanwhile would be taken for a line of theirs).
+    fn recheck(&mut self, norm: &mut Normaliser, source: &Source) {
+        self.rechecked(norm, source);
+        if let Some(recheck) = &mut self.recheck {
+            if norm.replay.is_none() {
+                recheck.start(source, self.entry, &self.judge);
+            }
+        }
+    }
+
     fn progress(&mut self, norm: &mut Normaliser, source: &Source) -> Result<(), RunError> {
         self.at = Some((source.id, source.offset));
+        self.rechecked(norm, source);
         if norm.pending.len() >= WRITE_AT {
             self.write(norm)?;
         }
@@ -465,7 +620,12 @@ impl Run<'_> {
         }
         // Replay goes on through idle moments: the earlier run may have read further than
         // this one can yet (a file it went on to is renamed and its successor still empty).
+        // Only re-check lines it wrote last wait for no line of this run's.
+        norm.pass_rechecked();
         norm.flush_junk();
+        if let Some(source) = source {
+            self.recheck(norm, source);
+        }
         self.commit(norm)?;
         if self.settings.follow {
             thread::sleep(self.settings.poll);
@@ -489,7 +649,14 @@ impl Run<'_> {
             return Ok(());
         }
         self.write(norm)?;
-        let mut next = Checkpoint { tip: norm.verifier.tip(), ..self.last.clone() };
+        let tip = norm.verifier.tip();
+        if tip.is_some() {
+            self.older = None;
+        }
+        let mut reported: Vec<(Epoch, u64)> = norm.reported.iter().copied().collect();
+        reported.sort_unstable_by_key(|&(epoch, seq)| (epoch.0, seq));
+        reported.truncate(REPORTED_KEPT);
+        let mut next = Checkpoint { tip, older: self.older.clone(), entry: self.entry, reported, ..self.last.clone() };
         if let Some((id, offset)) = self.at {
             next.input = Some(id);
             next.offset = offset;

@@ -202,6 +202,11 @@ fn help_documents_every_exit_code() {
     for code in ["0  done", "1  reading", "2  wrong usage", "3  setup", "4  another"] {
         assert!(help.contains(code), "{help}");
     }
+    // Every op and kind the normaliser writes, and what a line too long to hold becomes.
+    let too_long = format!("longer than {} MiB", input::MAX_LINE_BYTES >> 20);
+    for said in ["drift", "kind=gap|mac|order", "unparsable", &too_long, "unanchored", "replay", "lost"] {
+        assert!(help.contains(said), "--help does not mention {said}: {help}");
+    }
     let out = std::process::Command::new(BIN).args(["once", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for option in ["--input", "--input-format", "--key-file", "--state", "--output", "--host", "--poll-ms"] {
@@ -333,7 +338,7 @@ fn a_copytruncate_between_choosing_the_next_file_and_reading_it_is_noticed() {
     log.append(40);
     let mut source = Source::from_file(opened, 0).unwrap();
     assert_eq!(source.read(|_| {}).unwrap(), Read::Replaced);
-    let found = input::find(&log.path, &source.id, source.offset, done).unwrap();
+    let found = input::find(&log.path, &source.id, source.offset, done, &[]).unwrap();
     assert!(matches!(&found, Found::Copy(o) if o.path == numbered(&log.path, 1)), "{found:?}");
 }
 
@@ -345,7 +350,7 @@ fn a_copytruncate_between_finding_the_checkpointed_file_and_reading_it_is_notice
     source.read(|_| {}).unwrap();
     let (id, offset) = (source.id, source.offset);
     log.append(2);
-    let Found::Same(opened) = input::find(&log.path, &id, offset, log.tip()).unwrap() else { panic!("not found") };
+    let Found::Same(opened) = input::find(&log.path, &id, offset, log.tip(), &[]).unwrap() else { panic!("not found") };
     log.copytruncate();
     log.append(40);
     let mut source = Source::from_file(opened, offset).unwrap();
@@ -449,7 +454,7 @@ fn a_rotated_file_is_found_while_rotation_renames_its_siblings() {
             }
         });
         for _ in 0..3000 {
-            let found = input::find(&log.path, &id, offset, log.tip());
+            let found = input::find(&log.path, &id, offset, log.tip(), &[]);
             if !matches!(found, Ok(Found::Same(_) | Found::Copy(_))) {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 panic!("not found while renamed: {found:?}");
@@ -497,6 +502,131 @@ fn a_long_record_half_written_across_a_kill_is_delivered_once() {
     wait_until(60, "the last record", || record_points(&norm.lines_so_far()).last() == log.written.last());
     kill9(&mut child);
     norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+/// A follower started on `path` before it holds one whole line, killed (`kill -9`) once its
+/// first checkpoint is stored — a checkpoint that knows the file by its inode alone (no
+/// head) and has accepted no record (no tip) — and the bytes of that checkpoint.
+fn killed_while_headless(norm: &Normaliser) -> Vec<u8> {
+    let mut child = norm.follow();
+    wait_until(20, "the first checkpoint", || norm.state.exists());
+    kill9(&mut child);
+    assert!(checkpoint_is_headless(&norm.state), "{}", fs::read_to_string(&norm.state).unwrap());
+    fs::read(&norm.state).unwrap()
+}
+
+/// The epoch every test log here writes.
+const EPOCH: dbaudit_record::Epoch = dbaudit_record::Epoch(0x1000_0000_0000_0001);
+
+#[test]
+fn a_copytruncate_after_a_kill_while_the_first_line_was_unfinished_loses_nothing() {
+    let dir = Dir::new("headless-copytruncate");
+    let key = Key::from_bytes([5; 32]);
+    let mut log = RawLog::continue_at(&dir.join("dbaudit.log"), key.clone(), EPOCH, None);
+    let norm = Normaliser::in_dir(&dir, &log.path, &key);
+    log.start_partial(None, 0.3);
+    let headless = killed_while_headless(&norm);
+    // A later run delivers the first records, and is killed before it can store their
+    // checkpoint: the next run finds those lines past the checkpoint's output length.
+    log.append(3);
+    let mut child = norm.follow();
+    wait_until(20, "the first records", || record_points(&norm.lines_so_far()) == log.written);
+    kill9(&mut child);
+    fs::write(&norm.state, &headless).unwrap();
+    // Meanwhile more records, then the log is copied away and truncated, and written on.
+    log.append(2);
+    log.copytruncate();
+    log.append(2);
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
+fn a_copytruncate_after_a_kill_while_the_log_was_empty_loses_nothing() {
+    let dir = Dir::new("headless-empty-copytruncate");
+    let key = Key::from_bytes([5; 32]);
+    let path = dir.join("dbaudit.log");
+    fs::File::create(&path).unwrap();
+    let norm = Normaliser::in_dir(&dir, &path, &key);
+    killed_while_headless(&norm);
+    let mut log = RawLog::create(&path, key.clone());
+    log.append(3);
+    log.copytruncate();
+    log.append(2);
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
+fn a_rename_rotation_after_a_kill_while_the_log_was_empty_loses_nothing() {
+    let dir = Dir::new("headless-empty-rename");
+    let key = Key::from_bytes([5; 32]);
+    let path = dir.join("dbaudit.log");
+    fs::File::create(&path).unwrap();
+    let norm = Normaliser::in_dir(&dir, &path, &key);
+    killed_while_headless(&norm);
+    let mut log = RawLog::create(&path, key.clone());
+    log.append(3);
+    log.rename_rotate();
+    log.reopen();
+    log.append(2);
+    norm.once_ok();
+    let lines = norm.lines();
+    assert_eq!(record_points(&lines), log.written);
+    assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");
+}
+
+#[test]
+fn files_rotated_before_the_first_checkpoint_stay_unread_after_a_kill_and_a_copytruncate() {
+    let dir = Dir::new("headless-history");
+    let key = Key::from_bytes([5; 32]);
+    // A log the normaliser never read: rotated away, and the new file still empty.
+    let mut log = RawLog::create(&dir.join("dbaudit.log"), key.clone());
+    log.append(3);
+    log.rename_rotate();
+    log.reopen();
+    let history = log.written.len();
+    let norm = Normaliser::in_dir(&dir, &log.path, &key);
+    killed_while_headless(&norm);
+    // The epoch goes on in the new file, which is then copied away and truncated.
+    log.append(2);
+    log.copytruncate();
+    log.append(2);
+    norm.once_ok();
+    let lines = norm.lines();
+    // Everything written since the normaliser began, as a first run would have had it: the
+    // first record continues one it never read, which it says; nothing from before.
+    assert_eq!(record_points(&lines), log.written[history..]);
+    let errors: Vec<_> = lines.iter().filter(|l| !l.is_record()).map(|l| l.get("kind")).collect();
+    assert_eq!(errors, [Some("unanchored")], "{lines:?}");
+}
+
+#[test]
+fn a_copytruncate_while_following_a_log_with_no_whole_line_yet_loses_nothing() {
+    let dir = Dir::new("headless-live-copytruncate");
+    let key = Key::from_bytes([5; 32]);
+    let mut log = RawLog::continue_at(&dir.join("dbaudit.log"), key.clone(), EPOCH, None);
+    let norm = Normaliser::in_dir(&dir, &log.path, &key);
+    // So little of the first record that the truncated file's next record starts the same way.
+    log.start_partial(None, 0.2);
+    let mut child = norm.follow();
+    wait_until(20, "the first checkpoint", || norm.state.exists());
+    // While the follower is held still, the record is finished, the log copied away and
+    // truncated, and written on.
+    signal(&child, "STOP");
+    log.append(3);
+    log.copytruncate();
+    log.append(2);
+    signal(&child, "CONT");
+    wait_until(20, "the last record", || record_points(&norm.lines_so_far()).last() == log.written.last());
+    kill9(&mut child);
     let lines = norm.lines();
     assert_eq!(record_points(&lines), log.written);
     assert!(lines.iter().all(|l| l.is_record()), "{lines:?}");

@@ -2,6 +2,8 @@
 //! append / partial write / torn write / rename rotation (with late writes) / copytruncate /
 //! kill -9 / restart / `once`, run against the real binary on real files. Whatever happened,
 //! the output must hold every record written, exactly once, in order, and no `op=tamper`.
+//! The followers re-check what they delivered every second (`--recheck 1`), so a round that
+//! takes any of this for an alteration fails the script too.
 //!
 //! `DBAUDIT_MODEL_SEED=n` replays one script (`17,52`, `1..200` for several);
 //! `DBAUDIT_MODEL_SCRIPTS=n` runs scripts 1 to n.
@@ -41,7 +43,8 @@ fn script(seed: u64) -> usize {
     let dir = Dir::new(&format!("model-{seed}"));
     let key = Key::from_bytes([seed as u8; 32]);
     let mut log = RawLog::create(&dir.join("dbaudit.log"), key.clone());
-    let norm = Normaliser::in_dir(&dir, &log.path, &key);
+    let mut norm = Normaliser::in_dir(&dir, &log.path, &key);
+    norm.follow_extra = vec!["--recheck".into(), "1".into()];
     // Installed before the first record: nothing written before it is in a rotated file.
     norm.once_ok();
     let mut child: Option<Follower> = None;

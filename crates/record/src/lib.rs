@@ -23,7 +23,7 @@ pub use record::{
     encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, Drift, DriftRef, Event, EventRef, Lost, LostRef,
     Op, ParseError, Record, Row, RowRef, Value, MAC_MARKER, MAC_SUFFIX_LEN,
 };
-pub use tail::last_record;
+pub use tail::{last_record, last_record_of};
 pub use time::{Timestamp, TIMESTAMP_LEN};
 pub use verify::{Tamper, TamperKind, Verdict, Verifier};
 pub use view::{parse_view, ClaimedView, Columns, DriftView, EventView, Names, RecordView, RowView};

@@ -115,10 +115,24 @@ impl Frame {
     /// Appends the line for a record at which the chain is broken. The record's own content
     /// is not trustworthy, so it appears only as `claimed_*` fields, never as `user=`.
     pub fn tamper(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView) {
+        self.tamper_found(out, tamper, record, None);
+    }
+
+    /// [`Frame::tamper`] for a record altered after it was delivered, found by re-checking the
+    /// delivered part of the log: `found=recheck` right after the kind, where a decoder that
+    /// reads `op=(\w+) kind=(\w+)` from the start still finds both.
+    pub fn recheck_tamper(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView) {
+        self.tamper_found(out, tamper, record, Some(b"recheck"));
+    }
+
+    fn tamper_found(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView, found: Option<&[u8]>) {
         let start = out.len();
         self.begin(out, record.ts);
         field(out, "op", b"tamper");
         field(out, "kind", tamper.kind.as_str().as_bytes());
+        if let Some(found) = found {
+            field(out, "found", found);
+        }
         self.position(out, record);
         match tamper.last {
             Some(last) => {
@@ -602,6 +616,25 @@ mod tests {
         assert_eq!(decode("%+A"), None, "a sign is not a hex digit");
         assert_eq!(decode("a%2"), None);
         assert_eq!(LineFields::parse("op=x user=a user=b").raw("user"), None, "twice is never");
+    }
+
+    #[test]
+    fn a_tamper_found_by_the_recheck_says_so_after_its_kind() {
+        let record = update(&[("id", b"7")]);
+        let view = parse_view(&record).unwrap();
+        let tamper = Tamper { kind: crate::TamperKind::Mac, epoch: view.epoch, seq: view.seq, last: None };
+        let (mut first, mut again) = (Vec::new(), Vec::new());
+        let mut frame = Frame::new("dbhost");
+        frame.tamper(&mut first, &tamper, &view);
+        frame.recheck_tamper(&mut again, &tamper, &view);
+        let (first, again) = (String::from_utf8(first).unwrap(), String::from_utf8(again).unwrap());
+        assert_eq!(
+            again,
+            "2026-11-26T08:31:24.123456+00:00 dbhost dbaudit: op=tamper kind=mac found=recheck \
+             epoch=9f2c41d07b3e5a18 seq=1 last=none claimed_op=update claimed_table=acme.users \
+             claimed_user=admin@localhost\n"
+        );
+        assert_eq!(again.replace(" found=recheck", ""), first);
     }
 
     #[test]

@@ -14,7 +14,11 @@ const TAIL_LIMIT: u64 = 16 << 20;
 /// windows (64 KiB up to 16 MiB). A half-written last line is not a record, and neither is
 /// a first line cut by the window; lines that are not records are passed over.
 pub fn last_record(path: &Path) -> io::Result<Option<Record>> {
-    let mut file = File::open(path)?;
+    last_record_of(&File::open(path)?)
+}
+
+/// [`last_record`] of a file already open: the one that was checked, whatever its name holds now.
+pub fn last_record_of(mut file: &File) -> io::Result<Option<Record>> {
     let len = file.metadata()?.len();
     let mut window: u64 = 64 << 10;
     loop {

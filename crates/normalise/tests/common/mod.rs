@@ -84,6 +84,13 @@ impl RawLog {
         self.write_whole(line);
     }
 
+    /// Writes the first `fraction` of a start record; the next append writes the rest.
+    pub fn start_partial(&mut self, prev: Option<ChainPoint>, fraction: f64) {
+        self.finish_partial();
+        let line = self.line(&EventRef::Start { prev });
+        self.write_part(line, fraction);
+    }
+
     /// The line of the next record, realistic: 8 columns, about 250 bytes.
     pub fn next_line(&mut self) -> (Vec<u8>, ChainPoint) {
         self.line_with_note(b"line one\nline two")
@@ -272,6 +279,19 @@ fn shift(path: &Path) {
     }
 }
 
+/// The stored checkpoint's `key=` value.
+pub fn checkpoint_field(state: &Path, key: &str) -> Option<String> {
+    let text = fs::read_to_string(state).ok()?;
+    text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+}
+
+/// Whether the stored checkpoint names a file it knows only by its inode (not one whole
+/// line read from it: no head) and no record accepted yet (no tip).
+pub fn checkpoint_is_headless(state: &Path) -> bool {
+    let input = checkpoint_field(state, "input").unwrap_or_default();
+    input.split(':').nth(2) == Some("0") && checkpoint_field(state, "tip").as_deref() == Some("none")
+}
+
 /// A key file in `dir`.
 pub fn key_file(dir: &Dir, key: &Key) -> PathBuf {
     let path = dir.join("dbaudit.key");
@@ -287,6 +307,8 @@ pub struct Normaliser {
     pub state: PathBuf,
     pub output: PathBuf,
     pub extra: Vec<String>,
+    /// Arguments only `follow` takes (`--recheck`).
+    pub follow_extra: Vec<String>,
 }
 
 impl Normaliser {
@@ -297,6 +319,7 @@ impl Normaliser {
             state: dir.join("normalise.state"),
             output: dir.join("out.log"),
             extra: Vec::new(),
+            follow_extra: Vec::new(),
         }
     }
 
@@ -331,7 +354,9 @@ impl Normaliser {
 
     pub fn follow(&self) -> Follower {
         let log = OpenOptions::new().create(true).append(true).open(self.state.with_extension("err")).unwrap();
-        Follower(self.command("follow").env("DBAUDIT_NORMALISE_TRACE", "1").stderr(log).spawn().unwrap())
+        let mut command = self.command("follow");
+        command.args(&self.follow_extra).env("DBAUDIT_NORMALISE_TRACE", "1").stderr(log);
+        Follower(command.spawn().unwrap())
     }
 
     pub fn lines(&self) -> Vec<Line> {
