@@ -2,8 +2,13 @@
 //! `[dbaudit-udf]`, keys `log` and `key_file`. The UDF reads it inside mysqld; `dbaudit`
 //! reads the same file to find the log and the key the UDF uses, so both read it here.
 //!
+//! Any other key in the group is kept as an [`UnknownKey`] for the caller to report: a
+//! misspelt `logfile = …` would otherwise leave records going to the default log unnoticed.
+//! It is not an error, so that a newer file still works with an older UDF.
+//!
 //! It only reads; `dbaudit install` writes the file.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use dbaudit_optfile::OptionFile;
@@ -16,6 +21,8 @@ pub const DEFAULT_LOG: &str = "/var/log/mysql/dbaudit.log";
 pub const DEFAULT_KEY_FILE: &str = "/etc/mysql/dbaudit.key";
 /// The option-file group the UDF reads.
 pub const GROUP: &str = "dbaudit-udf";
+/// The keys of [`GROUP`] the UDF reads.
+pub const KEYS: [&str; 2] = ["log", "key_file"];
 
 /// Where records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +42,32 @@ pub struct UdfConfig {
     pub destination: Destination,
     /// The key file (`key_file`).
     pub key_file: PathBuf,
+    /// Keys of `[dbaudit-udf]` that are not [`KEYS`], in file order: ignored, to be reported.
+    pub unknown_keys: Vec<UnknownKey>,
+}
+
+/// A key of `[dbaudit-udf]` the UDF does not read, and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// The key as the option file reads it: lowercased, `-` written as `_`.
+    pub key: String,
+    /// The file it is in (the configuration or a file it includes).
+    pub path: PathBuf,
+    /// Its 1-based line in `path`.
+    pub line: usize,
+}
+
+impl fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: [{GROUP}] {} is not a setting of the UDF, which ignores it (it reads {}); fix the spelling or remove it",
+            self.path.display(),
+            self.line,
+            self.key,
+            KEYS.join(" and ")
+        )
+    }
 }
 
 impl UdfConfig {
@@ -63,7 +96,17 @@ impl UdfConfig {
             }
         };
         let key_file = PathBuf::from(file.get(GROUP, "key_file").unwrap_or(DEFAULT_KEY_FILE));
-        Ok(UdfConfig { path: path.to_owned(), destination, key_file })
+        let unknown_keys = file
+            .entries(GROUP)
+            .filter(|entry| !KEYS.contains(&entry.key.as_str()))
+            .map(|entry| UnknownKey { key: entry.key.clone(), path: entry.path.clone(), line: entry.line })
+            .collect();
+        Ok(UdfConfig { path: path.to_owned(), destination, key_file, unknown_keys })
+    }
+
+    /// One line per unknown key, naming the file, the line and the fix.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unknown_keys.iter().map(ToString::to_string).collect()
     }
 
     /// The log file, or None when records go to the server's error log.
@@ -103,6 +146,30 @@ mod tests {
         let config = UdfConfig::read(&path).unwrap();
         assert_eq!(config.destination, Destination::Stderr);
         assert_eq!(config.key_file, PathBuf::from("/k"));
+        assert!(config.warnings().is_empty(), "key-file is key_file: {:?}", config.warnings());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_file_and_line_and_known_ones_still_read() {
+        let dir = std::env::temp_dir().join(format!("dbaudit-udfconfig-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dbaudit.cnf");
+        let text = "[mysqld]\nlogfile = elsewhere\n[dbaudit-udf]\n# a typo:\nlogfile = /var/log/x.log\n\
+                    key_file = /k\nLog-Level = 3\n";
+        std::fs::write(&path, text).unwrap();
+        let config = UdfConfig::read(&path).unwrap();
+        assert_eq!(config.destination, Destination::File(DEFAULT_LOG.into()), "the typo must not be taken as log");
+        assert_eq!(config.key_file, PathBuf::from("/k"));
+        let found: Vec<(&str, usize)> = config.unknown_keys.iter().map(|k| (k.key.as_str(), k.line)).collect();
+        assert_eq!(found, [("logfile", 5), ("log_level", 7)], "only [dbaudit-udf] is the UDF's");
+        let warnings = config.warnings();
+        assert!(
+            warnings[0].starts_with(&format!("{}:5: [dbaudit-udf] logfile ", path.display()))
+                && warnings[0].contains("log and key_file"),
+            "{}",
+            warnings[0]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
