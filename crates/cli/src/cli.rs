@@ -13,7 +13,8 @@ Exit status:
      verify: records are missing, edited, inserted, moved, or forged (dbaudit_log called
      with a wrong token)
   2  nothing checked or changed: bad usage, option file, key file, connection, missing
-     table, or a log that cannot be read
+     table, a log that cannot be read, or logs that hold no record at all (empty, NUL
+     bytes, no whole line)
 
 Connection settings come from the [client] group of --defaults-file (default
 /var/ossec/etc/dbaudit.cnf when it exists); flags override them. The key defaults to the
@@ -164,7 +165,8 @@ pub struct StatusArgs {
 #[command(after_help = "\
 Give rotated files first, oldest first: dbaudit verify dbaudit.log.2 dbaudit.log.1 dbaudit.log
 A log that begins mid-epoch (its start is in a file not given) gets a warning, not a finding.
-Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.")]
+Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.
+Logs that hold no record at all are not clean: nothing was verified, exit 2.")]
 pub struct VerifyArgs {
     /// Raw logs written by the UDF, in order.
     #[arg(required = true, value_name = "LOG")]
