@@ -20,9 +20,13 @@
 //!   keeps no state, prints nothing, and so gets no `delete` and no deduplication.
 //! - `delete` is driven by the state file alone: it unlocks an account only when the last
 //!   pending `add` that locked it is undone; an account found locked already is left to its owner.
+//! - `release-all` (see [`release`]) unlocks everything the state file holds at once, pending
+//!   `add`s or not: `dbaudit uninstall` runs it, since execd's `delete` cannot run a program
+//!   that is gone.
 
 mod alert;
 mod config;
+mod release;
 mod report;
 mod resolve;
 mod server;
@@ -56,6 +60,7 @@ dbaudit-respond — dbaudit's active response for OSSEC and Wazuh (rule 100025: 
 Run by ossec-execd:  dbaudit-respond add|delete user srcip alertid ruleid location filename
 Run by wazuh-execd:  dbaudit-respond            (one JSON message on stdin; check_keys handshake)
 Run by hand:         dbaudit-respond --help
+                     dbaudit-respond release-all [--dry-run]
 
 Configuration: the MySQL option file named by $DBAUDIT_CONFIG, else etc/dbaudit.cnf of the
 OSSEC tree this program is installed in, else /var/ossec/etc/dbaudit.cnf.
@@ -76,10 +81,20 @@ OSSEC tree this program is installed in, else /var/ossec/etc/dbaudit.cnf.
 
 delete unlocks an account only if this program locked it (and no other pending add holds it).
 
+release-all unlocks every account this program holds locked (state_dir says which; nothing
+else), whatever alerts are still pending: `dbaudit uninstall` runs it before removing the
+program, whose pending deletes could then never run. It prints one line per account:
+  unlocked <account>       done
+  forgot <account>         the account no longer exists; dropped from the state
+  still locked <account>   not unlocked (exit 4; the reason goes to stderr and the log)
+  would unlock <account>   with --dry-run, which changes nothing and does not connect
+or `nothing to release` when it holds no lock.
+
 Exit status:
-  0  done (recorded, locked, unlocked, nothing to undo), or Wazuh answered abort
-  1  refused: a field is missing or malformed, or the Wazuh message/handshake is not usable;
-     nothing was done
+  0  done (recorded, locked, unlocked, nothing to undo, every lock released), or Wazuh
+     answered abort
+  1  refused: a field is missing or malformed, or the Wazuh message/handshake is not usable,
+     or release-all was given an argument other than --dry-run; nothing was done
   2  declined: the account is protected, or cannot be resolved to exactly one account
   3  the configuration cannot be read or holds a bad setting
   4  the server is unreachable, refused a statement, or did not answer in time
@@ -96,18 +111,26 @@ pub fn run(program: &str, args: Vec<OsString>) -> i32 {
         print!("{HELP}");
         return 0;
     }
+    // Run by a person (or dbaudit uninstall), not by execd: it also says why on stderr.
+    let release = args.first().is_some_and(|a| a == release::RELEASE_ALL);
     let report = Arc::new(Mutex::new(report::Report::new(started)));
     let config = match Config::load(&config::config_path()) {
         Ok(config) => config,
         Err((message, log)) => {
+            if release {
+                eprintln!("dbaudit-respond: {message}");
+            }
             lock(&report).finish(Outcome::ConfigError, Some(message));
             return emit(&report, &log);
         }
     };
     let responder = Responder { config, report, started };
-    let outcome = responder.respond(program, args);
+    let outcome = if release { responder.release_all(&args[1..]) } else { responder.respond(program, args) };
     let mut report = lock(&responder.report);
     if let Err((outcome, reason)) = outcome {
+        if release {
+            eprintln!("dbaudit-respond: {reason}");
+        }
         report.finish(outcome, Some(reason));
     }
     drop(report);

@@ -58,6 +58,33 @@ impl LockState {
         Ok(LockState { path, entries, _lock: lock })
     }
 
+    /// [`LockState::open`], or None when `dir` holds no state: nothing was ever locked there
+    /// (a look that must change nothing, such as `release-all --dry-run`, creates no directory).
+    pub fn open_if_any(dir: &Path, deadline: Instant) -> io::Result<Option<LockState>> {
+        if dir.join("lock").exists() {
+            LockState::open(dir, deadline).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The accounts this program holds locked, each once, oldest lock first.
+    pub fn accounts(&self) -> Vec<Account> {
+        let mut accounts: Vec<Account> = Vec::new();
+        for entry in &self.entries {
+            if !accounts.contains(&entry.account) {
+                accounts.push(entry.account.clone());
+            }
+        }
+        accounts
+    }
+
+    /// Removes every entry for `account`, whatever session locked it, and writes the state.
+    pub fn forget(&mut self, account: &Account) -> io::Result<()> {
+        self.entries.retain(|e| &e.account != account);
+        self.save()
+    }
+
     /// Whether this program holds a lock on `account`.
     pub fn holds(&self, account: &Account) -> bool {
         self.entries.iter().any(|e| &e.account == account)

@@ -108,6 +108,13 @@ impl Kit {
         self.finish(child, printed)
     }
 
+    /// Runs `dbaudit-respond release-all <extra>` as a person would: exit code, stdout, stderr.
+    fn release_all(&self, extra: &[&str]) -> (i32, String, String) {
+        let output = respond(&self.config()).arg("release-all").args(extra).stderr(Stdio::piped()).output().unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+    }
+
     fn finish(&self, mut child: Child, stdout: String) -> Run {
         let status = child.wait().unwrap();
         let log = std::fs::read_to_string(self.log()).unwrap_or_default();
@@ -390,7 +397,9 @@ fn help_names_the_exit_codes_and_settings() {
     let output = Command::new(env!("CARGO_BIN_EXE_dbaudit-respond")).arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for needle in ["Exit status", "action = record | lock", "protected", "state_dir", "timeout", "DBAUDIT_CONFIG"] {
+    for needle in
+        ["Exit status", "action = record | lock", "protected", "state_dir", "timeout", "DBAUDIT_CONFIG", "release-all"]
+    {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }
@@ -420,4 +429,65 @@ fn installed_in_an_ossec_tree_it_reads_that_trees_config_without_being_told() {
     assert_eq!(status.code(), Some(4), "the tree's config names a dead socket: a server error");
     let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
     assert_eq!(line["outcome"], "server-error", "{line}");
+}
+
+#[test]
+fn release_all_unlocks_every_account_it_locked_and_nothing_else() {
+    let kit = Kit::new(&["action = lock"]);
+    for name in ["app", "web", "ops", "gone"] {
+        kit.account(name, "localhost", "pw");
+    }
+    kit.server.root().query_drop("ALTER USER 'ops'@'localhost' ACCOUNT LOCK").unwrap();
+    // Two alerts hold app: one delete alone would leave it locked; release-all does not wait.
+    for user in ["app@localhost", "app@localhost", "web@localhost", "gone@localhost"] {
+        let run = kit.ossec(&argv("add", user));
+        assert_eq!(run.code, 0, "{}", run.line);
+    }
+    kit.server.root().query_drop("DROP USER 'gone'@'localhost'").unwrap();
+
+    let (code, stdout, _) = kit.release_all(&["--dry-run"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "would unlock 'app'@'localhost'\nwould unlock 'web'@'localhost'\nwould unlock 'gone'@'localhost'\n"
+    );
+    assert!(kit.locked("app", "localhost") && kit.locked("web", "localhost"), "--dry-run unlocked");
+
+    // The server unreachable: nothing unlocked, every account named, the state kept.
+    let config = std::fs::read_to_string(kit.config()).unwrap();
+    let dead = config.replace(&kit.server.socket().display().to_string(), "/nonexistent/mysqld.sock");
+    std::fs::write(kit.config(), &dead).unwrap();
+    let (code, stdout, stderr) = kit.release_all(&[]);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "still locked 'app'@'localhost'\nstill locked 'web'@'localhost'\nstill locked 'gone'@'localhost'\n"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("dbaudit-respond: ") && stderr.contains("/nonexistent/mysqld.sock"), "{stderr}");
+    std::fs::write(kit.config(), &config).unwrap();
+
+    let (code, stdout, stderr) = kit.release_all(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout, "unlocked 'app'@'localhost'\nunlocked 'web'@'localhost'\nforgot 'gone'@'localhost'\n");
+    assert!(!kit.locked("app", "localhost") && !kit.locked("web", "localhost"));
+    kit.server.connect_as("app", "pw").expect("app logs in again");
+    assert!(kit.locked("ops", "localhost"), "release-all unlocked an account the administrator locked");
+    let line = std::fs::read_to_string(kit.log()).unwrap();
+    let line: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!((line["command"].as_str(), line["outcome"].as_str()), (Some("release-all"), Some("done")), "{line}");
+
+    // Nothing is held any more: the pending deletes undo nothing, a second release has nothing.
+    let run = kit.ossec(&argv("delete", "app@localhost"));
+    assert_eq!(run.code, 0, "{}", run.line);
+    assert_eq!(kit.release_all(&[]).1, "nothing to release: dbaudit-respond holds no lock\n");
+    assert_eq!(kit.release_all(&["--now"]).0, 1);
+}
+
+#[test]
+fn release_all_where_nothing_was_ever_locked_creates_no_state() {
+    let kit = Kit::new(&[]);
+    let (code, stdout, _) = kit.release_all(&["--dry-run"]);
+    assert_eq!((code, stdout.as_str()), (0, "nothing to release: dbaudit-respond holds no lock\n"));
+    assert!(!kit.dir.path().join("state").exists(), "a dry run created the state directory");
 }
