@@ -10,6 +10,7 @@ use dbaudit_udfconfig::{UdfConfig, DEFAULT_PATH};
 use mysql::prelude::Queryable;
 
 use super::layout::{id_of, Ownership};
+use super::manifest;
 use super::plan::{Action, Mode, Plan};
 use super::Target;
 use crate::error::Failure;
@@ -74,9 +75,21 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             what: "the key the records are chained with".into(),
         });
     }
-    match udf_config {
+    match &udf_config {
         Some(config) => {
-            plan.note(format!("kept the existing UDF configuration {}", args.udf_config.display()));
+            let text = udf_config_text(target);
+            if fs::read(&args.udf_config).is_ok_and(|old| old == text.as_bytes()) {
+                // As install writes it: listed in the manifest, so uninstall removes it.
+                let owner = Ownership::of("root", "root");
+                plan.install_file(
+                    args.udf_config.clone(),
+                    text.into_bytes(),
+                    Mode::Set(0o644, owner),
+                    "the UDF's configuration",
+                );
+            } else {
+                plan.note(format!("kept the existing UDF configuration {}", args.udf_config.display()));
+            }
             if config.key_file != target.key_file {
                 plan.note(format!(
                     "{} names key_file = {}, not {}: the UDF seals with that one",
@@ -86,7 +99,7 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
                 ));
             }
         }
-        None => plan.write(
+        None => plan.install_file(
             args.udf_config.clone(),
             udf_config_text(target).into_bytes(),
             Mode::Set(0o644, Ownership::of("root", "root")),
@@ -104,6 +117,10 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
     }
 
     let all_loaded = FUNCTIONS.iter().all(|(name, _)| loaded.iter().any(|l| l == name));
+    if same_library {
+        // Not written again, yet install's own: listed in the manifest.
+        plan.installed.push((installed.clone(), blake3::hash(&library)));
+    }
     if same_library && all_loaded {
         plan.note(format!("{} is this build and its functions exist: up to date", installed.display()));
     } else {
@@ -111,7 +128,7 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             for name in &loaded {
                 plan.actions.push(Action::Sql(format!("DROP FUNCTION IF EXISTS {}", quote_ident(name))));
             }
-            plan.write(installed, library, Mode::Set(0o644, Ownership::of("root", "root")), "the UDF library");
+            plan.install_file(installed, library, Mode::Set(0o644, Ownership::of("root", "root")), "the UDF library");
         }
         for (name, returns) in FUNCTIONS {
             if !same_library || !loaded.iter().any(|l| l == name) {
@@ -121,15 +138,15 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
     }
     plan.actions.push(Action::CheckUdf);
 
-    if cnf.exists() {
+    let cnf_text = client_cnf_text(target, &settings);
+    let what = "how dbaudit and dbaudit-respond connect";
+    if fs::read(&cnf).is_ok_and(|old| old == cnf_text.as_bytes()) {
+        // As install writes it: listed in the manifest, so uninstall removes it.
+        plan.install_file(cnf, cnf_text.into_bytes(), Mode::Set(0o600, Ownership::of("root", "root")), what);
+    } else if cnf.exists() {
         plan.note(format!("kept the existing {} (never overwritten)", cnf.display()));
     } else {
-        plan.write(
-            cnf,
-            client_cnf_text(target, &settings).into_bytes(),
-            Mode::Set(0o600, Ownership::of("root", "root")),
-            "how dbaudit and dbaudit-respond connect",
-        );
+        plan.install_file(cnf, cnf_text.into_bytes(), Mode::Set(0o600, Ownership::of("root", "root")), what);
     }
     let watch = if target.layout.is_standard() && target.connection.key_file.is_none() {
         "dbaudit".to_owned()
@@ -161,11 +178,14 @@ pub(super) fn plan_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<Ser
     for name in loaded_functions(&mut server)? {
         plan.actions.push(Action::Sql(format!("DROP FUNCTION IF EXISTS {}", quote_ident(&name))));
     }
-    plan.remove(plugin_dir.join(LIBRARY), "the UDF library");
-    if fs::read_to_string(&args.udf_config).is_ok_and(|text| text == udf_config_text(target)) {
+    let manifest = target.manifest.as_ref();
+    manifest::plan_removal(plan, manifest, plugin_dir.join(LIBRARY), "the UDF library");
+    if manifest.is_some() {
+        manifest::plan_removal(plan, manifest, args.udf_config.clone(), "the UDF's configuration");
+    } else if fs::read_to_string(&args.udf_config).is_ok_and(|text| text == udf_config_text(target)) {
         plan.remove(args.udf_config.clone(), "the UDF's configuration, as install wrote it");
-    } else if args.udf_config.exists() {
-        plan.note(format!("kept {}: not as install writes it", args.udf_config.display()));
+    } else {
+        plan.keep(args.udf_config.clone(), "the UDF's configuration: not as install writes it");
     }
     if target.key_file.exists() {
         plan.note(format!(
@@ -173,7 +193,7 @@ pub(super) fn plan_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<Ser
             target.key_file.display()
         ));
     }
-    plan.remove(target.layout.path("etc/dbaudit.cnf"), "connection settings");
+    manifest::plan_removal(plan, manifest, target.layout.path("etc/dbaudit.cnf"), "connection settings");
     Ok(server)
 }
 
