@@ -89,6 +89,7 @@ Everything is checked before anything changes: a malformed ossec.conf changes no
 ossec.conf gets marked blocks (<!-- dbaudit begin --> ... <!-- dbaudit end -->), a backup
 (etc/ossec.conf.dbaudit-backup) on first change, and loses them again on uninstall.
 Every file written whole is listed with its BLAKE3 in etc/dbaudit.manifest, for uninstall.
+The directory of the UDF's log is created when missing (mysqld cannot): 0750, owner mysql.
 Ownership (root:ossec, root:wazuh, root:mysql) is set only as root and when the group exists.")]
 pub struct InstallArgs {
     /// The OSSEC or Wazuh directory (usually /var/ossec).

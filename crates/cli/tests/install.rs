@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -410,6 +410,14 @@ impl Host {
         Host { server, tree, udf_config }
     }
 
+    /// Install writes the UDF configuration where this server's UDF reads it (the harness's
+    /// path), instead of its own: the records then go where install says.
+    fn udf_reads_what_install_writes(mut self) -> Host {
+        self.udf_config = self.server.dir().join("dbaudit.cnf");
+        fs::remove_file(&self.udf_config).unwrap();
+        self
+    }
+
     fn file(&self, name: &str) -> PathBuf {
         self.tree.dir.path().join(name)
     }
@@ -444,6 +452,19 @@ impl Host {
         let run = self.run(command, extra);
         assert_eq!(run.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
         run
+    }
+
+    /// `dbaudit <args>` as root over the server's socket, with install's key; must succeed.
+    fn dbaudit(&self, args: &[&str]) {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
+            .arg(self.server.socket())
+            .arg("--key-file")
+            .arg(self.file("dbaudit.key"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "dbaudit {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Installs, and sets `action = lock` in etc/dbaudit.cnf as an administrator would.
@@ -595,6 +616,40 @@ fn uninstall_stops_a_running_normaliser_only_with_force_and_names_it_otherwise()
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!tree.file("bin/dbaudit-normalise").exists());
+}
+
+#[test]
+fn install_makes_the_log_directory_mysqld_cannot_and_uninstall_keeps_it_and_the_log() {
+    let host = Host::new().udf_reads_what_install_writes();
+    let dir = host.file("mysql");
+    let planned = host.expect("install", &["--dry-run"], 0);
+    assert!(planned.stdout.contains(&format!("mkdir   {} (", dir.display())), "{}", planned.stdout);
+    assert!(!dir.exists(), "a dry run made the directory");
+
+    host.expect("install", &[], 0);
+    let meta = fs::metadata(&dir).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o750);
+    let mysql_uid = fs::read_to_string("/etc/passwd").unwrap().lines().find_map(|l| {
+        let fields: Vec<&str> = l.split(':').collect();
+        (fields[0] == "mysql").then(|| fields[2].parse::<u32>().unwrap())
+    });
+    let root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    if let (Some(uid), true) = (mysql_uid, root) {
+        assert_eq!(meta.uid(), uid, "the directory is not mysql's");
+    }
+
+    // The UDF writes its records there.
+    host.server.fresh_database("acme");
+    host.server.root().query_drop("CREATE TABLE acme.users (id INT PRIMARY KEY)").unwrap();
+    host.dbaudit(&["watch", "acme.users"]);
+    host.server.root().query_drop("INSERT INTO acme.users VALUES (1)").unwrap();
+    let log = fs::read_to_string(dir.join("dbaudit.log")).unwrap();
+    assert!(log.contains("\"op\":\"insert\""), "{log}");
+    host.dbaudit(&["unwatch", "acme.users"]);
+
+    let done = host.expect("uninstall", &[], 0);
+    assert_eq!(fs::read_to_string(dir.join("dbaudit.log")).unwrap(), log, "{}", done.stdout);
+    assert!(!host.udf_config.exists(), "the UDF configuration install wrote stays");
 }
 
 #[test]

@@ -112,8 +112,13 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             args.udf_config.display()
         ));
     }
-    if args.log.parent().is_some_and(|dir| !dir.is_dir()) {
-        plan.note(format!("{} has no directory yet: mysqld must be able to create it", args.log.display()));
+    // The log the UDF will write: the kept configuration's, else the one it is given.
+    let log = match &udf_config {
+        Some(config) => config.log_file().map(Path::to_path_buf),
+        None => Some(args.log.clone()),
+    };
+    if let Some(dir) = log.as_deref().and_then(Path::parent) {
+        plan_log_dir(dir, plan)?;
     }
 
     let all_loaded = FUNCTIONS.iter().all(|(name, _)| loaded.iter().any(|l| l == name));
@@ -195,6 +200,32 @@ pub(super) fn plan_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<Ser
     }
     manifest::plan_removal(plan, manifest, target.layout.path("etc/dbaudit.cnf"), "connection settings");
     Ok(server)
+}
+
+/// Plans the creation of the UDF log's directory when it is missing: mysqld cannot create
+/// it (Debian 12 has no /var/log/mysql until something makes it), and every record would
+/// be dropped. Owned by mysql, so that mysqld can write; logs stay after uninstall, and
+/// so does their directory.
+fn plan_log_dir(dir: &Path, plan: &mut Plan) -> Result<(), Failure> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(Failure::new(format!(
+            "{} is not a directory, yet the UDF's log goes into it: move it or name another log with --log \
+             (nothing was changed)",
+            dir.display()
+        )));
+    }
+    // Debian's own /var/log/mysql belongs to the adm group, which may read logs.
+    let group = if id_of("/etc/group", "adm").is_some() { "adm" } else { "mysql" };
+    plan.actions.push(Action::CreateDir {
+        path: dir.to_owned(),
+        mode: 0o750,
+        owner: Ownership::of("mysql", group),
+        what: "the UDF's log directory: mysqld cannot create it".into(),
+    });
+    Ok(())
 }
 
 /// Connects as the flags say, reading `--defaults-file`, else the installation's own

@@ -3,7 +3,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -54,6 +54,17 @@ pub enum Action {
         path: PathBuf,
         /// Why it stays, for the plan.
         why: String,
+    },
+    /// Create a directory (and any missing parent) with this mode and ownership.
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+        /// Its owner.
+        owner: Ownership,
+        /// What it is, for the plan.
+        what: String,
     },
     /// Run a program (no shell); a non-zero exit stops the plan.
     Run {
@@ -174,6 +185,8 @@ impl Plan {
                 Action::Remove { path, .. } => {
                     fs::remove_file(path).map_err(|e| Failure::new(format!("cannot remove {}: {e}", path.display())))?
                 }
+                Action::CreateDir { path, mode, owner, .. } => create_dir(path, *mode, owner)
+                    .map_err(|e| Failure::new(format!("cannot create the directory {}: {e}", path.display())))?,
                 Action::Run { command, .. } => run(command)?,
                 Action::ReleaseLocks { program, accounts, force } => {
                     results = locks::release(program, accounts, *force)?;
@@ -226,6 +239,9 @@ fn describe(action: &Action) -> Option<String> {
         }
         Action::Remove { path, what } => format!("remove  {} ({what})", path.display()),
         Action::Keep { path, why } => format!("keep    {} ({why})", path.display()),
+        Action::CreateDir { path, mode, owner, what } => {
+            format!("mkdir   {} ({what}, {mode:04o} {})", path.display(), owner.describe())
+        }
         Action::Run { command, what } => format!("run     {} ({what})", command.join(" ")),
         Action::ReleaseLocks { program, accounts, .. } => format!(
             "release {} release-all (unlocks what it locked: {})",
@@ -242,6 +258,18 @@ fn describe(action: &Action) -> Option<String> {
         Action::Note(text) => format!("note    {text}"),
         Action::Warning(text) => format!("warning {text}"),
     })
+}
+
+fn create_dir(path: &Path, mode: u32, owner: &Ownership) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::DirBuilder::new().mode(mode).create(path)?;
+    if let Ok((uid, gid)) = owner.ids {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+    }
+    // The umask may have taken bits away.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
 }
 
 fn run(command: &[String]) -> Result<(), Failure> {
