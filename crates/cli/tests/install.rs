@@ -653,6 +653,21 @@ fn install_makes_the_log_directory_mysqld_cannot_and_uninstall_keeps_it_and_the_
 }
 
 #[test]
+fn install_warns_of_keys_the_udf_does_not_read() {
+    let host = Host::new();
+    let udf_config = &host.udf_config;
+    fs::write(udf_config, "[dbaudit-udf]\nlogfile = /var/log/elsewhere.log\n").unwrap();
+    let run = host.expect("install", &["--dry-run"], 0);
+    let warning = run.stdout.lines().find(|l| l.trim_start().starts_with("warning ")).unwrap_or_default();
+    assert!(
+        warning.contains(&format!("{}:2: [dbaudit-udf] logfile ", udf_config.display()))
+            && warning.contains("log and key_file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn reinstall_updates_the_manifest_and_without_one_uninstall_removes_as_before() {
     let tree = Tree::copy_of("ossec-3.x");
     tree.expect("install", &[], 0);

@@ -77,6 +77,9 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
     }
     match &udf_config {
         Some(config) => {
+            for warning in config.warnings() {
+                plan.warn(warning);
+            }
             let text = udf_config_text(target);
             if fs::read(&args.udf_config).is_ok_and(|old| old == text.as_bytes()) {
                 // As install writes it: listed in the manifest, so uninstall removes it.
