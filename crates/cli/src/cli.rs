@@ -15,7 +15,9 @@ Exit status:
      verify: records are missing, edited, inserted, moved, or forged (dbaudit_log called
      with a wrong token)
   2  nothing checked or changed: bad usage, option file, key file, connection, missing
-     table, or a log that cannot be read
+     table, a log that cannot be read, or logs that hold no record at all (empty, NUL
+     bytes, no whole line); uninstall refused: accounts dbaudit-respond cannot unlock, a
+     dbaudit-normalise running outside systemd (see uninstall --help)
 
 Connection settings come from the [client] group of --defaults-file (default
 /var/ossec/etc/dbaudit.cnf when it exists); flags override them. The key defaults to the
@@ -71,7 +73,7 @@ pub enum Command {
     /// Install the kit into an OSSEC/Wazuh directory and the database server (idempotent).
     Install(InstallArgs),
     /// Take out everything install added (logs and the key stay).
-    Uninstall(InstallArgs),
+    Uninstall(UninstallArgs),
     /// Create or update the audit triggers of tables (idempotent).
     Watch(WatchArgs),
     /// Drop the audit triggers of tables; other triggers are left alone.
@@ -92,6 +94,8 @@ the installation's etc/dbaudit.cnf when it exists) is used for the database part
 Everything is checked before anything changes: a malformed ossec.conf changes nothing.
 ossec.conf gets marked blocks (<!-- dbaudit begin --> ... <!-- dbaudit end -->), a backup
 (etc/ossec.conf.dbaudit-backup) on first change, and loses them again on uninstall.
+Every file written whole is listed with its BLAKE3 in etc/dbaudit.manifest, for uninstall.
+The directory of the UDF's log is created when missing (mysqld cannot): 0750, owner mysql.
 Ownership (root:ossec, root:wazuh, root:mysql) is set only as root and when the group exists.")]
 pub struct InstallArgs {
     /// The OSSEC or Wazuh directory (usually /var/ossec).
@@ -122,6 +126,30 @@ pub struct InstallArgs {
     /// Also install the systemd unit and the logrotate file into /etc (done anyway for /var/ossec).
     #[arg(long)]
     pub system_files: bool,
+}
+
+/// `dbaudit uninstall`: the options install was given, and `--force`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Before anything is removed:
+- dbaudit-respond (active-response/bin/) unlocks every account it locked, as it would have on
+  OSSEC's delete, which cannot run once it is gone (`dbaudit-respond release-all`). When it
+  cannot (the server is down), uninstall stops and names the accounts.
+- A running dbaudit-normalise is stopped: with systemctl when systemd runs it as
+  dbaudit-normalise.service; any other process running the installed program is named and
+  uninstall stops, unless --force.
+Files install wrote are listed with their BLAKE3 in etc/dbaudit.manifest; a file changed
+since (etc/dbaudit.cnf, edited to set action = lock) is kept, and said so. Logs, the key, the
+log's directory and ossec.conf's backup when it differs from the restored ossec.conf stay.
+Everything is checked before anything changes; refusals exit 2 and change nothing.")]
+pub struct UninstallArgs {
+    /// Where and what install installed: give the options install was given.
+    #[command(flatten)]
+    pub install: InstallArgs,
+    /// Uninstall even when dbaudit-respond cannot unlock what it locked (the accounts are
+    /// named and stay locked), and stop a dbaudit-normalise that systemd does not run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `dbaudit watch`.
@@ -188,7 +216,8 @@ pub struct StatusArgs {
 #[command(after_help = "\
 Give rotated files first, oldest first: dbaudit verify dbaudit.log.2 dbaudit.log.1 dbaudit.log
 A log that begins mid-epoch (its start is in a file not given) gets a warning, not a finding.
-Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.")]
+Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.
+Logs that hold no record at all are not clean: nothing was verified, exit 2.")]
 pub struct VerifyArgs {
     /// Raw logs written by the UDF, in order.
     #[arg(required = true, value_name = "LOG")]

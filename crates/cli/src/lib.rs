@@ -56,8 +56,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
     let connection = &cli.connection;
     match cli.command {
-        Command::Install(args) => install::run(out, connection, &args, install::Direction::Install),
-        Command::Uninstall(args) => install::run(out, connection, &args, install::Direction::Uninstall),
+        Command::Install(args) => install::run(out, connection, &args, install::Direction::Install, false),
+        Command::Uninstall(args) => {
+            install::run(out, connection, &args.install, install::Direction::Uninstall, args.force)
+        }
         Command::Watch(args) => watch(out, connection, args),
         Command::Unwatch(args) => {
             let tables = parse_tables(&args.tables)?;

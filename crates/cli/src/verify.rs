@@ -1,6 +1,7 @@
 //! `dbaudit verify`: checks raw logs against the keyed chain with crates/record's
 //! [`Verifier`], and says what it found with file and line.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -57,16 +58,45 @@ impl VerifyReport {
     }
 }
 
-/// Verifies `logs` in the order given (rotated files first) as one stream.
+/// Verifies `logs` in the order given (rotated files first) as one stream. Input without
+/// a single record is a failure, not a clean result: nothing could be checked.
 pub fn verify_logs(key: Key, logs: &[PathBuf]) -> Result<VerifyReport, Failure> {
     let mut verifier = Verifier::new(key);
     let mut report = VerifyReport::default();
     let mut epochs = Vec::new();
+    let mut contents = Vec::new();
     for path in logs {
-        verify_file(&mut verifier, path, &mut report, &mut epochs)?;
+        contents.push(verify_file(&mut verifier, path, &mut report, &mut epochs)?);
+    }
+    if report.records == 0 {
+        let held: Vec<String> =
+            logs.iter().zip(&contents).map(|(path, content)| format!("{} ({content})", path.display())).collect();
+        return Err(Failure::new(format!(
+            "no dbaudit record in {}: nothing was verified; name the raw log the UDF writes ([dbaudit-udf] log), \
+             and if it is that log, its records were never written or have been removed",
+            held.join(", ")
+        )));
     }
     report.epochs = epochs.len() as u64;
     Ok(report)
+}
+
+/// What a file held, said when no file held a record.
+#[derive(Clone, Copy, Debug, Default)]
+struct Content {
+    bytes: u64,
+    /// Whether every byte was NUL: what a crash can leave in a file's unwritten blocks.
+    all_nul: bool,
+}
+
+impl fmt::Display for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.bytes, self.all_nul) {
+            (0, _) => f.write_str("empty"),
+            (n, true) => write!(f, "{n} NUL bytes"),
+            (n, false) => write!(f, "{n} bytes, no whole record"),
+        }
+    }
 }
 
 fn verify_file(
@@ -74,17 +104,20 @@ fn verify_file(
     path: &Path,
     report: &mut VerifyReport,
     epochs: &mut Vec<dbaudit_record::Epoch>,
-) -> Result<(), Failure> {
+) -> Result<Content, Failure> {
     let unreadable = |e: std::io::Error| Failure::new(format!("cannot read log {}: {e}", path.display()));
     let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(unreadable)?);
     let shown = path.display();
     let (mut line_no, mut records_here, mut first_error) = (0u64, 0u64, None);
+    let mut content = Content { bytes: 0, all_nul: true };
     let mut line = Vec::new();
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line).map_err(unreadable)? == 0 {
             break;
         }
+        content.bytes += line.len() as u64;
+        content.all_nul &= line.iter().all(|&b| b == 0);
         line_no += 1;
         if line.pop() != Some(b'\n') {
             report.warnings.push(format!(
@@ -142,7 +175,7 @@ fn verify_file(
             )));
         }
     }
-    Ok(())
+    Ok(content)
 }
 
 /// A claimed value for a message: short, one line.

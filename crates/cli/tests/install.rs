@@ -1,11 +1,15 @@
 //! `dbaudit install` and `uninstall`, the real binary, into copies of OSSEC 2.9, OSSEC 3.x
 //! and Wazuh 4 trees (tests/fixtures/), and into a real MariaDB without the UDF loaded.
+//! Where uninstall meets the other programs at work (an account dbaudit-respond locked, a
+//! dbaudit-normalise running), those are the real programs, built for the test.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use dbaudit_tests::{copy_tree, MariaDb, Options, TempDir};
 use mysql::prelude::Queryable;
@@ -38,8 +42,21 @@ impl Tree {
         Tree { dir }
     }
 
+    /// A copy of OSSEC 2.9 with the real dbaudit-respond and dbaudit-normalise to install.
+    fn with_real_programs() -> Tree {
+        let tree = Tree::copy_of("ossec-2.9");
+        for name in ["dbaudit-normalise", "dbaudit-respond"] {
+            fs::copy(built_programs().join(name), tree.from().join(name)).unwrap();
+        }
+        tree
+    }
+
     fn ossec(&self) -> PathBuf {
         self.dir.path().join("ossec")
+    }
+
+    fn from(&self) -> PathBuf {
+        self.dir.path().join("from")
     }
 
     fn file(&self, relative: &str) -> PathBuf {
@@ -57,7 +74,7 @@ impl Tree {
             .arg("--ossec-dir")
             .arg(self.ossec())
             .arg("--from")
-            .arg(self.dir.path().join("from"))
+            .arg(self.from())
             .arg("--no-database")
             .args(extra)
             .output()
@@ -110,6 +127,24 @@ fn blocks(text: &str) -> Vec<&str> {
         .skip(1)
         .map(|rest| rest.split("<!-- dbaudit end -->").next().unwrap())
         .collect()
+}
+
+/// dbaudit-respond and dbaudit-normalise, built once in a target directory of their own (the
+/// one `cargo test` holds stays locked while tests run); binaries of other packages.
+fn built_programs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+        let target = workspace.join("target").join("test-programs");
+        let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(workspace)
+            .args(["build", "-p", "dbaudit-respond", "-p", "dbaudit-normalise", "--target-dir"])
+            .arg(&target)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "building the programs failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        target.join("debug")
+    })
 }
 
 fn changed_files(
@@ -358,4 +393,310 @@ fn an_ossec_conf_without_rules_gets_a_rules_section_of_its_own_inside_the_block(
     assert_well_formed("ossec.conf", &conf);
     tree.expect("uninstall", &[], 0);
     assert_eq!(changed_files(&before, &tree.snapshot()), Vec::<PathBuf>::new());
+}
+
+/// A database host: a real MariaDB without the UDF, and an OSSEC tree with the real programs,
+/// installed into with the database part (key, UDF configuration and log beside the tree).
+struct Host {
+    server: MariaDb,
+    tree: Tree,
+    udf_config: PathBuf,
+}
+
+impl Host {
+    fn new() -> Host {
+        let server = MariaDb::start_with(Options { load_udf: false, ..Options::default() });
+        let tree = Tree::with_real_programs();
+        fs::copy(dbaudit_tests::udf_library(), tree.from().join("libdbaudit_udf.so")).unwrap();
+        let udf_config = tree.dir.path().join("udf.cnf");
+        Host { server, tree, udf_config }
+    }
+
+    /// Install writes the UDF configuration where this server's UDF reads it (the harness's
+    /// path), instead of its own: the records then go where install says.
+    fn udf_reads_what_install_writes(mut self) -> Host {
+        self.udf_config = self.server.dir().join("dbaudit.cnf");
+        fs::remove_file(&self.udf_config).unwrap();
+        self
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.tree.dir.path().join(name)
+    }
+
+    /// `dbaudit <command>` with the database part, as root over the server's socket.
+    fn run(&self, command: &str, extra: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .arg(command)
+            .args(["--user", "root", "--ossec-dir"])
+            .arg(self.tree.ossec())
+            .arg("--socket")
+            .arg(self.server.socket())
+            .arg("--key-file")
+            .arg(self.file("dbaudit.key"))
+            .arg("--udf-config")
+            .arg(&self.udf_config)
+            .arg("--log")
+            .arg(self.file("mysql/dbaudit.log"))
+            .arg("--from")
+            .arg(self.tree.from())
+            .args(extra)
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn expect(&self, command: &str, extra: &[&str], code: i32) -> Run {
+        let run = self.run(command, extra);
+        assert_eq!(run.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+        run
+    }
+
+    /// `dbaudit <args>` as root over the server's socket, with install's key; must succeed.
+    fn dbaudit(&self, args: &[&str]) {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
+            .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
+            .arg(self.server.socket())
+            .arg("--key-file")
+            .arg(self.file("dbaudit.key"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "dbaudit {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Installs, and sets `action = lock` in etc/dbaudit.cnf as an administrator would.
+    fn install_in_lock_mode(&self) {
+        self.expect("install", &[], 0);
+        let cnf = self.tree.file("etc/dbaudit.cnf");
+        let text = fs::read_to_string(&cnf).unwrap();
+        assert!(text.trim_end().ends_with(&format!("log = {}/logs/active-responses.log", self.tree.ossec().display())));
+        fs::write(&cnf, format!("{text}action = lock\n")).unwrap();
+    }
+
+    /// Runs the installed dbaudit-respond as ossec-execd does on rule 100025: argv, no
+    /// environment, nothing on stdin.
+    fn execd_add(&self, user: &str) {
+        let status = Command::new(self.tree.file("active-response/bin/dbaudit-respond"))
+            .args(["add", user, "-", "1795681579.1", "100025", "/var/ossec/logs/dbaudit.log", "-"])
+            .env_clear()
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "dbaudit-respond add {user}");
+    }
+
+    /// Whether `name`@localhost is locked, as the server says.
+    fn locked(&self, name: &str) -> bool {
+        let create: String =
+            self.server.root().query_first(format!("SHOW CREATE USER '{name}'@'localhost'")).unwrap().unwrap();
+        create.contains("ACCOUNT LOCK")
+    }
+}
+
+#[test]
+fn uninstall_unlocks_what_dbaudit_respond_locked_and_keeps_the_edited_cnf() {
+    let host = Host::new();
+    host.install_in_lock_mode();
+    host.server.create_user("app", "app-pw", &[]);
+    host.server.create_user("ops", "ops-pw", &[]);
+    host.server.root().query_drop("ALTER USER 'ops'@'localhost' ACCOUNT LOCK").unwrap();
+    host.execd_add("app@localhost");
+    assert!(host.locked("app"), "dbaudit-respond did not lock app");
+
+    let planned = host.expect("uninstall", &["--dry-run"], 0);
+    assert!(planned.stdout.contains("release-all (unlocks what it locked: 'app'@'localhost')"), "{}", planned.stdout);
+    assert!(host.locked("app"), "a dry run unlocked");
+
+    let done = host.expect("uninstall", &[], 0);
+    assert!(!host.locked("app"), "still locked after uninstall:\n{}", done.stdout);
+    host.server.connect_as("app", "app-pw").expect("app logs in after uninstall");
+    assert!(host.locked("ops"), "uninstall unlocked an account dbaudit-respond did not lock");
+    // The unlock comes before anything is removed: dbaudit-respond needs its program and cnf.
+    let at = |needle: &str| done.stdout.find(needle).unwrap_or_else(|| panic!("{needle:?} not in\n{}", done.stdout));
+    assert!(at("unlocked 'app'@'localhost'") < at("remove  "), "{}", done.stdout);
+
+    // The edited cnf stays, said so on one line; what install wrote unchanged goes.
+    let cnf = host.tree.file("etc/dbaudit.cnf");
+    assert!(fs::read_to_string(&cnf).unwrap().ends_with("action = lock\n"));
+    let kept: Vec<&str> = done.stdout.lines().filter(|l| l.contains("keep ")).collect();
+    assert_eq!(kept.len(), 1, "{}", done.stdout);
+    assert!(kept[0].contains(&cnf.display().to_string()) && kept[0].contains("changed since install"), "{}", kept[0]);
+    for gone in ["bin/dbaudit", "bin/dbaudit-normalise", "active-response/bin/dbaudit-respond", "etc/dbaudit.manifest"]
+    {
+        assert!(!host.tree.file(gone).exists(), "{gone} is left");
+    }
+    assert!(!host.file("udf.cnf").exists() && !host.server.dir().join("plugin/libdbaudit_udf.so").exists());
+}
+
+#[test]
+fn uninstall_refuses_naming_the_accounts_while_the_server_is_down_and_force_goes_on() {
+    let mut host = Host::new();
+    host.install_in_lock_mode();
+    host.server.create_user("app", "app-pw", &[]);
+    host.execd_add("app@localhost");
+    host.server.kill9();
+
+    // dbaudit-respond logs each run, the refused ones too: that is its audit trail, not a change.
+    let snapshot = || {
+        let mut files = host.tree.snapshot();
+        files.remove(Path::new("logs/active-responses.log"));
+        files
+    };
+    let before = snapshot();
+    for extra in [&[][..], &["--no-database"][..]] {
+        let run = host.expect("uninstall", extra, 2);
+        assert_eq!(run.stderr.lines().count(), 1, "{extra:?}: {}", run.stderr);
+        assert!(run.stderr.contains("'app'@'localhost'"), "{extra:?} does not name the account: {}", run.stderr);
+        assert_eq!(changed_files(&before, &snapshot()), Vec::<PathBuf>::new(), "{extra:?}");
+    }
+    let run = host.expect("uninstall", &["--no-database"], 2);
+    assert!(run.stderr.contains("--force") && run.stderr.contains("ALTER USER 'app'@'localhost' ACCOUNT UNLOCK"));
+
+    let forced = host.expect("uninstall", &["--no-database", "--force"], 0);
+    assert!(forced.stdout.contains("warning: left locked: 'app'@'localhost'"), "{}", forced.stdout);
+    assert!(!host.tree.file("active-response/bin/dbaudit-respond").exists());
+    // The database part was not asked for: its files stay, and the manifest still knows them.
+    let library = host.server.dir().join("plugin/libdbaudit_udf.so");
+    assert!(library.exists() && host.udf_config.exists(), "{}", forced.stdout);
+    let manifest = host.tree.read("etc/dbaudit.manifest");
+    assert!(manifest.contains(&library.display().to_string()) && !manifest.contains("bin/dbaudit"), "{manifest}");
+    host.server.start_again();
+    assert!(host.locked("app"), "--force said the account stays locked");
+}
+
+/// A process the test started, killed when the test ends however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn uninstall_stops_a_running_normaliser_only_with_force_and_names_it_otherwise() {
+    let tree = Tree::with_real_programs();
+    tree.expect("install", &[], 0);
+    let key = tree.dir.path().join("normalise.key");
+    fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    let mut normaliser = Running(
+        Command::new(tree.file("bin/dbaudit-normalise"))
+            .arg("follow")
+            .arg("--input")
+            .arg(tree.dir.path().join("dbaudit.log"))
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--state")
+            .arg(tree.dir.path().join("normalise.state"))
+            .arg("--output")
+            .arg(tree.dir.path().join("normalised.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = normaliser.0.id();
+
+    let before = tree.snapshot();
+    let run = tree.expect("uninstall", &[], 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("pid {pid} ")) && run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(changed_files(&before, &tree.snapshot()), Vec::<PathBuf>::new());
+    assert!(normaliser.0.try_wait().unwrap().is_none(), "a refused uninstall stopped the normaliser");
+
+    let run = tree.expect("uninstall", &["--force"], 0);
+    assert!(run.stdout.contains(&format!("stopped pid {pid} (SIGTERM)")), "{}", run.stdout);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while normaliser.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "pid {pid} still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!tree.file("bin/dbaudit-normalise").exists());
+}
+
+#[test]
+fn install_makes_the_log_directory_mysqld_cannot_and_uninstall_keeps_it_and_the_log() {
+    let host = Host::new().udf_reads_what_install_writes();
+    let dir = host.file("mysql");
+    let planned = host.expect("install", &["--dry-run"], 0);
+    assert!(planned.stdout.contains(&format!("mkdir   {} (", dir.display())), "{}", planned.stdout);
+    assert!(!dir.exists(), "a dry run made the directory");
+
+    host.expect("install", &[], 0);
+    let meta = fs::metadata(&dir).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o750);
+    let mysql_uid = fs::read_to_string("/etc/passwd").unwrap().lines().find_map(|l| {
+        let fields: Vec<&str> = l.split(':').collect();
+        (fields[0] == "mysql").then(|| fields[2].parse::<u32>().unwrap())
+    });
+    let root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    if let (Some(uid), true) = (mysql_uid, root) {
+        assert_eq!(meta.uid(), uid, "the directory is not mysql's");
+    }
+
+    // The UDF writes its records there.
+    host.server.fresh_database("acme");
+    host.server.root().query_drop("CREATE TABLE acme.users (id INT PRIMARY KEY)").unwrap();
+    host.dbaudit(&["watch", "acme.users"]);
+    host.server.root().query_drop("INSERT INTO acme.users VALUES (1)").unwrap();
+    let log = fs::read_to_string(dir.join("dbaudit.log")).unwrap();
+    assert!(log.contains("\"op\":\"insert\""), "{log}");
+    host.dbaudit(&["unwatch", "acme.users"]);
+
+    let done = host.expect("uninstall", &[], 0);
+    assert_eq!(fs::read_to_string(dir.join("dbaudit.log")).unwrap(), log, "{}", done.stdout);
+    assert!(!host.udf_config.exists(), "the UDF configuration install wrote stays");
+}
+
+#[test]
+fn install_warns_of_keys_the_udf_does_not_read() {
+    let host = Host::new();
+    let udf_config = &host.udf_config;
+    fs::write(udf_config, "[dbaudit-udf]\nlogfile = /var/log/elsewhere.log\n").unwrap();
+    let run = host.expect("install", &["--dry-run"], 0);
+    let warning = run.stdout.lines().find(|l| l.trim_start().starts_with("warning ")).unwrap_or_default();
+    assert!(
+        warning.contains(&format!("{}:2: [dbaudit-udf] logfile ", udf_config.display()))
+            && warning.contains("log and key_file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn reinstall_updates_the_manifest_and_without_one_uninstall_removes_as_before() {
+    let tree = Tree::copy_of("ossec-3.x");
+    tree.expect("install", &[], 0);
+    let manifest = tree.read("etc/dbaudit.manifest");
+    let program = tree.file("bin/dbaudit-normalise");
+    assert!(manifest.contains(&format!("{}  {}\n", blake3::hash(&fs::read(&program).unwrap()), program.display())));
+
+    // A newer build replaces the program: the manifest follows, and uninstall takes it out.
+    fs::write(tree.from().join("dbaudit-normalise"), "#!/bin/sh\n# a newer stand-in\n").unwrap();
+    tree.expect("install", &[], 0);
+    assert_ne!(tree.read("etc/dbaudit.manifest"), manifest);
+    let run = tree.expect("uninstall", &[], 0);
+    assert!(!program.exists() && !run.stdout.contains("keep "), "{}", run.stdout);
+
+    // An edited file of an installation without a manifest goes, as before manifests.
+    tree.expect("install", &[], 0);
+    fs::remove_file(tree.file("etc/dbaudit.manifest")).unwrap();
+    fs::write(tree.file("rules/dbaudit_rules.xml"), "<group name=\"edited\"></group>\n").unwrap();
+    tree.expect("uninstall", &[], 0);
+    assert!(!tree.file("rules/dbaudit_rules.xml").exists());
+
+    // With a manifest, an edited rules file stays, named on one line.
+    tree.expect("install", &[], 0);
+    fs::write(tree.file("rules/dbaudit_rules.xml"), "<group name=\"edited\"></group>\n").unwrap();
+    let run = tree.expect("uninstall", &[], 0);
+    let kept: Vec<&str> = run.stdout.lines().filter(|l| l.contains("keep ")).collect();
+    assert_eq!(kept.len(), 1, "{}", run.stdout);
+    assert!(kept[0].contains("rules/dbaudit_rules.xml") && kept[0].contains("changed since install"));
+    assert!(tree.file("rules/dbaudit_rules.xml").exists());
 }

@@ -10,6 +10,7 @@ use dbaudit_udfconfig::{UdfConfig, DEFAULT_PATH};
 use mysql::prelude::Queryable;
 
 use super::layout::{id_of, Ownership};
+use super::manifest;
 use super::plan::{Action, Mode, Plan};
 use super::Target;
 use crate::error::Failure;
@@ -75,9 +76,24 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             what: "the key the records are chained with".into(),
         });
     }
-    match udf_config {
+    match &udf_config {
         Some(config) => {
-            plan.note(format!("kept the existing UDF configuration {}", args.udf_config.display()));
+            for warning in config.warnings() {
+                plan.warn(warning);
+            }
+            let text = udf_config_text(target);
+            if fs::read(&args.udf_config).is_ok_and(|old| old == text.as_bytes()) {
+                // As install writes it: listed in the manifest, so uninstall removes it.
+                let owner = Ownership::of("root", "root");
+                plan.install_file(
+                    args.udf_config.clone(),
+                    text.into_bytes(),
+                    Mode::Set(0o644, owner),
+                    "the UDF's configuration",
+                );
+            } else {
+                plan.note(format!("kept the existing UDF configuration {}", args.udf_config.display()));
+            }
             if config.key_file != target.key_file {
                 plan.note(format!(
                     "{} names key_file = {}, not {}: the UDF seals with that one",
@@ -87,7 +103,7 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
                 ));
             }
         }
-        None => plan.write(
+        None => plan.install_file(
             args.udf_config.clone(),
             udf_config_text(target).into_bytes(),
             Mode::Set(0o644, Ownership::of("root", "root")),
@@ -100,11 +116,20 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             args.udf_config.display()
         ));
     }
-    if args.log.parent().is_some_and(|dir| !dir.is_dir()) {
-        plan.note(format!("{} has no directory yet: mysqld must be able to create it", args.log.display()));
+    // The log the UDF will write: the kept configuration's, else the one it is given.
+    let log = match &udf_config {
+        Some(config) => config.log_file().map(Path::to_path_buf),
+        None => Some(args.log.clone()),
+    };
+    if let Some(dir) = log.as_deref().and_then(Path::parent) {
+        plan_log_dir(dir, plan)?;
     }
 
     let all_loaded = FUNCTIONS.iter().all(|(name, _)| loaded.iter().any(|l| l == name));
+    if same_library {
+        // Not written again, yet install's own: listed in the manifest.
+        plan.installed.push((installed.clone(), blake3::hash(&library)));
+    }
     if same_library && all_loaded {
         plan.note(format!("{} is this build and its functions exist: up to date", installed.display()));
     } else {
@@ -112,7 +137,7 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
             for name in &loaded {
                 plan.actions.push(Action::Sql(format!("DROP FUNCTION IF EXISTS {}", quote_ident(name))));
             }
-            plan.write(installed, library, Mode::Set(0o644, Ownership::of("root", "root")), "the UDF library");
+            plan.install_file(installed, library, Mode::Set(0o644, Ownership::of("root", "root")), "the UDF library");
         }
         for (name, returns) in FUNCTIONS {
             if !same_library || !loaded.iter().any(|l| l == name) {
@@ -122,15 +147,15 @@ pub(super) fn plan_install(target: &Target<'_>, plan: &mut Plan) -> Result<Serve
     }
     plan.actions.push(Action::CheckUdf);
 
-    if cnf.exists() {
+    let cnf_text = client_cnf_text(target, &settings);
+    let what = "how dbaudit and dbaudit-respond connect";
+    if fs::read(&cnf).is_ok_and(|old| old == cnf_text.as_bytes()) {
+        // As install writes it: listed in the manifest, so uninstall removes it.
+        plan.install_file(cnf, cnf_text.into_bytes(), Mode::Set(0o600, Ownership::of("root", "root")), what);
+    } else if cnf.exists() {
         plan.note(format!("kept the existing {} (never overwritten)", cnf.display()));
     } else {
-        plan.write(
-            cnf,
-            client_cnf_text(target, &settings).into_bytes(),
-            Mode::Set(0o600, Ownership::of("root", "root")),
-            "how dbaudit and dbaudit-respond connect",
-        );
+        plan.install_file(cnf, cnf_text.into_bytes(), Mode::Set(0o600, Ownership::of("root", "root")), what);
     }
     let watch = if target.layout.is_standard() && target.connection.key_file.is_none() {
         "dbaudit".to_owned()
@@ -162,11 +187,14 @@ pub(super) fn plan_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<Ser
     for name in loaded_functions(&mut server)? {
         plan.actions.push(Action::Sql(format!("DROP FUNCTION IF EXISTS {}", quote_ident(&name))));
     }
-    plan.remove(plugin_dir.join(LIBRARY), "the UDF library");
-    if fs::read_to_string(&args.udf_config).is_ok_and(|text| text == udf_config_text(target)) {
+    let manifest = target.manifest.as_ref();
+    manifest::plan_removal(plan, manifest, plugin_dir.join(LIBRARY), "the UDF library");
+    if manifest.is_some() {
+        manifest::plan_removal(plan, manifest, args.udf_config.clone(), "the UDF's configuration");
+    } else if fs::read_to_string(&args.udf_config).is_ok_and(|text| text == udf_config_text(target)) {
         plan.remove(args.udf_config.clone(), "the UDF's configuration, as install wrote it");
-    } else if args.udf_config.exists() {
-        plan.note(format!("kept {}: not as install writes it", args.udf_config.display()));
+    } else {
+        plan.keep(args.udf_config.clone(), "the UDF's configuration: not as install writes it");
     }
     if target.key_file.exists() {
         plan.note(format!(
@@ -174,8 +202,34 @@ pub(super) fn plan_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<Ser
             target.key_file.display()
         ));
     }
-    plan.remove(target.layout.path("etc/dbaudit.cnf"), "connection settings");
+    manifest::plan_removal(plan, manifest, target.layout.path("etc/dbaudit.cnf"), "connection settings");
     Ok(server)
+}
+
+/// Plans the creation of the UDF log's directory when it is missing: mysqld cannot create
+/// it (Debian 12 has no /var/log/mysql until something makes it), and every record would
+/// be dropped. Owned by mysql, so that mysqld can write; logs stay after uninstall, and
+/// so does their directory.
+fn plan_log_dir(dir: &Path, plan: &mut Plan) -> Result<(), Failure> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(Failure::new(format!(
+            "{} is not a directory, yet the UDF's log goes into it: move it or name another log with --log \
+             (nothing was changed)",
+            dir.display()
+        )));
+    }
+    // Debian's own /var/log/mysql belongs to the adm group, which may read logs.
+    let group = if id_of("/etc/group", "adm").is_some() { "adm" } else { "mysql" };
+    plan.actions.push(Action::CreateDir {
+        path: dir.to_owned(),
+        mode: 0o750,
+        owner: Ownership::of("mysql", group),
+        what: "the UDF's log directory: mysqld cannot create it".into(),
+    });
+    Ok(())
 }
 
 /// Connects as the flags say, reading `--defaults-file`, else the installation's own

@@ -16,11 +16,19 @@
 //!   decoders then go into etc/local_decoder.xml as a marked block.
 //! - Wazuh 4: etc/rules/ and etc/decoders/ are read as directories (`<rule_dir>`,
 //!   `<decoder_dir>` in `<ruleset>`); includes are added only when those are missing.
+//!
+//! Install lists every file it writes whole in a manifest ([`manifest`]); uninstall removes
+//! such a file only while it is unchanged. Before removing anything, uninstall has
+//! dbaudit-respond unlock the accounts it locked ([`locks`]) and stops a running
+//! dbaudit-normalise ([`running`]): both programs are about to go.
 
 pub mod conf_text;
 mod database;
 pub mod layout;
+mod locks;
+mod manifest;
 pub mod plan;
+mod running;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +39,8 @@ use crate::cli::{ConnectionArgs, InstallArgs};
 use crate::error::{Failure, Outcome};
 use conf_text::{indent_of, insert_block, remove_blocks, scan, Element};
 use layout::{Flavor, Layout, Ownership};
-use plan::{Mode, Plan};
+use manifest::Manifest;
+use plan::{Action, Mode, Plan};
 
 const RULES: &str = include_str!("../../../../ossec/dbaudit_rules.xml");
 const DECODERS: &str = include_str!("../../../../ossec/dbaudit_decoders.xml");
@@ -68,14 +77,18 @@ struct Target<'a> {
     layout: Layout,
     conf_text: String,
     key_file: PathBuf,
+    /// What an earlier install wrote; None before manifests.
+    manifest: Option<Manifest>,
 }
 
-/// Runs `dbaudit install` or `dbaudit uninstall`.
+/// Runs `dbaudit install` or `dbaudit uninstall`; `force` (uninstall only) goes on where
+/// accounts stay locked and stops a normaliser that runs outside systemd.
 pub fn run(
     out: &mut dyn Write,
     connection: &ConnectionArgs,
     args: &InstallArgs,
     direction: Direction,
+    force: bool,
 ) -> Result<Outcome, Failure> {
     let conf = args.ossec_dir.join("etc/ossec.conf");
     let conf_text = std::fs::read_to_string(&conf).map_err(|e| {
@@ -91,7 +104,9 @@ pub fn run(
             .filter(|_| args.udf_config.exists())
             .map_or_else(|| PathBuf::from(DEFAULT_KEY_FILE), |c| c.key_file)
     });
-    let target = Target { args, connection, layout, conf_text, key_file };
+    let manifest_path = layout.path(manifest::RELATIVE_PATH);
+    let manifest = Manifest::read(&manifest_path)?;
+    let target = Target { args, connection, layout, conf_text, key_file, manifest };
 
     let mut plan = Plan::default();
     let mut server = None;
@@ -101,12 +116,30 @@ pub fn run(
             if args.role.collects() && !args.no_database {
                 server = Some(database::plan_install(&target, &mut plan)?);
             }
+            let owner = Ownership::of("root", target.layout.group());
+            manifest::plan_install(manifest_path, target.manifest.as_ref(), &mut plan, owner)?;
         }
         Direction::Uninstall => {
+            // Both programs go: their work is ended first, before anything is removed.
+            let locked = locks::plan(&target, &mut plan, force)?;
+            if args.role.collects() {
+                running::plan(&target, &mut plan, force)?;
+            }
             if args.role.collects() && !args.no_database {
-                server = Some(database::plan_uninstall(&target, &mut plan)?);
+                let planned = database::plan_uninstall(&target, &mut plan);
+                server = Some(planned.map_err(|e| {
+                    if locked.is_empty() {
+                        return e;
+                    }
+                    Failure::new(format!(
+                        "{e}; dbaudit-respond holds {} locked: uninstall unlocks it first, once the server answers \
+                         (nothing was changed)",
+                        locked.join(", ")
+                    ))
+                })?);
             }
             plan_ossec_uninstall(&target, &mut plan)?;
+            manifest::plan_uninstall(&mut plan, target.manifest.as_ref(), manifest_path);
         }
     }
     if args.role.collects() && args.no_database {
@@ -145,13 +178,13 @@ fn plan_ossec_install(target: &Target<'_>, plan: &mut Plan) -> Result<(), Failur
         for ((name, relative), contents) in PROGRAMS.iter().zip(programs) {
             let path = layout.path(relative);
             require_dir(path.parent().expect("a file under the OSSEC directory"), layout)?;
-            plan.write(path, contents, Mode::Set(0o750, Ownership::of("root", layout.group())), *name);
+            plan.install_file(path, contents, Mode::Set(0o750, Ownership::of("root", layout.group())), *name);
         }
     }
     if args.role.analyses() {
         let (mode, owner) = xml_ownership(layout);
         require_dir(layout.rules_file().parent().expect("a rules directory"), layout)?;
-        plan.write(
+        plan.install_file(
             layout.rules_file(),
             RULES.as_bytes().to_vec(),
             Mode::Set(mode, owner.clone()),
@@ -166,7 +199,8 @@ fn plan_ossec_install(target: &Target<'_>, plan: &mut Plan) -> Result<(), Failur
             }
             None => {
                 require_dir(layout.decoders_file().parent().expect("a decoder directory"), layout)?;
-                plan.write(layout.decoders_file(), DECODERS.as_bytes().to_vec(), Mode::Set(mode, owner), "decoders");
+                let decoders = DECODERS.as_bytes().to_vec();
+                plan.install_file(layout.decoders_file(), decoders, Mode::Set(mode, owner), "decoders");
             }
         }
     }
@@ -190,11 +224,12 @@ fn plan_ossec_uninstall(target: &Target<'_>, plan: &mut Plan) -> Result<(), Fail
     let conf = layout.conf();
     let stripped = checked_remove_blocks(&conf, &target.conf_text)?;
     let local_decoder = local_decoder_edit(layout, Direction::Uninstall)?;
+    let manifest = target.manifest.as_ref();
     for (name, relative) in PROGRAMS {
-        plan.remove(layout.path(relative), name);
+        manifest::plan_removal(plan, manifest, layout.path(relative), name);
     }
-    plan.remove(layout.rules_file(), "rules");
-    plan.remove(layout.decoders_file(), "decoders");
+    manifest::plan_removal(plan, manifest, layout.rules_file(), "rules");
+    manifest::plan_removal(plan, manifest, layout.decoders_file(), "decoders");
     let path = layout.local_decoder();
     if path.exists() {
         if local_decoder.is_empty() {
@@ -450,14 +485,21 @@ fn from_dir(args: &InstallArgs) -> Result<PathBuf, Failure> {
     }
 }
 
-/// The systemd unit and the logrotate file: on the database host, into /etc only for the
-/// standard /var/ossec or when asked (a test or demo tree must not touch the host).
+/// Whether the systemd unit and the logrotate file are installed: on the database host,
+/// into /etc only for the standard /var/ossec or when asked (a test or demo tree must not
+/// touch the host).
+fn system_files_apply(target: &Target<'_>) -> bool {
+    let args = target.args;
+    args.role.collects() && (args.system_files || target.layout.is_standard())
+}
+
+/// The systemd unit and the logrotate file, where [`system_files_apply`].
 fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction) {
     let (layout, args) = (&target.layout, target.args);
     if !args.role.collects() {
         return;
     }
-    if !(args.system_files || layout.is_standard()) {
+    if !system_files_apply(target) {
         if direction == Direction::Install {
             plan.note(format!(
                 "skipped {UNIT_PATH} and {LOGROTATE_PATH}: {} is not /var/ossec (give --system-files to install them)",
@@ -469,13 +511,13 @@ fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction)
     match direction {
         Direction::Install => {
             let owner = Ownership::of("root", "root");
-            plan.write(
+            plan.install_file(
                 UNIT_PATH.into(),
                 system_file(UNIT, target).into_bytes(),
                 Mode::Set(0o644, owner.clone()),
                 "systemd unit",
             );
-            plan.write(
+            plan.install_file(
                 LOGROTATE_PATH.into(),
                 system_file(LOGROTATE, target).into_bytes(),
                 Mode::Set(0o644, owner),
@@ -483,8 +525,17 @@ fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction)
             );
         }
         Direction::Uninstall => {
-            plan.remove(UNIT_PATH.into(), "systemd unit; stop it first: systemctl disable --now dbaudit-normalise");
-            plan.remove(LOGROTATE_PATH.into(), "logrotate");
+            let manifest = target.manifest.as_ref();
+            manifest::plan_removal(plan, manifest, UNIT_PATH.into(), "systemd unit");
+            manifest::plan_removal(plan, manifest, LOGROTATE_PATH.into(), "logrotate");
+            let unit_removed =
+                plan.actions.iter().any(|a| matches!(a, Action::Remove { path, .. } if path == Path::new(UNIT_PATH)));
+            if unit_removed && running::systemd_runs() {
+                plan.actions.push(Action::Run {
+                    command: ["systemctl", "daemon-reload"].map(String::from).to_vec(),
+                    what: "systemd forgets the unit".into(),
+                });
+            }
         }
     }
 }

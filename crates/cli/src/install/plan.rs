@@ -3,12 +3,14 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use mysql::prelude::Queryable;
 
 use super::layout::{running_as_root, Ownership};
+use super::{locks, running};
 use crate::error::Failure;
 use crate::server::Server;
 
@@ -46,12 +48,55 @@ pub enum Action {
         /// What it is, for the plan.
         what: String,
     },
+    /// Leave a file that uninstall would otherwise remove; no change.
+    Keep {
+        /// The file.
+        path: PathBuf,
+        /// Why it stays, for the plan.
+        why: String,
+    },
+    /// Create a directory (and any missing parent) with this mode and ownership.
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+        /// Its owner.
+        owner: Ownership,
+        /// What it is, for the plan.
+        what: String,
+    },
+    /// Run a program (no shell); a non-zero exit stops the plan.
+    Run {
+        /// The program and its arguments.
+        command: Vec<String>,
+        /// Why, for the plan.
+        what: String,
+    },
+    /// Have the installed dbaudit-respond unlock every account it locked (`release-all`).
+    ReleaseLocks {
+        /// The installed program.
+        program: PathBuf,
+        /// The accounts it said it holds when the plan was made.
+        accounts: Vec<String>,
+        /// Go on, naming them, when it cannot unlock them.
+        force: bool,
+    },
+    /// Stop a dbaudit-normalise process that no service manager runs (`--force`).
+    Stop {
+        /// Its process id.
+        pid: u32,
+        /// The program it runs.
+        program: PathBuf,
+    },
     /// Run a statement on the server.
     Sql(String),
     /// Ask the server for `dbaudit_version()` and show it.
     CheckUdf,
     /// Something to know; no change.
     Note(String),
+    /// Something that is probably wrong and that the plan does not fix; no change.
+    Warning(String),
 }
 
 /// Everything to do, in order.
@@ -59,6 +104,9 @@ pub enum Action {
 pub struct Plan {
     /// The changes.
     pub actions: Vec<Action>,
+    /// The files [`Plan::install_file`] was given and the hash of their contents: the
+    /// manifest's new entries.
+    pub installed: Vec<(PathBuf, blake3::Hash)>,
 }
 
 impl Plan {
@@ -71,6 +119,13 @@ impl Plan {
         }
     }
 
+    /// [`Plan::write`] of a file that is dbaudit's alone (uninstall removes it), recorded for
+    /// the manifest whether it is written or already holds `contents`.
+    pub fn install_file(&mut self, path: PathBuf, contents: Vec<u8>, mode: Mode, what: impl Into<String>) {
+        self.installed.push((path.clone(), blake3::hash(&contents)));
+        self.write(path, contents, mode, what);
+    }
+
     /// Adds the removal of `path` if it exists.
     pub fn remove(&mut self, path: PathBuf, what: impl Into<String>) {
         if fs::symlink_metadata(&path).is_ok() {
@@ -78,14 +133,35 @@ impl Plan {
         }
     }
 
+    /// Adds that `path`, if it exists, is kept, and why.
+    pub fn keep(&mut self, path: PathBuf, why: impl Into<String>) {
+        if fs::symlink_metadata(&path).is_ok() {
+            self.actions.push(Action::Keep { path, why: why.into() });
+        }
+    }
+
+    /// Whether a removal of `path` is planned, or its keeping.
+    pub fn decides(&self, path: &Path) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::Remove { path: p, .. } | Action::Keep { path: p, .. } if p == path))
+    }
+
     /// Adds a note.
     pub fn note(&mut self, text: impl Into<String>) {
         self.actions.push(Action::Note(text.into()));
     }
 
+    /// Adds a warning.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.actions.push(Action::Warning(text.into()));
+    }
+
     /// Whether anything would change.
     pub fn changes_anything(&self) -> bool {
-        self.actions.iter().any(|a| !matches!(a, Action::Note(_) | Action::CheckUdf))
+        self.actions
+            .iter()
+            .any(|a| !matches!(a, Action::Note(_) | Action::Warning(_) | Action::Keep { .. } | Action::CheckUdf))
     }
 
     /// Prints every action as it would be done.
@@ -98,16 +174,24 @@ impl Plan {
         Ok(())
     }
 
-    /// Carries the plan out, printing each action once done.
+    /// Carries the plan out, printing each action once done, and below it what it reported.
     pub fn apply(self, out: &mut dyn Write, mut server: Option<&mut Server>) -> Result<(), Failure> {
         for action in self.actions {
             let mut line = describe(&action);
+            let mut results = Vec::new();
             match &action {
                 Action::Write { path, contents, mode, .. } => write_file(path, contents, mode)
                     .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?,
                 Action::Remove { path, .. } => {
                     fs::remove_file(path).map_err(|e| Failure::new(format!("cannot remove {}: {e}", path.display())))?
                 }
+                Action::CreateDir { path, mode, owner, .. } => create_dir(path, *mode, owner)
+                    .map_err(|e| Failure::new(format!("cannot create the directory {}: {e}", path.display())))?,
+                Action::Run { command, .. } => run(command)?,
+                Action::ReleaseLocks { program, accounts, force } => {
+                    results = locks::release(program, accounts, *force)?;
+                }
+                Action::Stop { pid, program } => results.push(running::stop(*pid, program)?),
                 Action::Sql(statement) => {
                     let server = server.as_deref_mut().expect("SQL actions are planned with a connection");
                     server.conn.query_drop(statement).map_err(|e| {
@@ -124,10 +208,13 @@ impl Plan {
                     })?;
                     line = Some(format!("loaded  dbaudit_version() = {version}"));
                 }
-                Action::Note(_) => {}
+                Action::Note(_) | Action::Warning(_) | Action::Keep { .. } => {}
             }
             if let Some(line) = line {
                 writeln!(out, "  {line}").map_err(super::output)?;
+            }
+            for result in results {
+                writeln!(out, "          {result}").map_err(super::output)?;
             }
         }
         Ok(())
@@ -151,10 +238,56 @@ fn describe(action: &Action) -> Option<String> {
             format!("{verb} {} ({what}{how})", path.display())
         }
         Action::Remove { path, what } => format!("remove  {} ({what})", path.display()),
+        Action::Keep { path, why } => format!("keep    {} ({why})", path.display()),
+        Action::CreateDir { path, mode, owner, what } => {
+            format!("mkdir   {} ({what}, {mode:04o} {})", path.display(), owner.describe())
+        }
+        Action::Run { command, what } => format!("run     {} ({what})", command.join(" ")),
+        Action::ReleaseLocks { program, accounts, .. } => format!(
+            "release {} release-all (unlocks what it locked: {})",
+            program.display(),
+            if accounts.is_empty() { "nothing now".to_owned() } else { accounts.join(", ") }
+        ),
+        Action::Stop { pid, program } => format!(
+            "stop    pid {pid}, {} (--force: SIGTERM, SIGKILL after {} s)",
+            program.display(),
+            running::GRACE.as_secs()
+        ),
         Action::Sql(statement) => format!("sql     {statement}"),
         Action::CheckUdf => "check   SELECT dbaudit_version()".to_owned(),
         Action::Note(text) => format!("note    {text}"),
+        Action::Warning(text) => format!("warning {text}"),
     })
+}
+
+fn create_dir(path: &Path, mode: u32, owner: &Ownership) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::DirBuilder::new().mode(mode).create(path)?;
+    if let Ok((uid, gid)) = owner.ids {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+    }
+    // The umask may have taken bits away.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+fn run(command: &[String]) -> Result<(), Failure> {
+    let shown = command.join(" ");
+    let output = Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Failure::new(format!("cannot run {shown}: {e}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(Failure::new(format!(
+        "{shown} failed ({}): {}; nothing after it was done",
+        output.status,
+        stderr.lines().next().unwrap_or("no message")
+    )))
 }
 
 fn write_file(path: &Path, contents: &[u8], mode: &Mode) -> io::Result<()> {
