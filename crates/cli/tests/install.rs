@@ -239,6 +239,18 @@ fn dry_run_changes_nothing() {
 }
 
 #[test]
+fn the_system_files_include_the_timer_that_heals_watched_tables() {
+    let tree = Tree::copy_of("ossec-3.x");
+    let run = tree.expect("install", &["--dry-run", "--system-files"], 0);
+    for path in ["/etc/systemd/system/dbaudit-watch.service", "/etc/systemd/system/dbaudit-watch.timer"] {
+        assert!(run.stdout.contains(path), "{path}\n{}", run.stdout);
+    }
+    let heals = run.stdout.contains("systemctl enable --now dbaudit-watch.timer")
+        || run.stdout.contains("dbaudit watch --all` every minute (cron)");
+    assert!(heals, "the timer is enabled, or the plan says what to run instead:\n{}", run.stdout);
+}
+
+#[test]
 fn malformed_ossec_conf_is_refused_with_its_line_and_nothing_is_written() {
     type Spoil = fn(&str) -> String;
     let cases: [(&str, Spoil, usize); 3] = [

@@ -51,6 +51,12 @@ const UNIT: &str = include_str!("../../../../ossec/dbaudit-normalise.service");
 const LOGROTATE: &str = include_str!("../../../../ossec/logrotate.d-dbaudit");
 
 const UNIT_PATH: &str = "/etc/systemd/system/dbaudit-normalise.service";
+const WATCH_SERVICE: &str = include_str!("../../../../ossec/dbaudit-watch.service");
+const WATCH_TIMER: &str = include_str!("../../../../ossec/dbaudit-watch.timer");
+const WATCH_SERVICE_PATH: &str = "/etc/systemd/system/dbaudit-watch.service";
+const WATCH_TIMER_PATH: &str = "/etc/systemd/system/dbaudit-watch.timer";
+/// The timer that runs `dbaudit watch --all` every minute.
+const WATCH_TIMER_UNIT: &str = "dbaudit-watch.timer";
 const LOGROTATE_PATH: &str = "/etc/logrotate.d/dbaudit";
 const BACKUP_SUFFIX: &str = ".dbaudit-backup";
 
@@ -520,14 +526,51 @@ fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction)
             plan.install_file(
                 LOGROTATE_PATH.into(),
                 system_file(LOGROTATE, target).into_bytes(),
-                Mode::Set(0o644, owner),
+                Mode::Set(0o644, owner.clone()),
                 "logrotate",
             );
+            plan.install_file(
+                WATCH_SERVICE_PATH.into(),
+                system_file(WATCH_SERVICE, target).into_bytes(),
+                Mode::Set(0o644, owner.clone()),
+                "systemd unit: dbaudit watch --all",
+            );
+            plan.install_file(
+                WATCH_TIMER_PATH.into(),
+                system_file(WATCH_TIMER, target).into_bytes(),
+                Mode::Set(0o644, owner),
+                "systemd timer: every minute",
+            );
+            // Drift heals without a person only if the timer runs.
+            if running::systemd_runs() {
+                for command in
+                    [&["systemctl", "daemon-reload"][..], &["systemctl", "enable", "--now", WATCH_TIMER_UNIT]]
+                {
+                    plan.actions.push(Action::Run {
+                        command: command.iter().map(|c| c.to_string()).collect(),
+                        what: "watched tables brought back in line every minute".into(),
+                    });
+                }
+            } else {
+                plan.note(format!(
+                    "systemd is not running here: run `{}/bin/dbaudit watch --all` every minute (cron) so that \
+                     watched tables heal after schema changes",
+                    layout.dir.display()
+                ));
+            }
         }
         Direction::Uninstall => {
             let manifest = target.manifest.as_ref();
+            if running::systemd_runs() && Path::new(WATCH_TIMER_PATH).exists() {
+                plan.actions.push(Action::Run {
+                    command: ["systemctl", "disable", "--now", WATCH_TIMER_UNIT].map(String::from).to_vec(),
+                    what: "its unit files go".into(),
+                });
+            }
             manifest::plan_removal(plan, manifest, UNIT_PATH.into(), "systemd unit");
             manifest::plan_removal(plan, manifest, LOGROTATE_PATH.into(), "logrotate");
+            manifest::plan_removal(plan, manifest, WATCH_SERVICE_PATH.into(), "systemd unit");
+            manifest::plan_removal(plan, manifest, WATCH_TIMER_PATH.into(), "systemd timer");
             let unit_removed =
                 plan.actions.iter().any(|a| matches!(a, Action::Remove { path, .. } if path == Path::new(UNIT_PATH)));
             if unit_removed && running::systemd_runs() {
@@ -547,6 +590,7 @@ fn system_file(text: &str, target: &Target<'_>) -> String {
     text.replace("/usr/local/bin/dbaudit-normalise", &format!("{dir}/bin/dbaudit-normalise"))
         .replace("/var/log/mysql/dbaudit.log", &target.args.log.display().to_string())
         .replace("/etc/mysql/dbaudit.key", &target.key_file.display().to_string())
+        .replace("/etc/mysql/dbaudit.cnf", &target.args.udf_config.display().to_string())
         .replace("/var/ossec/", &format!("{dir}/"))
         .replace("root ossec", &format!("root {}", layout.group()))
 }
