@@ -473,6 +473,8 @@ impl Host {
         let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
             .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
             .arg(self.server.socket())
+            .arg("--watch-list")
+            .arg(self.server.dir().join("dbaudit-watch.json"))
             .arg("--key-file")
             .arg(self.file("dbaudit.key"))
             .args(args)
