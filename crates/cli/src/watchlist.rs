@@ -18,7 +18,7 @@ use crate::error::Failure;
 use crate::table::TableName;
 
 /// Where the watch list lives when neither `--watch-list` nor `--defaults-file` says.
-pub const DEFAULT_PATH: &str = "/var/ossec/etc/dbaudit-watch.json";
+pub const DEFAULT_PATH: &str = dbaudit_paths::WATCH_LIST;
 
 /// The file's name beside an option file given with `--defaults-file`.
 const FILE_NAME: &str = "dbaudit-watch.json";

@@ -10,10 +10,10 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 
 /// The option file dbaudit's programs read when none is named and it exists.
-pub const DEFAULT_DEFAULTS_FILE: &str = "/var/ossec/etc/dbaudit.cnf";
+pub const DEFAULT_DEFAULTS_FILE: &str = dbaudit_paths::DBAUDIT_CNF;
 
 /// The server's socket on Debian and Ubuntu when nothing names one.
-pub const DEFAULT_SOCKET: &str = "/run/mysqld/mysqld.sock";
+pub const DEFAULT_SOCKET: &str = dbaudit_paths::SERVER_SOCKET;
 
 /// How long to wait for the server when nothing says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

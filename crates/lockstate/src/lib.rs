@@ -17,7 +17,7 @@ use dbaudit_connect::Account;
 use serde_json::{json, Value};
 
 /// Where the state lives when `[dbaudit] state_dir` of the response's configuration is not set.
-pub const DEFAULT_STATE_DIR: &str = "/var/ossec/var/dbaudit";
+pub const DEFAULT_STATE_DIR: &str = dbaudit_paths::RESPONSE_STATE_DIR;
 
 /// The accounts held locked in `dir`, each once, without changing anything there; empty when
 /// nothing was ever locked. Waits for the lock until `deadline` at most.

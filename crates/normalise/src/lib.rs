@@ -83,20 +83,20 @@ enum Mode {
 #[derive(Debug, Args)]
 struct Options {
     /// The raw log the UDF writes (`log =` in /etc/mysql/dbaudit.cnf).
-    #[arg(long, value_name = "RAW", default_value = "/var/log/mysql/dbaudit.log")]
+    #[arg(long, value_name = "RAW", default_value = dbaudit_paths::RAW_LOG)]
     input: PathBuf,
     /// `json`: the UDF's own log; `stderr`: the MySQL error log, keeping only dbaudit records.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     input_format: Format,
     /// The chain's key, 64 hex characters (written by `dbaudit install`).
-    #[arg(long, value_name = "K", default_value = "/etc/mysql/dbaudit.key")]
+    #[arg(long, value_name = "K", default_value = dbaudit_paths::KEY_FILE)]
     key_file: PathBuf,
     /// The checkpoint; STATE.lock beside it keeps a second instance out.
-    #[arg(long, value_name = "STATE", default_value = "/var/lib/dbaudit/normalise.state")]
+    #[arg(long, value_name = "STATE", default_value = dbaudit_paths::NORMALISE_STATE)]
     state: PathBuf,
     /// A file for ossec-logcollector (`<log_format>syslog</log_format>`), `-` for standard
     /// output, or `syslog` for the local syslog (facility authpriv).
-    #[arg(long, value_name = "OUT|-|syslog", default_value = "/var/ossec/logs/dbaudit.log")]
+    #[arg(long, value_name = "OUT|-|syslog", default_value = dbaudit_paths::NORMALISED_LOG)]
     output: PathBuf,
     /// The host name on each line (default: the kernel's host name). OSSEC's pre-decoder takes
     /// only A-Z a-z 0-9 and ( ) - . / @ _ in a host name; every other character becomes `_`

@@ -9,7 +9,7 @@ use dbaudit_connect::{ClientOptions, Settings, DEFAULT_DEFAULTS_FILE};
 /// The environment variable naming the option file.
 pub const CONFIG_ENV: &str = "DBAUDIT_CONFIG";
 /// Where the log goes when `[dbaudit] log` is not set.
-pub const DEFAULT_LOG: &str = "/var/ossec/logs/active-responses.log";
+pub const DEFAULT_LOG: &str = dbaudit_paths::RESPONSE_LOG;
 pub use dbaudit_lockstate::DEFAULT_STATE_DIR;
 /// Accounts never locked, whatever the configuration says.
 const ALWAYS_PROTECTED: [&str; 5] = ["root", "mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"];

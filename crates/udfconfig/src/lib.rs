@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use dbaudit_optfile::OptionFile;
 
 /// Where the configuration is read from unless `DBAUDIT_UDF_CONFIG` says otherwise.
-pub const DEFAULT_PATH: &str = "/etc/mysql/dbaudit.cnf";
+pub const DEFAULT_PATH: &str = dbaudit_paths::UDF_CONFIG;
 /// The log when the configuration names none.
-pub const DEFAULT_LOG: &str = "/var/log/mysql/dbaudit.log";
+pub const DEFAULT_LOG: &str = dbaudit_paths::RAW_LOG;
 /// The key file when the configuration names none.
-pub const DEFAULT_KEY_FILE: &str = "/etc/mysql/dbaudit.key";
+pub const DEFAULT_KEY_FILE: &str = dbaudit_paths::KEY_FILE;
 /// The option-file group the UDF reads.
 pub const GROUP: &str = "dbaudit-udf";
 /// The keys of [`GROUP`] the UDF reads.

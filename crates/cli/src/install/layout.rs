@@ -123,7 +123,7 @@ impl Layout {
 
     /// Whether it is the standard /var/ossec.
     pub fn is_standard(&self) -> bool {
-        self.dir == Path::new("/var/ossec")
+        self.dir == Path::new(dbaudit_paths::OSSEC_DIR)
     }
 
     /// The flavor and where it keeps its rules, for the plan's first line.

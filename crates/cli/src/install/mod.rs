@@ -29,6 +29,7 @@ mod locks;
 mod manifest;
 pub mod plan;
 mod running;
+mod template;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -413,8 +414,7 @@ fn malformed(path: &Path, line: usize, what: &str) -> Failure {
     Failure::new(format!("{}:{line}: {what}; fix the file and run again (nothing was changed)", path.display()))
 }
 
-/// A file of ossec/ without its leading comment, with /var/ossec/ replaced by the OSSEC
-/// directory in use, as lines.
+/// A file of ossec/ without its leading comment, its placeholders filled for `layout`, as lines.
 fn fragment(text: &str, layout: &Layout) -> Vec<String> {
     let mut text = text.trim_start();
     if text.starts_with("<!--") {
@@ -422,17 +422,16 @@ fn fragment(text: &str, layout: &Layout) -> Vec<String> {
             text = text[end + 3..].trim_start();
         }
     }
-    let mut text = text.trim_end().to_owned();
-    if !layout.is_standard() {
-        let dir = layout.dir.display().to_string();
-        // dbaudit reads /var/ossec/etc/dbaudit.cnf unless told otherwise.
-        text = text.replace(
-            "/var/ossec/bin/dbaudit fingerprint",
-            &format!("{dir}/bin/dbaudit --defaults-file {dir}/etc/dbaudit.cnf fingerprint"),
-        );
-        text = text.replace("/var/ossec/", &format!("{dir}/"));
-    }
-    text.lines().map(str::to_owned).collect()
+    let dir = layout.dir.display().to_string();
+    // dbaudit reads /var/ossec/etc/dbaudit.cnf unless told otherwise.
+    let dbaudit = if layout.is_standard() {
+        format!("{dir}/bin/dbaudit")
+    } else {
+        format!("{dir}/bin/dbaudit --defaults-file {dir}/etc/dbaudit.cnf")
+    };
+    let filled = template::fill(text.trim_end(), &[("ossec_dir", &dir), ("dbaudit", &dbaudit)])
+        .unwrap_or_else(|e| panic!("ossec/ fragment: {e}"));
+    filled.lines().map(str::to_owned).collect()
 }
 
 /// Rules and decoder files: OSSEC's root:ossec read-only, Wazuh's wazuh:wazuh 0660.
@@ -583,16 +582,21 @@ fn plan_system_files(target: &Target<'_>, plan: &mut Plan, direction: Direction)
     }
 }
 
-/// The unit or logrotate file with this installation's paths.
+/// A systemd or logrotate file with this installation's paths in its placeholders.
 fn system_file(text: &str, target: &Target<'_>) -> String {
     let layout = &target.layout;
-    let dir = layout.dir.display().to_string();
-    text.replace("/usr/local/bin/dbaudit-normalise", &format!("{dir}/bin/dbaudit-normalise"))
-        .replace("/var/log/mysql/dbaudit.log", &target.args.log.display().to_string())
-        .replace("/etc/mysql/dbaudit.key", &target.key_file.display().to_string())
-        .replace("/etc/mysql/dbaudit.cnf", &target.args.udf_config.display().to_string())
-        .replace("/var/ossec/", &format!("{dir}/"))
-        .replace("root ossec", &format!("root {}", layout.group()))
+    let dir_of = |path: &Path| path.parent().map_or_else(|| "/".to_owned(), |d| d.display().to_string());
+    let values = [
+        ("ossec_dir", layout.dir.display().to_string()),
+        ("ossec_group", layout.group().to_owned()),
+        ("raw_log", target.args.log.display().to_string()),
+        ("raw_log_dir", dir_of(&target.args.log)),
+        ("key_file", target.key_file.display().to_string()),
+        ("key_dir", dir_of(&target.key_file)),
+        ("udf_config", target.args.udf_config.display().to_string()),
+    ];
+    let values: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    template::fill(text, &values).unwrap_or_else(|e| panic!("ossec/ system file: {e}"))
 }
 
 fn next_steps(target: &Target<'_>, direction: Direction, plan: &mut Plan) {
@@ -610,4 +614,39 @@ fn next_steps(target: &Target<'_>, direction: Direction, plan: &mut Plan) {
 
 fn output(e: std::io::Error) -> Failure {
     Failure::new(format!("cannot write to standard output: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn every_template_is_filled_whole_and_a_log_under_the_ossec_dir_stays_as_given() {
+        let cli =
+            Cli::try_parse_from(["dbaudit", "install", "--ossec-dir", "/opt/ossec", "--log", "/opt/ossec/raw/a.log"])
+                .unwrap();
+        let Command::Install(args) = &cli.command else { panic!("install") };
+        let layout = Layout { dir: "/opt/ossec".into(), flavor: layout::Flavor::Wazuh, evidence: String::new() };
+        let key_file = PathBuf::from("/etc/mysql/dbaudit.key");
+        let target =
+            Target { args, connection: &cli.connection, layout, conf_text: String::new(), key_file, manifest: None };
+        for text in [UNIT, LOGROTATE, WATCH_SERVICE, WATCH_TIMER] {
+            let filled = system_file(text, &target);
+            assert!(!filled.contains("{{") && !filled.contains("/var/ossec"), "{filled}");
+        }
+        let unit = system_file(UNIT, &target);
+        assert!(
+            unit.contains("--input /opt/ossec/raw/a.log \\")
+                && unit.contains("ReadOnlyPaths=/opt/ossec/raw /etc/mysql")
+        );
+        assert!(system_file(LOGROTATE, &target).contains("create 0640 root wazuh"));
+        for text in [LOCALFILE, FINGERPRINT, ACTIVE_RESPONSE, DECODERS] {
+            let filled = fragment(text, &target.layout).join("\n");
+            assert!(!filled.contains("{{") && !filled.contains("/var/ossec"), "{filled}");
+        }
+        let fingerprint = fragment(FINGERPRINT, &target.layout).join("\n");
+        assert!(fingerprint.contains("/opt/ossec/bin/dbaudit --defaults-file /opt/ossec/etc/dbaudit.cnf fingerprint"));
+    }
 }
