@@ -4,7 +4,7 @@
 //! for ISO-8601 lines, decoder selection and rule evaluation — just enough to run the files in
 //! `ossec/` over real normalised lines and tell which rule fires at which level.
 //!
-//! Written from `shared/ossec-and-mysql-facts.md` and ossec-hids' `os_regex/os_converter.c`,
+//! Written from docs/ARCHITECTURE.md ("Facts the design rests on") and ossec-hids' `os_regex/os_converter.c`,
 //! `analysisd/cleanevent.c`, `decoders/decoder.c`, `decode-xml.c`, `rules.c` and `rules_list.c`.
 //! It is not OSSEC: what it does not model (offsets, `if_group`, lists, most context options)
 //! it refuses with an error, so a rule file that starts using more fails the tests loudly

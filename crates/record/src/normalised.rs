@@ -16,7 +16,7 @@ use crate::view::{ClaimedView, EventView, RecordView, RowView};
 use crate::{hex, Epoch, Tamper, Timestamp};
 
 /// The longest line written, newline included: under OSSEC's 6,144-byte `OS_MAXSTR` with room
-/// for the agent's own header, as `ossec-and-mysql-facts.md` advises.
+/// for the agent's own header (docs/ARCHITECTURE.md, "Facts the design rests on").
 pub const MAX_LINE: usize = 5800;
 
 /// The longest percent-encoded value of one field before `data=`; longer ones are cut.
