@@ -327,3 +327,31 @@ fn a_misspelt_setting_of_the_udf_is_a_problem_in_status() {
     let errors = String::from_utf8_lossy(&server.error_log()).into_owned();
     assert!(errors.contains("dbaudit_udf: ") && errors.contains("logfile is not a setting"), "{errors}");
 }
+
+#[test]
+fn a_watched_table_moved_to_another_database_is_a_problem() {
+    let server = MariaDb::start();
+    server.fresh_database("acme");
+    server.fresh_database("archive");
+    sql(&server, &["CREATE TABLE acme.users (id INT PRIMARY KEY)"]);
+    Dbaudit::new(&server).args(&["watch", "acme.users"]).expect(0);
+    // MariaDB will not move a table with triggers to another database (ER_TRG_IN_WRONG_SCHEMA) ...
+    let refused = server.root().query_drop("RENAME TABLE acme.users TO archive.users").unwrap_err().to_string();
+    assert!(refused.contains("1435"), "{refused}");
+    // ... so whoever moves it drops the triggers first, and that is what status must not miss.
+    sql(
+        &server,
+        &[
+            "DROP TRIGGER acme.dbaudit_users_ai",
+            "DROP TRIGGER acme.dbaudit_users_au",
+            "DROP TRIGGER acme.dbaudit_users_ad",
+            "RENAME TABLE acme.users TO archive.users",
+        ],
+    );
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    assert!(status.stdout.contains("acme.users: in the watch list but the table does not exist"), "{}", status.stdout);
+    let fingerprint = Dbaudit::new(&server).args(&["fingerprint"]).expect(0);
+    assert!(fingerprint.stdout.contains("problem acme.users: in the watch list but the table does not exist"));
+    let healed = Dbaudit::new(&server).args(&["watch", "--all"]).expect(1);
+    assert!(healed.stdout.contains("acme.users: does not exist"), "{}", healed.stdout);
+}
