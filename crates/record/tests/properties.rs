@@ -164,6 +164,17 @@ fn sealed_log(key: &Key, rows: &[OwnedRow]) -> Vec<Vec<u8>> {
     lines
 }
 
+/// The normalised line of `row`, written as the next record of a fresh chain.
+fn normalised(row: &OwnedRow) -> String {
+    let key = Key::from_bytes([9; 32]);
+    let (mut chain, _) = started_chain(&key, 1);
+    let (mut line, _) = write_row(&mut chain, row, Timestamp(1_795_681_884_000_000));
+    line.pop();
+    let mut out = Vec::new();
+    Frame::new("dbhost").record(&mut out, &parse_view(&line).unwrap());
+    String::from_utf8(out).unwrap()
+}
+
 /// Whether the verifier objects to `lines` in any way.
 fn objects(key: &Key, lines: &[Vec<u8>]) -> bool {
     let mut verifier = Verifier::new(key.clone());
@@ -345,13 +356,7 @@ proptest! {
 
     #[test]
     fn fields_of_the_normalised_line_decode_to_what_the_record_holds(row in row()) {
-        let key = Key::from_bytes([9; 32]);
-        let (mut chain, _) = started_chain(&key, 1);
-        let (mut line, _) = write_row(&mut chain, &row, Timestamp(1_795_681_884_000_000));
-        line.pop();
-        let mut out = Vec::new();
-        Frame::new("dbhost").record(&mut out, &parse_view(&line).unwrap());
-        let text = String::from_utf8(out).unwrap();
+        let text = normalised(&row);
         let fields = LineFields::parse(text.trim_end());
         let cut = fields.raw("cut").unwrap_or("");
         if !cut.split(',').any(|c| c == "table") {
@@ -371,13 +376,7 @@ proptest! {
 
     #[test]
     fn data_on_the_normalised_line_is_the_rows_values_and_stays_printable(row in row()) {
-        let key = Key::from_bytes([9; 32]);
-        let (mut chain, _) = started_chain(&key, 1);
-        let (mut line, _) = write_row(&mut chain, &row, Timestamp(1_795_681_884_000_000));
-        line.pop();
-        let mut out = Vec::new();
-        Frame::new("dbhost").record(&mut out, &parse_view(&line).unwrap());
-        let text = String::from_utf8(out).unwrap();
+        let text = normalised(&row);
         prop_assert_eq!(text.matches('\n').count(), 1);
         prop_assert!(!text.chars().any(|c| c != '\n' && (c.is_control() || c == '\u{2028}' || c == '\u{2029}')), "{}", text);
         prop_assume!(!text.contains(" cut="));
