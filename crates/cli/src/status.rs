@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use dbaudit_record::json;
+use dbaudit_record::{json, Op};
 
 use mysql::prelude::Queryable;
 
@@ -12,7 +12,7 @@ use crate::error::{Failure, Outcome};
 use crate::schema::{our_triggers, table_exists, triggers_on, ExistingTrigger, TableSchema};
 use crate::server::Server;
 use crate::table::TableName;
-use crate::triggers::{options_of, written_for, RowEvent, Tokens, TriggerSet, WatchOptions};
+use crate::triggers::{options_of, sql_event, written_for, Tokens, TriggerSet, WatchOptions};
 use crate::udf_config::UdfConfig;
 use crate::watchlist::WatchList;
 
@@ -145,11 +145,11 @@ pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &Watch
                 continue;
             }
         };
-        for (event, state) in RowEvent::ALL.iter().zip(status.triggers) {
+        for (event, state) in Op::ALL.iter().zip(status.triggers) {
             if matches!(state, TriggerState::Differs | TriggerState::Missing) {
                 problems.push(format!(
                     "{table}: the {} trigger is {}: run `dbaudit watch --all` (or `dbaudit watch {table}`)",
-                    event.sql(),
+                    sql_event(*event),
                     state.as_str()
                 ));
             }
@@ -277,8 +277,8 @@ fn table_status(
     let schema = TableSchema::read(&mut server.conn, table)?;
     // The watch list says how the table should be watched; without it, its triggers do.
     let listed = list.get(table).map(|w| WatchOptions { secrets: w.secrets.clone(), fail_closed: w.fail_closed });
-    let states = RowEvent::ALL.map(|event| {
-        let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == event.sql()) else {
+    let states = Op::ALL.map(|event| {
+        let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == sql_event(event)) else {
             return TriggerState::Missing;
         };
         let (Some(tokens), Some(options)) = (tokens, listed.clone().or_else(|| options_of(&existing.body))) else {
@@ -375,8 +375,8 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
         string(&mut j, &t.table.db);
         j.extend_from_slice(b",\"table\":");
         string(&mut j, &t.table.table);
-        for (event, state) in RowEvent::ALL.iter().zip(t.triggers) {
-            j.extend_from_slice(format!(",\"{}\":\"{}\"", event.op(), state.as_str()).as_bytes());
+        for (event, state) in Op::ALL.iter().zip(t.triggers) {
+            j.extend_from_slice(format!(",\"{}\":\"{}\"", event.as_str(), state.as_str()).as_bytes());
         }
         j.extend_from_slice(format!(",\"other_triggers\":{}}}", t.other_triggers).as_bytes());
     }

@@ -9,7 +9,7 @@ use crate::error::Failure;
 use crate::schema::{triggers_in, triggers_on, RowKey, TableSchema};
 use crate::server::Flavour;
 use crate::table::TableName;
-use crate::triggers::{options_of, Tokens, Trigger, TriggerSet, WatchOptions};
+use crate::triggers::{options_of, sql_event, Tokens, Trigger, TriggerSet, WatchOptions};
 
 /// What `watch` asks for, beyond the tables.
 #[derive(Clone, Debug, Default)]
@@ -90,7 +90,7 @@ impl WatchPlan {
                     e.name, e.db, e.table
                 )))
                 }
-                Some(e) if e.body == trigger.body && e.timing == "AFTER" && e.event == trigger.event.sql() => {}
+                Some(e) if e.body == trigger.body && e.timing == "AFTER" && e.event == sql_event(trigger.event) => {}
                 Some(_) => replaces.push(trigger),
             }
         }
@@ -198,12 +198,12 @@ pub fn unwatch_table(conn: &mut impl Queryable, table: &TableName) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triggers::RowEvent;
+    use dbaudit_record::Op;
 
     #[test]
     fn mysql_replaces_under_a_write_lock_and_mariadb_in_one_statement() {
         let table = TableName::new("acme", "users");
-        let trigger = Trigger { name: "dbaudit_users_au".into(), event: RowEvent::Update, body: "SET @x = 1".into() };
+        let trigger = Trigger { name: "dbaudit_users_au".into(), event: Op::Update, body: "SET @x = 1".into() };
         let mariadb = statements(Flavour::MariaDb, &table, &[], &[&trigger], &["dbaudit_old_au"]);
         assert_eq!(mariadb.len(), 2);
         assert!(mariadb[0].starts_with("CREATE OR REPLACE TRIGGER"));

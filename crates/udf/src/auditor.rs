@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dbaudit_record::protocol;
 use dbaudit_record::{json, Chain, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
 use crate::call::{self, Arg, Call};
@@ -292,7 +293,8 @@ impl Auditor {
 
 /// Whether the call carries the token of the table it names, in a generation the UDF accepts.
 fn token_ok(args: &[Arg], ready: &Ready) -> bool {
-    let (Some(db), Some(table)) = (args.get(1).and_then(|a| a.value), args.get(2).and_then(|a| a.value)) else {
+    let at = |i: usize| args.get(i).and_then(|a| a.value);
+    let (Some(db), Some(table)) = (at(protocol::DB), at(protocol::TABLE)) else {
         return false;
     };
     ready.generations.iter().any(|&g| call::token_matches(args, &ready.chain.key().trigger_token_hex(g, db, table)))
