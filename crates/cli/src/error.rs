@@ -47,6 +47,12 @@ impl From<dbaudit_connect::ConnectError> for Failure {
     }
 }
 
+impl From<dbaudit_triggers::Error> for Failure {
+    fn from(e: dbaudit_triggers::Error) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
 /// Exit code: success, or nothing wrong found.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: the check ran and found something wrong.

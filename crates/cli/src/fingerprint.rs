@@ -7,10 +7,10 @@
 use std::io::Write;
 
 use dbaudit_connect::{quote_str, Account};
+use dbaudit_triggers::{our_triggers, triggers_on, watched_tables, TableSchema};
 use mysql::prelude::Queryable;
 
 use crate::error::{Failure, Outcome};
-use crate::schema::{our_triggers, triggers_on, watched_tables, TableSchema};
 use crate::server::Server;
 use crate::status::{anonymous_accounts, watch_list_problems};
 use crate::watchlist::WatchList;

@@ -1,19 +1,11 @@
 //! The connected server: which flavour it is, and whether the UDF is loaded in it.
 
 use dbaudit_connect::{connect, ClientOptions, Settings};
+use dbaudit_triggers::Flavour;
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
 use crate::error::Failure;
-
-/// MariaDB or MySQL: they differ in how a trigger can be replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// MariaDB: `CREATE OR REPLACE TRIGGER`.
-    MariaDb,
-    /// MySQL: no `OR REPLACE`; replacing is `DROP` + `CREATE` under `LOCK TABLES … WRITE`.
-    MySql,
-}
 
 /// A connection with what dbaudit needs to know about the server.
 pub struct Server {
@@ -40,7 +32,7 @@ impl Server {
             .unwrap_or_default();
         let response_state =
             settings.get("dbaudit", "state_dir").unwrap_or(dbaudit_lockstate::DEFAULT_STATE_DIR).into();
-        Ok(Server { conn, flavour: flavour_of(&version), target, response_state })
+        Ok(Server { conn, flavour: Flavour::of_version(&version), target, response_state })
     }
 
     /// Wraps an open connection (the tests' own), finding the flavour.
@@ -51,7 +43,7 @@ impl Server {
             .unwrap_or_default();
         Ok(Server {
             conn,
-            flavour: flavour_of(&version),
+            flavour: Flavour::of_version(&version),
             target: "the server".into(),
             response_state: dbaudit_lockstate::DEFAULT_STATE_DIR.into(),
         })
@@ -94,13 +86,5 @@ impl Server {
                 self.target
             )))
         }
-    }
-}
-
-fn flavour_of(version: &str) -> Flavour {
-    if version.contains("MariaDB") {
-        Flavour::MariaDb
-    } else {
-        Flavour::MySql
     }
 }

@@ -8,11 +8,13 @@ use dbaudit_record::{json, Op};
 
 use mysql::prelude::Queryable;
 
+use dbaudit_triggers::{
+    options_of, our_triggers, sql_event, table_exists, triggers_on, written_for, ExistingTrigger, TableName,
+    TableSchema, Tokens, TriggerSet, WatchOptions,
+};
+
 use crate::error::{Failure, Outcome};
-use crate::schema::{our_triggers, table_exists, triggers_on, ExistingTrigger, TableSchema};
 use crate::server::Server;
-use crate::table::TableName;
-use crate::triggers::{options_of, sql_event, written_for, Tokens, TriggerSet, WatchOptions};
 use crate::udf_config::UdfConfig;
 use crate::watchlist::WatchList;
 

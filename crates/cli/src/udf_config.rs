@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use dbaudit_triggers::Tokens;
 pub use dbaudit_udfconfig::{UdfConfig, DEFAULT_KEY_FILE};
 
 use crate::error::Failure;
-use crate::triggers::Tokens;
 
 /// The key file to use: `--key-file`, else the one the UDF is configured with, else the default.
 pub fn key_file(flag: Option<&Path>) -> PathBuf {

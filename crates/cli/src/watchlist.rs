@@ -12,10 +12,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use dbaudit_triggers::TableName;
 use serde_json::{json, Value};
 
 use crate::error::Failure;
-use crate::table::TableName;
 
 /// Where the watch list lives when neither `--watch-list` nor `--defaults-file` says.
 pub const DEFAULT_PATH: &str = "/var/ossec/etc/dbaudit-watch.json";

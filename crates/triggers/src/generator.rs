@@ -1,6 +1,6 @@
 //! The three AFTER triggers that send a table's row changes to `dbaudit_log`: the one
-//! generator in the codebase. `dbaudit watch` installs its output, `dbaudit status`
-//! compares the server's triggers with it, and the end-to-end tests use it.
+//! generator in the codebase. [`crate::watch_table`] installs its output, `dbaudit status`
+//! compares the server's triggers with it.
 //!
 //! The call follows [`dbaudit_record::protocol`], which the UDF reads: the fixed arguments
 //! with `USER()` and `CONNECTION_ID()`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>`
@@ -227,7 +227,7 @@ fn drift_handler(drift: &str, fail_closed: bool) -> String {
 /// `dbaudit_<table><suffix>`. Trigger names of one schema must differ case-insensitively, so
 /// a table name with capitals (`Users` beside `users`) gets a hash of its exact spelling; so
 /// does one too long for 64 characters, cut to fit.
-pub fn trigger_name(table: &str, event: Op) -> String {
+fn trigger_name(table: &str, event: Op) -> String {
     let name = format!("dbaudit_{table}{}", suffix(event));
     if name.chars().count() <= MAX_IDENTIFIER && table.to_lowercase() == table {
         return name;
