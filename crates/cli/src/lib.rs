@@ -5,15 +5,18 @@
 //! generating its triggers, putting them in place) are crates/triggers'. It does not write
 //! records (crates/udf does) nor follow the log (dbaudit-normalise does).
 
-pub mod cli;
-pub mod error;
-pub mod fingerprint;
-pub mod install;
-pub mod server;
-pub mod status;
-pub mod udf_config;
-pub mod verify;
-pub mod watchlist;
+mod cli;
+mod error;
+mod fingerprint;
+// install/ is being rewritten elsewhere at the same time and is left as it is here: its
+// items still say `pub` where `pub(crate)` is meant. Drop this allow once they do not.
+#[allow(unreachable_pub)]
+mod install;
+mod server;
+mod status;
+mod udf_config;
+mod verify;
+mod watchlist;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -20,7 +20,7 @@ use crate::watchlist::WatchList;
 
 /// The state of one of a table's three triggers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerState {
+pub(crate) enum TriggerState {
     /// Present, and exactly what `watch` generates now.
     Unaltered,
     /// Present, but not what `watch` generates now: edited, or the table changed since.
@@ -33,7 +33,7 @@ pub enum TriggerState {
 
 impl TriggerState {
     /// The word shown for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TriggerState::Unaltered => "ok",
             TriggerState::Differs => "altered",
@@ -45,7 +45,7 @@ impl TriggerState {
 
 /// One watched table.
 #[derive(Clone, Debug)]
-pub struct TableStatus {
+pub(crate) struct TableStatus {
     /// The table.
     pub table: TableName,
     /// Its INSERT, UPDATE and DELETE triggers.
@@ -56,7 +56,7 @@ pub struct TableStatus {
 
 /// The last record of the log.
 #[derive(Clone, Debug)]
-pub struct LastRecord {
+pub(crate) struct LastRecord {
     /// Its epoch and seq, as `epoch/seq`.
     pub epoch: String,
     /// Its seq.
@@ -67,7 +67,7 @@ pub struct LastRecord {
 
 /// Everything `status` reports.
 #[derive(Clone, Debug)]
-pub struct Status {
+pub(crate) struct Status {
     /// `dbaudit_version()`, None when the UDF is not loaded.
     pub udf_version: Option<String>,
     /// The UDF's log setting.
@@ -85,7 +85,11 @@ pub struct Status {
 }
 
 /// Gathers the status, holding the server to the watch list `list`.
-pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &WatchList) -> Result<Status, Failure> {
+pub(crate) fn gather(
+    server: &mut Server,
+    tokens: Result<Tokens, Failure>,
+    list: &WatchList,
+) -> Result<Status, Failure> {
     let mut problems = Vec::new();
     let udf_version = server.udf_version()?;
     let health = if udf_version.is_some() { server.udf_health()? } else { None };
@@ -173,7 +177,7 @@ pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &Watch
 
 /// One line per anonymous account (`''@host`): anyone who connects matching its host logs in
 /// as it, and `USER()`, which records carry, then holds whatever name the client gave.
-pub fn anonymous_accounts(conn: &mut impl Queryable) -> Vec<String> {
+pub(crate) fn anonymous_accounts(conn: &mut impl Queryable) -> Vec<String> {
     match conn.query::<String, _>("SELECT Host FROM mysql.user WHERE User = '' ORDER BY Host") {
         Ok(hosts) => hosts
             .into_iter()
@@ -206,7 +210,7 @@ fn health_problem(health: &str) -> Option<String> {
 /// Where the server and the watch list disagree, one line each: a table renamed, dropped,
 /// dropped and re-created, a secret column gone, triggers on a table the list does not name.
 /// `ours` is every trigger of ours on the server. `status` and `fingerprint` both show these.
-pub fn watch_list_problems(
+pub(crate) fn watch_list_problems(
     conn: &mut impl Queryable,
     list: &WatchList,
     ours: &[ExistingTrigger],
@@ -308,7 +312,7 @@ fn last_record(path: &Path) -> std::io::Result<Option<LastRecord>> {
 }
 
 /// Prints the status as a table for people.
-pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+pub(crate) fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
     let udf = status
         .udf_version
         .as_deref()
@@ -340,7 +344,7 @@ pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> 
 }
 
 /// Prints the status as one JSON object.
-pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+pub(crate) fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
     let mut j = Vec::new();
     let string = |j: &mut Vec<u8>, s: &str| json::write_str(j, s);
     j.extend_from_slice(b"{\"udf_version\":");
@@ -394,7 +398,7 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
 }
 
 /// Runs `dbaudit status`.
-pub fn run(
+pub(crate) fn run(
     out: &mut dyn Write,
     server: &mut Server,
     tokens: Result<Tokens, Failure>,
