@@ -14,11 +14,8 @@
 
 use std::time::Duration;
 
-use dbaudit_cli::server::Flavour;
-use dbaudit_cli::table::TableName;
-use dbaudit_cli::triggers::Trigger;
-use dbaudit_cli::watch::{watch_table, WatchRequest};
 use dbaudit_tests::{sql_quote_str, MariaDb};
+use dbaudit_triggers::{watch_table, Flavour, TableName, Trigger, WatchRequest};
 use mysql::prelude::Queryable;
 use mysql::Conn;
 

@@ -10,9 +10,8 @@ use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dbaudit_cli::table::TableName;
-use dbaudit_cli::triggers::Tokens;
 use dbaudit_record::Key;
+use dbaudit_triggers::{TableName, Tokens};
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder};
 

@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use dbaudit_cli::server::Flavour;
-use dbaudit_cli::table::TableName;
-use dbaudit_cli::watch::{watch_table, WatchRequest};
 use dbaudit_tests::{MariaDb, Options};
+use dbaudit_triggers::{watch_table, Flavour, TableName, WatchRequest};
 use mysql::prelude::Queryable;
 
 fn acme_users(server: &MariaDb) {

@@ -4,11 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use dbaudit_cli::server::Flavour;
-use dbaudit_cli::table::TableName;
-use dbaudit_cli::watch::{watch_table, WatchRequest};
 use dbaudit_record::{Column, Event, Key, Record, Row, Value, Verifier};
 use dbaudit_tests::{sql_quote_str as string, MariaDb, Options};
+use dbaudit_triggers::{watch_table, Flavour, TableName, WatchRequest};
 use mysql::prelude::Queryable;
 
 /// Watches `db.table` with `dbaudit watch`'s own generator, fail-open or fail-closed.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::install::layout::{FlavorArg, Role};
+pub(crate) use crate::install::layout::{FlavorArg, Role};
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -27,7 +27,7 @@ else /etc/mysql/dbaudit.key.";
 /// dbaudit: audit row changes in MySQL/MariaDB tables for OSSEC and Wazuh.
 #[derive(Debug, Parser)]
 #[command(name = "dbaudit", version, after_help = EXIT_STATUS)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// How to reach the server and where the key is.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -38,7 +38,7 @@ pub struct Cli {
 
 /// Options shared by every subcommand, spelt as MySQL's own tools spell them.
 #[derive(Debug, Args)]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// Option file to read ([client] for the connection).
     #[arg(long, global = true, value_name = "FILE")]
     pub defaults_file: Option<PathBuf>,
@@ -69,7 +69,7 @@ pub struct ConnectionArgs {
 
 /// The subcommands. (`demo` is to come: issue 6.)
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Install the kit into an OSSEC/Wazuh directory and the database server (idempotent).
     Install(InstallArgs),
     /// Take out everything install added (logs and the key stay).
@@ -97,7 +97,7 @@ ossec.conf gets marked blocks (<!-- dbaudit begin --> ... <!-- dbaudit end -->),
 Every file written whole is listed with its BLAKE3 in etc/dbaudit.manifest, for uninstall.
 The directory of the UDF's log is created when missing (mysqld cannot): 0750, owner mysql.
 Ownership (root:ossec, root:wazuh, root:mysql) is set only as root and when the group exists.")]
-pub struct InstallArgs {
+pub(crate) struct InstallArgs {
     /// The OSSEC or Wazuh directory (usually /var/ossec).
     #[arg(long, value_name = "DIR")]
     pub ossec_dir: PathBuf,
@@ -142,7 +142,7 @@ Files install wrote are listed with their BLAKE3 in etc/dbaudit.manifest; a file
 since (etc/dbaudit.cnf, edited to set action = lock) is kept, and said so. Logs, the key, the
 log's directory and ossec.conf's backup when it differs from the restored ossec.conf stay.
 Everything is checked before anything changes; refusals exit 2 and change nothing.")]
-pub struct UninstallArgs {
+pub(crate) struct UninstallArgs {
     /// Where and what install installed: give the options install was given.
     #[command(flatten)]
     pub install: InstallArgs,
@@ -163,7 +163,7 @@ watched table, `dbaudit watch --all` brings every table's triggers back in line 
 it every minute when installed): it follows a renamed table, and refuses a table whose secret
 column is gone until it is named again (--secret NEW) or released (--release-secret OLD).
 Exit status of --all: 0 all in line, 1 some table could not be healed (each said on a line).")]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Tables to watch, as DB.TABLE.
     #[arg(required_unless_present_any = ["all", "rotate_token"], conflicts_with_all = ["all", "rotate_token"], value_name = "DB.TABLE")]
     pub tables: Vec<String>,
@@ -197,7 +197,7 @@ pub struct WatchArgs {
 
 /// `dbaudit unwatch`.
 #[derive(Debug, Args)]
-pub struct UnwatchArgs {
+pub(crate) struct UnwatchArgs {
     /// Tables to stop watching, as DB.TABLE.
     #[arg(required = true, value_name = "DB.TABLE")]
     pub tables: Vec<String>,
@@ -205,7 +205,7 @@ pub struct UnwatchArgs {
 
 /// `dbaudit status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -218,7 +218,7 @@ Give rotated files first, oldest first: dbaudit verify dbaudit.log.2 dbaudit.log
 A log that begins mid-epoch (its start is in a file not given) gets a warning, not a finding.
 Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.
 Logs that hold no record at all are not clean: nothing was verified, exit 2.")]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Raw logs written by the UDF, in order.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// How a command ended, when it ran to the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done, or nothing wrong found: exit 0.
     Clean,
     /// It ran, and found something wrong (tampering, an altered trigger): exit 1.
@@ -13,7 +13,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// [`Outcome::Findings`] when `found`, else [`Outcome::Clean`].
-    pub fn findings_if(found: bool) -> Outcome {
+    pub(crate) fn findings_if(found: bool) -> Outcome {
         if found {
             Outcome::Findings
         } else {
@@ -24,11 +24,11 @@ impl Outcome {
 
 /// Why a command could not do its job: one line naming what failed and the fix. Exit 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure(String);
+pub(crate) struct Failure(String);
 
 impl Failure {
     /// A failure described by `message`.
-    pub fn new(message: impl Into<String>) -> Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
         Failure(message.into())
     }
 }
@@ -47,15 +47,21 @@ impl From<dbaudit_connect::ConnectError> for Failure {
     }
 }
 
+impl From<dbaudit_triggers::Error> for Failure {
+    fn from(e: dbaudit_triggers::Error) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
 /// Exit code: success, or nothing wrong found.
-pub const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_OK: i32 = 0;
 /// Exit code: the check ran and found something wrong.
-pub const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
 /// Exit code: the command could not run (usage, configuration, key, connection, input).
-pub const EXIT_FAILURE: i32 = 2;
+pub(crate) const EXIT_FAILURE: i32 = 2;
 
 /// The exit code for a command's result.
-pub fn exit_code(result: &Result<Outcome, Failure>) -> i32 {
+pub(crate) fn exit_code(result: &Result<Outcome, Failure>) -> i32 {
     match result {
         Ok(Outcome::Clean) => EXIT_OK,
         Ok(Outcome::Findings) => EXIT_FINDINGS,

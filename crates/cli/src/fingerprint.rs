@@ -7,18 +7,18 @@
 use std::io::Write;
 
 use dbaudit_connect::{quote_str, Account};
+use dbaudit_triggers::{our_triggers, triggers_on, watched_tables, TableSchema};
 use mysql::prelude::Queryable;
 
 use crate::error::{Failure, Outcome};
-use crate::schema::{our_triggers, triggers_on, watched_tables, TableSchema};
 use crate::server::Server;
 use crate::status::{anonymous_accounts, watch_list_problems};
 use crate::watchlist::WatchList;
 
 /// The longest line, in bytes, before its `;` and newline.
-pub const MAX_LINE: usize = 198;
+pub(crate) const MAX_LINE: usize = 198;
 /// The longest output, in bytes.
-pub const MAX_TOTAL: usize = 4_999;
+pub(crate) const MAX_TOTAL: usize = 4_999;
 
 /// 16 hex characters of BLAKE3 over `parts`, each ended by a NUL so that no two lists
 /// of parts hash alike.
@@ -78,7 +78,7 @@ fn assemble(mut sections: Vec<Section>) -> Vec<String> {
 /// Gathers the fingerprint's lines, holding the server to the watch list `list`. Accounts in
 /// `held` (those dbaudit-respond holds locked) are shown as if unlocked: the response's own
 /// lock is not a change to the audit setup, and must not raise rule 100029.
-pub fn gather(conn: &mut impl Queryable, list: &WatchList, held: &[Account]) -> Result<Vec<String>, Failure> {
+pub(crate) fn gather(conn: &mut impl Queryable, list: &WatchList, held: &[Account]) -> Result<Vec<String>, Failure> {
     let sql = |what: &str| {
         let what = what.to_owned();
         move |e: mysql::Error| Failure::new(format!("fingerprint: cannot read {what}: {e}"))
@@ -200,7 +200,7 @@ pub fn gather(conn: &mut impl Queryable, list: &WatchList, held: &[Account]) -> 
 
 /// Runs `dbaudit fingerprint`; each line ends in `;` so that items stay apart when OSSEC's
 /// `full_command` joins the output into one line.
-pub fn run(out: &mut dyn Write, server: &mut Server, list: &WatchList) -> Result<Outcome, Failure> {
+pub(crate) fn run(out: &mut dyn Write, server: &mut Server, list: &WatchList) -> Result<Outcome, Failure> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let held = dbaudit_lockstate::held_accounts(&server.response_state, deadline).map_err(|e| {
         Failure::new(format!(

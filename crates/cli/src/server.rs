@@ -1,22 +1,14 @@
 //! The connected server: which flavour it is, and whether the UDF is loaded in it.
 
 use dbaudit_connect::{connect, ClientOptions, Settings};
+use dbaudit_triggers::Flavour;
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
 use crate::error::Failure;
 
-/// MariaDB or MySQL: they differ in how a trigger can be replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// MariaDB: `CREATE OR REPLACE TRIGGER`.
-    MariaDb,
-    /// MySQL: no `OR REPLACE`; replacing is `DROP` + `CREATE` under `LOCK TABLES … WRITE`.
-    MySql,
-}
-
 /// A connection with what dbaudit needs to know about the server.
-pub struct Server {
+pub(crate) struct Server {
     /// The connection.
     pub conn: Conn,
     /// Which server it is.
@@ -30,7 +22,7 @@ pub struct Server {
 
 impl Server {
     /// Connects as the option file and flags say.
-    pub fn connect(defaults_file: Option<&std::path::Path>, flags: &ClientOptions) -> Result<Server, Failure> {
+    pub(crate) fn connect(defaults_file: Option<&std::path::Path>, flags: &ClientOptions) -> Result<Server, Failure> {
         let settings = Settings::load(defaults_file, flags)?;
         let mut conn = connect(&settings)?;
         let target = settings.target();
@@ -40,25 +32,25 @@ impl Server {
             .unwrap_or_default();
         let response_state =
             settings.get("dbaudit", "state_dir").unwrap_or(dbaudit_lockstate::DEFAULT_STATE_DIR).into();
-        Ok(Server { conn, flavour: flavour_of(&version), target, response_state })
+        Ok(Server { conn, flavour: Flavour::of_version(&version), target, response_state })
     }
 
     /// Wraps an open connection (the tests' own), finding the flavour.
-    pub fn from_conn(mut conn: Conn) -> Result<Server, Failure> {
+    pub(crate) fn from_conn(mut conn: Conn) -> Result<Server, Failure> {
         let version: String = conn
             .query_first("SELECT @@version")
             .map_err(|e| Failure::new(format!("cannot query the server: {e}")))?
             .unwrap_or_default();
         Ok(Server {
             conn,
-            flavour: flavour_of(&version),
+            flavour: Flavour::of_version(&version),
             target: "the server".into(),
             response_state: dbaudit_lockstate::DEFAULT_STATE_DIR.into(),
         })
     }
 
     /// What `dbaudit_version()` says, or None when the function does not exist.
-    pub fn udf_version(&mut self) -> Result<Option<String>, Failure> {
+    pub(crate) fn udf_version(&mut self) -> Result<Option<String>, Failure> {
         match self.conn.query_first::<Option<String>, _>("SELECT dbaudit_version()") {
             Ok(version) => Ok(version.flatten()),
             // ER_SP_DOES_NOT_EXIST: "FUNCTION dbaudit_version does not exist".
@@ -69,7 +61,7 @@ impl Server {
 
     /// What `dbaudit_health()` says (one JSON object), or None when the function does not
     /// exist (a build before it, or an install that did not create it).
-    pub fn udf_health(&mut self) -> Result<Option<String>, Failure> {
+    pub(crate) fn udf_health(&mut self) -> Result<Option<String>, Failure> {
         match self.conn.query_first::<Option<String>, _>("SELECT dbaudit_health()") {
             Ok(health) => Ok(health.flatten()),
             Err(mysql::Error::MySqlError(e)) if e.code == 1305 => Ok(None),
@@ -79,7 +71,7 @@ impl Server {
 
     /// Fails unless `dbaudit_log` exists: a trigger calling a missing function would
     /// make every write to its table fail.
-    pub fn require_udf(&mut self) -> Result<(), Failure> {
+    pub(crate) fn require_udf(&mut self) -> Result<(), Failure> {
         let loaded = match self.conn.query_first::<u64, _>("SELECT COUNT(*) FROM mysql.func WHERE name = 'dbaudit_log'")
         {
             Ok(count) => count.unwrap_or(0) > 0,
@@ -94,13 +86,5 @@ impl Server {
                 self.target
             )))
         }
-    }
-}
-
-fn flavour_of(version: &str) -> Flavour {
-    if version.contains("MariaDB") {
-        Flavour::MariaDb
-    } else {
-        Flavour::MySql
     }
 }

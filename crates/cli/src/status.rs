@@ -4,21 +4,23 @@
 use std::io::Write;
 use std::path::Path;
 
-use dbaudit_record::json;
+use dbaudit_record::{json, Op};
 
 use mysql::prelude::Queryable;
 
+use dbaudit_triggers::{
+    options_of, our_triggers, sql_event, table_exists, triggers_on, written_for, ExistingTrigger, TableName,
+    TableSchema, Tokens, TriggerSet, WatchOptions,
+};
+
 use crate::error::{Failure, Outcome};
-use crate::schema::{our_triggers, table_exists, triggers_on, ExistingTrigger, TableSchema};
 use crate::server::Server;
-use crate::table::TableName;
-use crate::triggers::{options_of, written_for, RowEvent, Tokens, TriggerSet, WatchOptions};
 use crate::udf_config::UdfConfig;
 use crate::watchlist::WatchList;
 
 /// The state of one of a table's three triggers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerState {
+pub(crate) enum TriggerState {
     /// Present, and exactly what `watch` generates now.
     Unaltered,
     /// Present, but not what `watch` generates now: edited, or the table changed since.
@@ -31,7 +33,7 @@ pub enum TriggerState {
 
 impl TriggerState {
     /// The word shown for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TriggerState::Unaltered => "ok",
             TriggerState::Differs => "altered",
@@ -43,7 +45,7 @@ impl TriggerState {
 
 /// One watched table.
 #[derive(Clone, Debug)]
-pub struct TableStatus {
+pub(crate) struct TableStatus {
     /// The table.
     pub table: TableName,
     /// Its INSERT, UPDATE and DELETE triggers.
@@ -54,7 +56,7 @@ pub struct TableStatus {
 
 /// The last record of the log.
 #[derive(Clone, Debug)]
-pub struct LastRecord {
+pub(crate) struct LastRecord {
     /// Its epoch and seq, as `epoch/seq`.
     pub epoch: String,
     /// Its seq.
@@ -65,7 +67,7 @@ pub struct LastRecord {
 
 /// Everything `status` reports.
 #[derive(Clone, Debug)]
-pub struct Status {
+pub(crate) struct Status {
     /// `dbaudit_version()`, None when the UDF is not loaded.
     pub udf_version: Option<String>,
     /// The UDF's log setting.
@@ -83,7 +85,11 @@ pub struct Status {
 }
 
 /// Gathers the status, holding the server to the watch list `list`.
-pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &WatchList) -> Result<Status, Failure> {
+pub(crate) fn gather(
+    server: &mut Server,
+    tokens: Result<Tokens, Failure>,
+    list: &WatchList,
+) -> Result<Status, Failure> {
     let mut problems = Vec::new();
     let udf_version = server.udf_version()?;
     let health = if udf_version.is_some() { server.udf_health()? } else { None };
@@ -145,11 +151,11 @@ pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &Watch
                 continue;
             }
         };
-        for (event, state) in RowEvent::ALL.iter().zip(status.triggers) {
+        for (event, state) in Op::ALL.iter().zip(status.triggers) {
             if matches!(state, TriggerState::Differs | TriggerState::Missing) {
                 problems.push(format!(
                     "{table}: the {} trigger is {}: run `dbaudit watch --all` (or `dbaudit watch {table}`)",
-                    event.sql(),
+                    sql_event(*event),
                     state.as_str()
                 ));
             }
@@ -171,7 +177,7 @@ pub fn gather(server: &mut Server, tokens: Result<Tokens, Failure>, list: &Watch
 
 /// One line per anonymous account (`''@host`): anyone who connects matching its host logs in
 /// as it, and `USER()`, which records carry, then holds whatever name the client gave.
-pub fn anonymous_accounts(conn: &mut impl Queryable) -> Vec<String> {
+pub(crate) fn anonymous_accounts(conn: &mut impl Queryable) -> Vec<String> {
     match conn.query::<String, _>("SELECT Host FROM mysql.user WHERE User = '' ORDER BY Host") {
         Ok(hosts) => hosts
             .into_iter()
@@ -204,7 +210,7 @@ fn health_problem(health: &str) -> Option<String> {
 /// Where the server and the watch list disagree, one line each: a table renamed, dropped,
 /// dropped and re-created, a secret column gone, triggers on a table the list does not name.
 /// `ours` is every trigger of ours on the server. `status` and `fingerprint` both show these.
-pub fn watch_list_problems(
+pub(crate) fn watch_list_problems(
     conn: &mut impl Queryable,
     list: &WatchList,
     ours: &[ExistingTrigger],
@@ -277,8 +283,8 @@ fn table_status(
     let schema = TableSchema::read(&mut server.conn, table)?;
     // The watch list says how the table should be watched; without it, its triggers do.
     let listed = list.get(table).map(|w| WatchOptions { secrets: w.secrets.clone(), fail_closed: w.fail_closed });
-    let states = RowEvent::ALL.map(|event| {
-        let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == event.sql()) else {
+    let states = Op::ALL.map(|event| {
+        let Some(existing) = triggers.iter().find(|t| t.is_ours() && t.event == sql_event(event)) else {
             return TriggerState::Missing;
         };
         let (Some(tokens), Some(options)) = (tokens, listed.clone().or_else(|| options_of(&existing.body))) else {
@@ -306,7 +312,7 @@ fn last_record(path: &Path) -> std::io::Result<Option<LastRecord>> {
 }
 
 /// Prints the status as a table for people.
-pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+pub(crate) fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
     let udf = status
         .udf_version
         .as_deref()
@@ -338,7 +344,7 @@ pub fn print_human(out: &mut dyn Write, status: &Status) -> std::io::Result<()> 
 }
 
 /// Prints the status as one JSON object.
-pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
+pub(crate) fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
     let mut j = Vec::new();
     let string = |j: &mut Vec<u8>, s: &str| json::write_str(j, s);
     j.extend_from_slice(b"{\"udf_version\":");
@@ -375,8 +381,8 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
         string(&mut j, &t.table.db);
         j.extend_from_slice(b",\"table\":");
         string(&mut j, &t.table.table);
-        for (event, state) in RowEvent::ALL.iter().zip(t.triggers) {
-            j.extend_from_slice(format!(",\"{}\":\"{}\"", event.op(), state.as_str()).as_bytes());
+        for (event, state) in Op::ALL.iter().zip(t.triggers) {
+            j.extend_from_slice(format!(",\"{}\":\"{}\"", event.as_str(), state.as_str()).as_bytes());
         }
         j.extend_from_slice(format!(",\"other_triggers\":{}}}", t.other_triggers).as_bytes());
     }
@@ -392,7 +398,7 @@ pub fn print_json(out: &mut dyn Write, status: &Status) -> std::io::Result<()> {
 }
 
 /// Runs `dbaudit status`.
-pub fn run(
+pub(crate) fn run(
     out: &mut dyn Write,
     server: &mut Server,
     tokens: Result<Tokens, Failure>,

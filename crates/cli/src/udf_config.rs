@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-pub use dbaudit_udfconfig::{UdfConfig, DEFAULT_KEY_FILE};
+use dbaudit_triggers::Tokens;
+pub(crate) use dbaudit_udfconfig::{UdfConfig, DEFAULT_KEY_FILE};
 
 use crate::error::Failure;
-use crate::triggers::Tokens;
 
 /// The key file to use: `--key-file`, else the one the UDF is configured with, else the default.
-pub fn key_file(flag: Option<&Path>) -> PathBuf {
+pub(crate) fn key_file(flag: Option<&Path>) -> PathBuf {
     if let Some(path) = flag {
         return path.to_owned();
     }
@@ -17,7 +17,7 @@ pub fn key_file(flag: Option<&Path>) -> PathBuf {
 }
 
 /// Reads the key; the error names the file and the fix.
-pub fn read_key(flag: Option<&Path>) -> Result<dbaudit_record::Key, Failure> {
+pub(crate) fn read_key(flag: Option<&Path>) -> Result<dbaudit_record::Key, Failure> {
     let path = key_file(flag);
     dbaudit_record::Key::read_file(&path)
         .map_err(|e| Failure::new(format!("{e}; name the key with --key-file, or run `dbaudit install` to make one")))
@@ -25,7 +25,7 @@ pub fn read_key(flag: Option<&Path>) -> Result<dbaudit_record::Key, Failure> {
 
 /// The tokens new triggers get: from the key (as [`read_key`] finds it) and the token
 /// generation of the UDF's configuration (the next one while a rotation is under way).
-pub fn tokens(flag: Option<&Path>) -> Result<Tokens, Failure> {
+pub(crate) fn tokens(flag: Option<&Path>) -> Result<Tokens, Failure> {
     let key = read_key(flag)?;
     let path = UdfConfig::path();
     let config = UdfConfig::read(&path).map_err(|e| Failure::new(format!("the UDF configuration: {e}")))?;
@@ -36,7 +36,7 @@ pub fn tokens(flag: Option<&Path>) -> Result<Tokens, Failure> {
 /// `token_generation` and `token_generation_next` lines of `[dbaudit-udf]` are replaced and
 /// everything else is kept. The file is replaced whole (temporary file, rename), keeping its
 /// mode and owner, so the UDF never reads half of it.
-pub fn set_token_generations(path: &Path, current: u32, next: Option<u32>) -> Result<(), Failure> {
+pub(crate) fn set_token_generations(path: &Path, current: u32, next: Option<u32>) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
     let fail = |what: &str, e: std::io::Error| {
         Failure::new(format!("cannot {what} the UDF configuration {}: {e}", path.display()))

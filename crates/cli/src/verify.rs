@@ -12,7 +12,7 @@ use crate::error::{Failure, Outcome};
 
 /// What verifying the input found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     /// Records read.
     pub records: u64,
     /// Epochs seen.
@@ -35,12 +35,12 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Whether anything is wrong.
-    pub fn tampered(&self) -> bool {
+    pub(crate) fn tampered(&self) -> bool {
         !self.findings.is_empty()
     }
 
     /// The one-line summary.
-    pub fn summary(&self, files: usize) -> String {
+    pub(crate) fn summary(&self, files: usize) -> String {
         format!(
             "{} records in {files} file{}: {} epochs, {} gaps, {} bad macs, {} out of order, {} forged calls, \
              {} unreadable lines, {} warnings: {}",
@@ -60,7 +60,7 @@ impl VerifyReport {
 
 /// Verifies `logs` in the order given (rotated files first) as one stream. Input without
 /// a single record is a failure, not a clean result: nothing could be checked.
-pub fn verify_logs(key: Key, logs: &[PathBuf]) -> Result<VerifyReport, Failure> {
+pub(crate) fn verify_logs(key: Key, logs: &[PathBuf]) -> Result<VerifyReport, Failure> {
     let mut verifier = Verifier::new(key);
     let mut report = VerifyReport::default();
     let mut epochs = Vec::new();
@@ -193,7 +193,7 @@ fn shown_value(value: &Value) -> String {
 }
 
 /// Runs `dbaudit verify`: findings and warnings, then the summary.
-pub fn run(out: &mut dyn Write, key: Key, logs: &[PathBuf]) -> Result<Outcome, Failure> {
+pub(crate) fn run(out: &mut dyn Write, key: Key, logs: &[PathBuf]) -> Result<Outcome, Failure> {
     let report = verify_logs(key, logs)?;
     let write = |e: std::io::Error| Failure::new(format!("cannot write the report: {e}"));
     for line in report.warnings.iter().map(|w| format!("warning: {w}")).chain(report.findings.iter().cloned()) {

@@ -12,13 +12,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use dbaudit_triggers::TableName;
 use serde_json::{json, Value};
 
 use crate::error::Failure;
-use crate::table::TableName;
 
 /// Where the watch list lives when neither `--watch-list` nor `--defaults-file` says.
-pub const DEFAULT_PATH: &str = dbaudit_paths::WATCH_LIST;
+pub(crate) const DEFAULT_PATH: &str = dbaudit_paths::WATCH_LIST;
 
 /// The file's name beside an option file given with `--defaults-file`.
 const FILE_NAME: &str = "dbaudit-watch.json";
@@ -28,7 +28,7 @@ const FORMAT: u64 = 1;
 
 /// One watched table, as the operator asked for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Watched {
+pub(crate) struct Watched {
     /// The table.
     pub table: TableName,
     /// Columns recorded as a keyed mask, never in clear.
@@ -39,7 +39,7 @@ pub struct Watched {
 
 /// The watch list, as read from its file.
 #[derive(Debug)]
-pub struct WatchList {
+pub(crate) struct WatchList {
     path: PathBuf,
     /// The watched tables, sorted.
     pub tables: Vec<Watched>,
@@ -52,7 +52,7 @@ pub struct WatchList {
 impl WatchList {
     /// The list's path: `explicit`, else `dbaudit-watch.json` beside an option file given as
     /// a regular file, else [`DEFAULT_PATH`].
-    pub fn path_for(explicit: Option<&Path>, defaults_file: Option<&Path>) -> PathBuf {
+    pub(crate) fn path_for(explicit: Option<&Path>, defaults_file: Option<&Path>) -> PathBuf {
         if let Some(path) = explicit {
             return path.to_owned();
         }
@@ -63,7 +63,7 @@ impl WatchList {
     }
 
     /// Reads the list at `path`; a missing file is an empty list.
-    pub fn read(path: &Path) -> Result<WatchList, Failure> {
+    pub(crate) fn read(path: &Path) -> Result<WatchList, Failure> {
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -83,7 +83,7 @@ impl WatchList {
 
     /// Reads the list for a change, holding its lock until the list is dropped, so that two
     /// `watch` runs (an operator's and a timer's) never lose each other's changes.
-    pub fn lock(path: &Path) -> Result<WatchList, Failure> {
+    pub(crate) fn lock(path: &Path) -> Result<WatchList, Failure> {
         let lock_path = path.with_extension("json.lock");
         let fail = |e: std::io::Error| {
             Failure::new(format!(
@@ -101,31 +101,31 @@ impl WatchList {
     }
 
     /// Where the list lives.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The entry for `table`.
-    pub fn get(&self, table: &TableName) -> Option<&Watched> {
+    pub(crate) fn get(&self, table: &TableName) -> Option<&Watched> {
         self.tables.iter().find(|w| w.table == *table)
     }
 
     /// Adds or replaces the entry for `watched.table`.
-    pub fn set(&mut self, watched: Watched) {
+    pub(crate) fn set(&mut self, watched: Watched) {
         self.tables.retain(|w| w.table != watched.table);
         self.tables.push(watched);
         self.tables.sort_by(|a, b| a.table.cmp(&b.table));
     }
 
     /// Removes the entry for `table`; whether there was one.
-    pub fn remove(&mut self, table: &TableName) -> bool {
+    pub(crate) fn remove(&mut self, table: &TableName) -> bool {
         let before = self.tables.len();
         self.tables.retain(|w| w.table != *table);
         self.tables.len() != before
     }
 
     /// Writes the list: temporary file, fsync, rename, fsync of the directory.
-    pub fn save(&mut self) -> Result<(), Failure> {
+    pub(crate) fn save(&mut self) -> Result<(), Failure> {
         let fail = |what: &str, e: std::io::Error| {
             Failure::new(format!("cannot {what} the watch list {}: {e}", self.path.display()))
         };

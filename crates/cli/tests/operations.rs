@@ -10,9 +10,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use common::{records, rows, sql, text, trigger_names, value, Dbaudit};
-use dbaudit_cli::triggers::DRIFT_MESSAGE;
 use dbaudit_record::{Event, Value};
 use dbaudit_tests::MariaDb;
+use dbaudit_triggers::DRIFT_MESSAGE;
 use mysql::prelude::Queryable;
 
 /// ER_NO_SUCH_TABLE: the table is between two names; the client retries, as an application would.

@@ -1,6 +1,7 @@
-//! The dbaudit audit record: the one-line JSON format the UDF writes, the keyed hash chain
-//! that makes the log tamper-evident, the verifier that checks it, and the normalised line
-//! that carries a verified record to OSSEC.
+//! The dbaudit audit record: the one-line JSON format the UDF writes, the call
+//! [`protocol`] by which triggers hand it a row, the keyed hash chain that makes the log
+//! tamper-evident, the verifier that checks it, and the normalised line that carries a
+//! verified record to OSSEC.
 //!
 //! Every other dbaudit crate builds on this one. It knows nothing of databases or of files
 //! being followed; it turns events into bytes, bytes back into records, judges a sequence
@@ -11,6 +12,7 @@ pub mod hex;
 pub mod json;
 pub mod names;
 pub mod normalised;
+pub mod protocol;
 mod record;
 mod tail;
 mod time;

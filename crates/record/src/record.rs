@@ -28,6 +28,9 @@ pub enum Op {
 }
 
 impl Op {
+    /// All three, in the order a table's triggers are generated.
+    pub const ALL: [Op; 3] = [Op::Insert, Op::Update, Op::Delete];
+
     /// The name used in the record and on the normalised line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,7 +42,7 @@ impl Op {
 
     /// Parses `insert`, `update` or `delete` (ASCII case-insensitive: triggers are typed by people).
     pub fn parse(text: &[u8]) -> Option<Op> {
-        [Op::Insert, Op::Update, Op::Delete].into_iter().find(|op| text.eq_ignore_ascii_case(op.as_str().as_bytes()))
+        Op::ALL.into_iter().find(|op| text.eq_ignore_ascii_case(op.as_str().as_bytes()))
     }
 
     /// Whether the record carries the row as it was before.

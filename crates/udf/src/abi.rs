@@ -9,8 +9,10 @@ use std::ffi::{c_char, c_int, c_longlong, c_uint, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
+use dbaudit_record::protocol::FIXED_ARGS;
+
 use crate::auditor::{Auditor, Outcome};
-use crate::call::{Arg, FIXED_ARGS};
+use crate::call::Arg;
 use crate::report;
 
 /// `Item_result::STRING_RESULT`: asking for it in init makes the server pass every argument as text.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dbaudit_record::protocol;
 use dbaudit_record::{json, Chain, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
 use crate::call::{self, Arg, Call};
@@ -301,7 +302,8 @@ const CHECKED_TABLES: usize = 16;
 
 /// Whether the call carries the token of the table it names, in a generation the UDF accepts.
 fn token_ok(args: &[Arg], ready: &mut Ready) -> bool {
-    let (Some(db), Some(table)) = (args.get(1).and_then(|a| a.value), args.get(2).and_then(|a| a.value)) else {
+    let at = |i: usize| args.get(i).and_then(|a| a.value);
+    let (Some(db), Some(table)) = (at(protocol::DB), at(protocol::TABLE)) else {
         return false;
     };
     if ready.checked.iter().any(|(d, t, token)| d == db && t == table && call::token_matches(args, token)) {

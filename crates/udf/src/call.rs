@@ -1,16 +1,8 @@
-//! The argument protocol of `dbaudit_log`, checked and turned into a record to write.
-//!
-//! `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then one argument per column
-//! value, named by its alias: `old.<column>` or `new.<column>`.
-//!
-//! A trigger whose own call failed (a column it names was dropped or renamed) calls from its
-//! error handler `token, db, tbl, 'drift', user, conn, row_op, error`: exactly the eight
-//! fixed arguments, the last two carrying the row change it fired on and the server's error.
+//! The arguments of a `dbaudit_log` call, checked against the protocol
+//! ([`dbaudit_record::protocol`]) and turned into a record to write.
 
+use dbaudit_record::protocol::{self, Side, FIXED_ARGS};
 use dbaudit_record::{names, ClaimedRef, ColumnRef, DriftRef, Op};
-
-/// How many arguments come before the column values.
-pub const FIXED_ARGS: usize = 8;
 
 /// One argument as mysqld passed it: its bytes (None for NULL) and its alias.
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +46,7 @@ pub enum Call<'a> {
 /// Whether the first argument is the trigger token. Compared in constant time, so a
 /// caller cannot learn the token a byte at a time from how long a refusal takes.
 pub fn token_matches(args: &[Arg], token: &[u8]) -> bool {
-    let Some(given) = args.first().and_then(|a| a.value) else {
+    let Some(given) = args.get(protocol::TOKEN).and_then(|a| a.value) else {
         return false;
     };
     given.len() == token.len() && given.iter().zip(token).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
@@ -63,7 +55,13 @@ pub fn token_matches(args: &[Arg], token: &[u8]) -> bool {
 /// What a forged call claimed, for the `forged` record.
 pub fn claimed<'a>(args: &[Arg<'a>]) -> ClaimedRef<'a> {
     let at = |i: usize| args.get(i).and_then(|a| a.value);
-    ClaimedRef { db: at(1), table: at(2), op: at(3), user: at(4), conn: at(5) }
+    ClaimedRef {
+        db: at(protocol::DB),
+        table: at(protocol::TABLE),
+        op: at(protocol::OP),
+        user: at(protocol::USER),
+        conn: at(protocol::CONN),
+    }
 }
 
 /// Reads a call from one of our triggers. An error says what is wrong with the protocol,
@@ -73,44 +71,46 @@ pub fn parse<'a>(args: &[Arg<'a>]) -> Result<Call<'a>, String> {
         return Err(format!("dbaudit_log needs at least {FIXED_ARGS} arguments, got {}", args.len()));
     }
     let required = |i: usize, what: &str| args[i].value.ok_or_else(|| format!("argument {} ({what}) is NULL", i + 1));
-    let db = required(1, "db")?;
-    let table = required(2, "tbl")?;
-    let op_text = required(3, "op")?;
-    let user = required(4, "user")?;
-    let conn_text = required(5, "conn")?;
+    let db = required(protocol::DB, "db")?;
+    let table = required(protocol::TABLE, "tbl")?;
+    let op_text = required(protocol::OP, "op")?;
+    let user = required(protocol::USER, "user")?;
+    let conn_text = required(protocol::CONN, "conn")?;
     let conn = std::str::from_utf8(conn_text)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(|| format!("conn {:?} is not a connection id", String::from_utf8_lossy(conn_text)))?;
-    if op_text.eq_ignore_ascii_case(b"drift") {
+    if protocol::is_drift(op_text) {
         if args.len() != FIXED_ARGS {
             return Err(format!("a drift call has exactly {FIXED_ARGS} arguments, got {}", args.len()));
         }
-        let row_op_text = required(6, "row_op")?;
+        let row_op_text = required(protocol::ROW_OP, "row_op")?;
         let row_op = Op::parse(row_op_text).ok_or_else(|| {
             format!("row_op {:?} is not insert, update or delete", String::from_utf8_lossy(row_op_text))
         })?;
-        let error = args[7].value.unwrap_or_default();
+        let error = args[protocol::ERROR].value.unwrap_or_default();
         return Ok(Call::Drift(DriftRef { db, table, row_op, user, conn, error }));
     }
     let op = Op::parse(op_text)
         .ok_or_else(|| format!("op {:?} is not insert, update, delete or drift", String::from_utf8_lossy(op_text)))?;
-    let pk_names = names::split(args[6].value.unwrap_or_default());
-    let secret_names = names::split(args[7].value.unwrap_or_default());
+    let pk_names = names::split(args[protocol::PK_COLS].value.unwrap_or_default());
+    let secret_names = names::split(args[protocol::SECRET_COLS].value.unwrap_or_default());
     let is_secret = |name: &[u8]| secret_names.iter().any(|s| s.eq_ignore_ascii_case(name));
 
     let values = args.len() - FIXED_ARGS;
     let mut old = op.has_old().then(|| Vec::with_capacity(values));
     let mut new = op.has_new().then(|| Vec::with_capacity(values));
     for (i, arg) in args.iter().enumerate().skip(FIXED_ARGS) {
-        let (side, name) = match arg.name.get(..4) {
-            Some(p) if p.eq_ignore_ascii_case(b"old.") => (&mut old, &arg.name[4..]),
-            Some(p) if p.eq_ignore_ascii_case(b"new.") => (&mut new, &arg.name[4..]),
-            _ => {
+        let (side, name) = match Side::split_alias(arg.name) {
+            Some((Side::Old, name)) => (&mut old, name),
+            Some((Side::New, name)) => (&mut new, name),
+            None => {
                 return Err(format!(
-                    "argument {} is named {:?}; values must be aliased old.<column> or new.<column>",
+                    "argument {} is named {:?}; values must be aliased {}<column> or {}<column>",
                     i + 1,
-                    String::from_utf8_lossy(arg.name)
+                    String::from_utf8_lossy(arg.name),
+                    Side::Old.prefix(),
+                    Side::New.prefix()
                 ))
             }
         };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use dbaudit_connect::{connect, quote_ident, ClientOptions, Settings, DEFAULT_SOCKET};
 use dbaudit_record::Key;
+use dbaudit_triggers::watched_tables;
 use dbaudit_udfconfig::{UdfConfig, DEFAULT_PATH};
 use mysql::prelude::Queryable;
 
@@ -14,7 +15,6 @@ use super::manifest;
 use super::plan::{Action, Mode, Plan};
 use super::Target;
 use crate::error::Failure;
-use crate::schema::watched_tables;
 use crate::server::Server;
 
 /// The library's file name, in `--from` and in `@@plugin_dir`.

@@ -10,29 +10,29 @@ use dbaudit_tests::MariaDb;
 use mysql::prelude::Queryable;
 
 /// One run of `dbaudit` against `server`: its exit code and output.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// `dbaudit` pointed at `server`: its socket, as root, its UDF config and so its key.
-pub struct Dbaudit<'a> {
+pub(crate) struct Dbaudit<'a> {
     server: &'a MariaDb,
     args: Vec<String>,
 }
 
 impl<'a> Dbaudit<'a> {
-    pub fn new(server: &'a MariaDb) -> Dbaudit<'a> {
+    pub(crate) fn new(server: &'a MariaDb) -> Dbaudit<'a> {
         Dbaudit { server, args: Vec::new() }
     }
 
-    pub fn args(mut self, args: &[&str]) -> Dbaudit<'a> {
+    pub(crate) fn args(mut self, args: &[&str]) -> Dbaudit<'a> {
         self.args.extend(args.iter().map(|a| a.to_string()));
         self
     }
 
-    pub fn run(self) -> Run {
+    pub(crate) fn run(self) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
             .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
             .arg(self.server.socket())
@@ -50,7 +50,7 @@ impl<'a> Dbaudit<'a> {
     }
 
     /// Runs and insists on `code`, showing the output when it differs.
-    pub fn expect(self, code: i32) -> Run {
+    pub(crate) fn expect(self, code: i32) -> Run {
         let args = self.args.join(" ");
         let run = self.run();
         assert_eq!(run.code, code, "dbaudit {args}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
@@ -58,7 +58,7 @@ impl<'a> Dbaudit<'a> {
     }
 }
 
-pub fn sql(server: &MariaDb, statements: &[&str]) {
+pub(crate) fn sql(server: &MariaDb, statements: &[&str]) {
     let mut root = server.root();
     for statement in statements {
         root.query_drop(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
@@ -66,7 +66,7 @@ pub fn sql(server: &MariaDb, statements: &[&str]) {
 }
 
 /// The log's records, every one checked against the chain.
-pub fn records(server: &MariaDb) -> Vec<Record> {
+pub(crate) fn records(server: &MariaDb) -> Vec<Record> {
     let text = std::fs::read(server.log_path()).unwrap_or_default();
     let mut verifier = Verifier::new(Key::from_hex(server.key_hex()).unwrap());
     text.split(|&b| b == b'\n')
@@ -79,7 +79,7 @@ pub fn records(server: &MariaDb) -> Vec<Record> {
         .collect()
 }
 
-pub fn rows(server: &MariaDb) -> Vec<Row> {
+pub(crate) fn rows(server: &MariaDb) -> Vec<Row> {
     records(server)
         .into_iter()
         .filter_map(|r| match r.event {
@@ -89,15 +89,15 @@ pub fn rows(server: &MariaDb) -> Vec<Row> {
         .collect()
 }
 
-pub fn value<'a>(columns: &'a Option<Vec<Column>>, name: &str) -> &'a Value {
+pub(crate) fn value<'a>(columns: &'a Option<Vec<Column>>, name: &str) -> &'a Value {
     &columns.as_ref().expect("values").iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name}")).value
 }
 
-pub fn text(s: &str) -> Value {
+pub(crate) fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
-pub fn trigger_names(server: &MariaDb, db: &str) -> Vec<String> {
+pub(crate) fn trigger_names(server: &MariaDb, db: &str) -> Vec<String> {
     server
         .root()
         .exec("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY 1", (db,))

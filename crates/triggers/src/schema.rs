@@ -3,7 +3,7 @@
 
 use mysql::prelude::Queryable;
 
-use crate::error::Failure;
+use crate::error::{Error, ErrorKind};
 use crate::table::TableName;
 
 /// One column as `information_schema.COLUMNS` describes it.
@@ -84,9 +84,10 @@ type ColumnRow =
     (String, String, String, Option<String>, Option<String>, String, Option<String>, String, Option<String>);
 
 impl TableSchema {
-    /// Reads `name`'s schema; a missing table or a view is a [`Failure`] saying so.
-    pub fn read(conn: &mut impl Queryable, name: &TableName) -> Result<TableSchema, Failure> {
-        let sql_error = |e: mysql::Error| Failure::new(format!("cannot read the schema of {name}: {e}"));
+    /// Reads `name`'s schema; a missing table or a view is an [`Error`] saying so.
+    pub fn read(conn: &mut impl Queryable, name: &TableName) -> Result<TableSchema, Error> {
+        let sql_error =
+            |e: mysql::Error| Error::new(ErrorKind::Server, format!("cannot read the schema of {name}: {e}"));
         let found: Vec<(String, String, String)> = conn
             .exec(
                 "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
@@ -98,13 +99,17 @@ impl TableSchema {
         let Some((db, table, kind)) =
             found.iter().find(|(d, t, _)| *d == name.db && *t == name.table).or(found.first()).cloned()
         else {
-            return Err(Failure::new(format!(
-                "table {name} does not exist (or this account cannot see it); check the name, as DB.TABLE"
-            )));
+            return Err(Error::new(
+                ErrorKind::NoTable,
+                format!("table {name} does not exist (or this account cannot see it); check the name, as DB.TABLE"),
+            ));
         };
         // MariaDB calls a table WITH SYSTEM VERSIONING a `SYSTEM VERSIONED` one; triggers work on it.
         if kind != "BASE TABLE" && kind != "SYSTEM VERSIONED" {
-            return Err(Failure::new(format!("{name} is a {kind}, not a table: triggers can only watch tables")));
+            return Err(Error::new(
+                ErrorKind::NoTable,
+                format!("{name} is a {kind}, not a table: triggers can only watch tables"),
+            ));
         }
         let name = TableName { db, table };
         let rows: Vec<ColumnRow> = conn
@@ -211,17 +216,13 @@ const TRIGGER_COLUMNS: &str = "SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT
 
 type TriggerRow = (String, String, String, String, String, u64, String, String, String);
 
-fn triggers_where(
-    conn: &mut impl Queryable,
-    filter: &str,
-    params: Vec<String>,
-) -> Result<Vec<ExistingTrigger>, Failure> {
+fn triggers_where(conn: &mut impl Queryable, filter: &str, params: Vec<String>) -> Result<Vec<ExistingTrigger>, Error> {
     let rows: Vec<TriggerRow> = conn
         .exec(
             format!("{TRIGGER_COLUMNS} WHERE {filter} ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME"),
             params,
         )
-        .map_err(|e| Failure::new(format!("cannot read information_schema.TRIGGERS: {e}")))?;
+        .map_err(|e| Error::new(ErrorKind::Server, format!("cannot read information_schema.TRIGGERS: {e}")))?;
     Ok(rows
         .into_iter()
         .map(|(db, name, table, timing, event, order, body, definer, sql_mode)| ExistingTrigger {
@@ -239,12 +240,12 @@ fn triggers_where(
 }
 
 /// Every trigger in `db` (trigger names are unique per schema, not per table).
-pub fn triggers_in(conn: &mut impl Queryable, db: &str) -> Result<Vec<ExistingTrigger>, Failure> {
+pub fn triggers_in(conn: &mut impl Queryable, db: &str) -> Result<Vec<ExistingTrigger>, Error> {
     triggers_where(conn, "TRIGGER_SCHEMA = ?", vec![db.to_owned()])
 }
 
 /// Every trigger on `table`, ours and others'.
-pub fn triggers_on(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<ExistingTrigger>, Failure> {
+pub fn triggers_on(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<ExistingTrigger>, Error> {
     triggers_where(
         conn,
         "EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
@@ -253,7 +254,7 @@ pub fn triggers_on(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<E
 }
 
 /// Every trigger of ours on the server, on whichever table.
-pub fn our_triggers(conn: &mut impl Queryable) -> Result<Vec<ExistingTrigger>, Failure> {
+pub fn our_triggers(conn: &mut impl Queryable) -> Result<Vec<ExistingTrigger>, Error> {
     let found = triggers_where(
         conn,
         "TRIGGER_NAME LIKE 'dbaudit\\_%' AND ACTION_STATEMENT LIKE '%dbaudit\\_log(%'",
@@ -263,7 +264,7 @@ pub fn our_triggers(conn: &mut impl Queryable) -> Result<Vec<ExistingTrigger>, F
 }
 
 /// The tables that carry at least one of our triggers, sorted.
-pub fn watched_tables(conn: &mut impl Queryable) -> Result<Vec<TableName>, Failure> {
+pub fn watched_tables(conn: &mut impl Queryable) -> Result<Vec<TableName>, Error> {
     let mut tables: Vec<TableName> = our_triggers(conn)?.iter().map(|t| TableName::new(&t.db, &t.table)).collect();
     tables.sort();
     tables.dedup();
@@ -271,13 +272,15 @@ pub fn watched_tables(conn: &mut impl Queryable) -> Result<Vec<TableName>, Failu
 }
 
 /// Whether `name` is a table on the server (as this account can see).
-pub fn table_exists(conn: &mut impl Queryable, name: &TableName) -> Result<bool, Failure> {
+pub fn table_exists(conn: &mut impl Queryable, name: &TableName) -> Result<bool, Error> {
     let found: Option<u64> = conn
         .exec_first(
             "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             (&name.db, &name.table),
         )
-        .map_err(|e| Failure::new(format!("cannot look for {name} in information_schema.TABLES: {e}")))?;
+        .map_err(|e| {
+            Error::new(ErrorKind::Server, format!("cannot look for {name} in information_schema.TABLES: {e}"))
+        })?;
     Ok(found.unwrap_or(0) > 0)
 }
 

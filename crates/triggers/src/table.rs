@@ -5,6 +5,8 @@ use std::fmt;
 
 use dbaudit_connect::quote_ident;
 
+use crate::error::{Error, ErrorKind};
+
 /// A table named by its database and its own name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableName {
@@ -22,8 +24,10 @@ impl TableName {
 
     /// Parses `DB.TABLE`; either part may be backtick-quoted, with a doubled backtick
     /// standing for one.
-    pub fn parse(text: &str) -> Result<TableName, String> {
-        let fail = |why: &str| format!("{text:?} is not DB.TABLE ({why}); quote odd names as `db`.`table`");
+    pub fn parse(text: &str) -> Result<TableName, Error> {
+        let fail = |why: &str| {
+            Error::new(ErrorKind::Name, format!("{text:?} is not DB.TABLE ({why}); quote odd names as `db`.`table`"))
+        };
         let (db, rest) = part(text).map_err(&fail)?;
         let rest = rest.strip_prefix('.').ok_or_else(|| fail("no dot between database and table"))?;
         let (table, rest) = part(rest).map_err(&fail)?;
@@ -99,7 +103,7 @@ mod tests {
     #[test]
     fn malformed_names_are_refused() {
         for text in ["users", "a.b.c", ".t", "d.", "`d.t", "d`x.t", "`d`x.t", ""] {
-            assert!(TableName::parse(text).is_err(), "{text:?}");
+            assert_eq!(TableName::parse(text).map_err(|e| e.kind()), Err(ErrorKind::Name), "{text:?}");
         }
     }
 

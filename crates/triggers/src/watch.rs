@@ -1,15 +1,35 @@
-//! `dbaudit watch` and `dbaudit unwatch`: install or remove a table's triggers, changing
-//! only what differs, with no moment in which a write goes unaudited.
+//! Watching and unwatching a table (`dbaudit watch`, `dbaudit unwatch`, the tests): install
+//! or remove its triggers, changing only what differs, with no moment in which a write goes
+//! unaudited.
 
 use std::io::Write;
 
 use mysql::prelude::Queryable;
 
-use crate::error::Failure;
+use crate::error::{Error, ErrorKind};
+use crate::generator::{options_of, sql_event, Tokens, Trigger, TriggerSet, WatchOptions};
 use crate::schema::{triggers_in, triggers_on, RowKey, TableSchema};
-use crate::server::Flavour;
 use crate::table::TableName;
-use crate::triggers::{options_of, Tokens, Trigger, TriggerSet, WatchOptions};
+
+/// MariaDB or MySQL: they differ in how a trigger can be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// MariaDB: `CREATE OR REPLACE TRIGGER`.
+    MariaDb,
+    /// MySQL: no `OR REPLACE`; replacing is `DROP` + `CREATE` under `LOCK TABLES … WRITE`.
+    MySql,
+}
+
+impl Flavour {
+    /// The flavour of a server whose `@@version` is `version`.
+    pub fn of_version(version: &str) -> Flavour {
+        if version.contains("MariaDB") {
+            Flavour::MariaDb
+        } else {
+            Flavour::MySql
+        }
+    }
+}
 
 /// What `watch` asks for, beyond the tables.
 #[derive(Clone, Debug, Default)]
@@ -46,7 +66,7 @@ impl WatchPlan {
         name: &TableName,
         tokens: &Tokens,
         request: &WatchRequest,
-    ) -> Result<WatchPlan, Failure> {
+    ) -> Result<WatchPlan, Error> {
         let schema = TableSchema::read(conn, name)?;
         let table = &schema.name;
         let in_db = triggers_in(conn, &table.db)?;
@@ -66,12 +86,15 @@ impl WatchPlan {
         gone.sort_by_key(|k| k.to_lowercase());
         gone.dedup_by_key(|k| k.to_lowercase());
         if !gone.is_empty() {
-            return Err(Failure::new(format!(
-                "{table}: secret column {} is gone (renamed or dropped); name its new name with --secret, or \
-                 --release-secret {} to stop masking it; nothing changed",
-                gone.join(", "),
-                gone[0]
-            )));
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{table}: secret column {} is gone (renamed or dropped); name its new name with --secret, or \
+                     --release-secret {} to stop masking it; nothing changed",
+                    gone.join(", "),
+                    gone[0]
+                ),
+            ));
         }
         let mut secrets: Vec<String> = request.secrets.iter().chain(&kept).filter(|s| !released(s)).cloned().collect();
         secrets.sort_by_key(|s| s.to_lowercase());
@@ -85,12 +108,16 @@ impl WatchPlan {
             match in_db.iter().find(|e| e.name.to_lowercase() == trigger.name.to_lowercase()) {
                 None => creates.push(trigger),
                 Some(e) if e.table != table.table || !e.is_ours() => {
-                    return Err(Failure::new(format!(
-                    "{table}: a trigger named {} already exists on {}.{} and is not dbaudit's; rename it, then re-run",
-                    e.name, e.db, e.table
-                )))
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "{table}: a trigger named {} already exists on {}.{} and is not dbaudit's; rename it, \
+                             then re-run",
+                            e.name, e.db, e.table
+                        ),
+                    ))
                 }
-                Some(e) if e.body == trigger.body && e.timing == "AFTER" && e.event == trigger.event.sql() => {}
+                Some(e) if e.body == trigger.body && e.timing == "AFTER" && e.event == sql_event(trigger.event) => {}
                 Some(_) => replaces.push(trigger),
             }
         }
@@ -149,11 +176,11 @@ fn statements(
 }
 
 /// Runs `statements`; the error names the table and the statement's start.
-pub fn apply(conn: &mut impl Queryable, table: &TableName, statements: &[String]) -> Result<(), Failure> {
+pub fn apply(conn: &mut impl Queryable, table: &TableName, statements: &[String]) -> Result<(), Error> {
     for statement in statements {
         conn.query_drop(statement).map_err(|e| {
             let head: String = statement.chars().take(70).collect();
-            Failure::new(format!("{table}: {head}… failed: {e}"))
+            Error::new(ErrorKind::Server, format!("{table}: {head}… failed: {e}"))
         })?;
     }
     Ok(())
@@ -166,7 +193,7 @@ pub fn watch_table(
     table: &TableName,
     tokens: &Tokens,
     request: &WatchRequest,
-) -> Result<WatchPlan, Failure> {
+) -> Result<WatchPlan, Error> {
     let plan = WatchPlan::make(conn, flavour, table, tokens, request)?;
     apply(conn, &plan.schema.name, &plan.statements)?;
     Ok(plan)
@@ -186,7 +213,7 @@ pub fn print_plan(out: &mut dyn Write, plan: &WatchPlan) -> std::io::Result<()> 
 }
 
 /// Drops our triggers from `table`, and only ours; returns their names.
-pub fn unwatch_table(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<String>, Failure> {
+pub fn unwatch_table(conn: &mut impl Queryable, table: &TableName) -> Result<Vec<String>, Error> {
     let schema = TableSchema::read(conn, table)?;
     let ours: Vec<String> =
         triggers_on(conn, &schema.name)?.into_iter().filter(|t| t.is_ours()).map(|t| t.name).collect();
@@ -198,12 +225,12 @@ pub fn unwatch_table(conn: &mut impl Queryable, table: &TableName) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triggers::RowEvent;
+    use dbaudit_record::Op;
 
     #[test]
     fn mysql_replaces_under_a_write_lock_and_mariadb_in_one_statement() {
         let table = TableName::new("acme", "users");
-        let trigger = Trigger { name: "dbaudit_users_au".into(), event: RowEvent::Update, body: "SET @x = 1".into() };
+        let trigger = Trigger { name: "dbaudit_users_au".into(), event: Op::Update, body: "SET @x = 1".into() };
         let mariadb = statements(Flavour::MariaDb, &table, &[], &[&trigger], &["dbaudit_old_au"]);
         assert_eq!(mariadb.len(), 2);
         assert!(mariadb[0].starts_with("CREATE OR REPLACE TRIGGER"));

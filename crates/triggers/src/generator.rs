@@ -1,19 +1,21 @@
 //! The three AFTER triggers that send a table's row changes to `dbaudit_log`: the one
-//! generator in the codebase. `dbaudit watch` installs its output, `dbaudit status`
-//! compares the server's triggers with it, and the end-to-end tests use it.
+//! generator in the codebase. [`crate::watch_table`] installs its output, `dbaudit status`
+//! compares the server's triggers with it.
 //!
-//! The call follows crates/udf's protocol: `token, db, tbl, op, USER(), CONNECTION_ID(),
-//! pk_cols, secret_cols`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>` for every column.
+//! The call follows [`dbaudit_record::protocol`], which the UDF reads: the fixed arguments
+//! with `USER()` and `CONNECTION_ID()`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>`
+//! for every column.
 //!
 //! A trigger names the table's columns as they were when it was made. After `ALTER TABLE …
 //! DROP COLUMN` or `RENAME COLUMN` its call fails at run time (ERROR 1054), which would fail
-//! the user's statement. So the call sits in a block whose SQLEXCEPTION handler records an
-//! `op:"drift"` record instead (`token, db, tbl, 'drift', USER(), CONNECTION_ID(), row_op,
-//! error`): a fail-open trigger then lets the statement through, a fail-closed one refuses it
-//! with a message that names `dbaudit watch`. Either way the change is chained and alerted.
+//! the user's statement. So the call sits in a block whose SQLEXCEPTION handler makes the
+//! protocol's drift call instead, which the UDF records as `op:"drift"`: a fail-open trigger
+//! then lets the statement through, a fail-closed one refuses it with a message that names
+//! `dbaudit watch`. Either way the change is chained and alerted.
 
 use dbaudit_connect::{quote_ident, quote_str};
-use dbaudit_record::{names, Key};
+use dbaudit_record::protocol::{self, Side, FIXED_ARGS};
+use dbaudit_record::{names, Key, Op};
 
 use crate::schema::{ColumnInfo, TableSchema};
 use crate::table::TableName;
@@ -69,45 +71,29 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-/// A row change a trigger fires on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RowEvent {
-    /// `INSERT`.
-    Insert,
-    /// `UPDATE`.
-    Update,
-    /// `DELETE`.
-    Delete,
+/// The SQL event of the trigger on `op`, as `information_schema.TRIGGERS.EVENT_MANIPULATION` writes it.
+pub fn sql_event(op: Op) -> &'static str {
+    match op {
+        Op::Insert => "INSERT",
+        Op::Update => "UPDATE",
+        Op::Delete => "DELETE",
+    }
 }
 
-impl RowEvent {
-    /// All three, in the order triggers are generated.
-    pub const ALL: [RowEvent; 3] = [RowEvent::Insert, RowEvent::Update, RowEvent::Delete];
-
-    /// The record's `op`.
-    pub fn op(self) -> &'static str {
-        match self {
-            RowEvent::Insert => "insert",
-            RowEvent::Update => "update",
-            RowEvent::Delete => "delete",
-        }
+/// The end of the name of the AFTER trigger on `op`.
+fn suffix(op: Op) -> &'static str {
+    match op {
+        Op::Insert => "_ai",
+        Op::Update => "_au",
+        Op::Delete => "_ad",
     }
+}
 
-    /// As SQL and `information_schema.TRIGGERS.EVENT_MANIPULATION` write it.
-    pub fn sql(self) -> &'static str {
-        match self {
-            RowEvent::Insert => "INSERT",
-            RowEvent::Update => "UPDATE",
-            RowEvent::Delete => "DELETE",
-        }
-    }
-
-    fn suffix(self) -> &'static str {
-        match self {
-            RowEvent::Insert => "_ai",
-            RowEvent::Update => "_au",
-            RowEvent::Delete => "_ad",
-        }
+/// The trigger's pseudo-record that holds the row image of `side`.
+fn pseudo_record(side: Side) -> &'static str {
+    match side {
+        Side::Old => "OLD",
+        Side::New => "NEW",
     }
 }
 
@@ -126,8 +112,8 @@ pub struct WatchOptions {
 pub struct Trigger {
     /// Its name: `dbaudit_<table>_ai|_au|_ad`, shortened with a hash when too long.
     pub name: String,
-    /// The event it fires on (always AFTER).
-    pub event: RowEvent,
+    /// The row change it fires on (always AFTER).
+    pub event: Op,
     /// The body, as `information_schema.TRIGGERS.ACTION_STATEMENT` will show it.
     pub body: String,
 }
@@ -140,7 +126,7 @@ impl Trigger {
             if or_replace { "OR REPLACE " } else { "" },
             quote_ident(&table.db),
             quote_ident(&self.name),
-            self.event.sql(),
+            sql_event(self.event),
             table.to_sql(),
             self.body
         )
@@ -174,36 +160,27 @@ impl TriggerSet {
             .map(|c| c.name.clone())
             .collect();
         let key: Vec<String> = schema.key.columns().to_vec();
-        let triggers = RowEvent::ALL.map(|event| {
-            let mut args = vec![
-                quote_str(&token),
-                quote_str(&schema.name.db),
-                quote_str(&schema.name.table),
-                quote_str(event.op()),
-                "USER()".to_owned(),
-                "CONNECTION_ID()".to_owned(),
-                quote_str(&names::join(&key)),
-                quote_str(&names::join(&secrets)),
-            ];
-            let sides: &[&str] = match event {
-                RowEvent::Insert => &["NEW"],
-                RowEvent::Update => &["OLD", "NEW"],
-                RowEvent::Delete => &["OLD"],
-            };
-            for side in sides {
+        let triggers = Op::ALL.map(|event| {
+            let mut args = vec![String::new(); FIXED_ARGS];
+            args[protocol::TOKEN] = quote_str(&token);
+            args[protocol::DB] = quote_str(&schema.name.db);
+            args[protocol::TABLE] = quote_str(&schema.name.table);
+            args[protocol::OP] = quote_str(event.as_str());
+            args[protocol::USER] = "USER()".to_owned();
+            args[protocol::CONN] = "CONNECTION_ID()".to_owned();
+            args[protocol::PK_COLS] = quote_str(&names::join(&key));
+            args[protocol::SECRET_COLS] = quote_str(&names::join(&secrets));
+            let mut drift = args.clone();
+            drift[protocol::OP] = quote_str(protocol::DRIFT_OP);
+            drift[protocol::ROW_OP] = quote_str(event.as_str());
+            drift[protocol::ERROR] = "CONCAT(dbaudit_errno, ': ', dbaudit_error)".to_owned();
+            for &side in Side::of(event) {
                 for column in &schema.columns {
-                    let alias = format!("{}.{}", side.to_lowercase(), column.name);
-                    args.push(format!("{} AS {}", value_expr(side, column), quote_ident(&alias)));
+                    let alias = format!("{}{}", side.prefix(), column.name);
+                    args.push(format!("{} AS {}", value_expr(pseudo_record(side), column), quote_ident(&alias)));
                 }
             }
-            let call = format!("dbaudit_log({})", args.join(", "));
-            let drift = format!(
-                "dbaudit_log({}, {}, {}, 'drift', USER(), CONNECTION_ID(), {}, CONCAT(dbaudit_errno, ': ', dbaudit_error))",
-                args[0],
-                args[1],
-                args[2],
-                quote_str(event.op())
-            );
+            let (call, drift) = (call(&args), call(&drift));
             let body = if options.fail_closed {
                 format!(
                     "BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION {} IF {call} IS NULL THEN SIGNAL SQLSTATE '45000' \
@@ -221,6 +198,11 @@ impl TriggerSet {
         });
         TriggerSet { table: schema.name.clone(), triggers, secrets }
     }
+}
+
+/// `dbaudit_log(<args>)`.
+fn call(args: &[String]) -> String {
+    format!("dbaudit_log({})", args.join(", "))
 }
 
 /// The handler's body: read the error, record the drift (whatever befalls that call, it
@@ -245,15 +227,15 @@ fn drift_handler(drift: &str, fail_closed: bool) -> String {
 /// `dbaudit_<table><suffix>`. Trigger names of one schema must differ case-insensitively, so
 /// a table name with capitals (`Users` beside `users`) gets a hash of its exact spelling; so
 /// does one too long for 64 characters, cut to fit.
-pub fn trigger_name(table: &str, event: RowEvent) -> String {
-    let name = format!("dbaudit_{table}{}", event.suffix());
+fn trigger_name(table: &str, event: Op) -> String {
+    let name = format!("dbaudit_{table}{}", suffix(event));
     if name.chars().count() <= MAX_IDENTIFIER && table.to_lowercase() == table {
         return name;
     }
     let hash = blake3::hash(table.as_bytes()).to_hex();
-    let room = MAX_IDENTIFIER - "dbaudit_".len() - 1 - 8 - event.suffix().len();
+    let room = MAX_IDENTIFIER - "dbaudit_".len() - 1 - 8 - suffix(event).len();
     let cut: String = table.chars().take(room).collect();
-    format!("dbaudit_{cut}_{}{}", &hash[..8], event.suffix())
+    format!("dbaudit_{cut}_{}{}", &hash[..8], suffix(event))
 }
 
 /// Spatial types reach the UDF as WKB; it records text instead.
@@ -302,7 +284,7 @@ pub fn options_of(body: &str) -> Option<WatchOptions> {
         return None;
     }
     let args = row_call(body)?;
-    let secrets = names::split(unquote(args.get(7)?.trim())?.as_bytes())
+    let secrets = names::split(unquote(args.get(protocol::SECRET_COLS)?.trim())?.as_bytes())
         .into_iter()
         .map(|n| String::from_utf8_lossy(&n).into_owned())
         .collect();
@@ -313,13 +295,15 @@ pub fn options_of(body: &str) -> Option<WatchOptions> {
 /// TABLE` the trigger moves with the table but its records still name the old one.
 pub fn written_for(body: &str) -> Option<TableName> {
     let args = row_call(body)?;
-    Some(TableName { db: unquote(args.get(1)?.trim())?, table: unquote(args.get(2)?.trim())? })
+    Some(TableName { db: unquote(args.get(protocol::DB)?.trim())?, table: unquote(args.get(protocol::TABLE)?.trim())? })
 }
 
-/// The arguments of a body's row call: the one whose op is not 'drift' (the handler's call
-/// comes first).
+/// The arguments of a body's row call: the one that is not the drift call (the handler's
+/// call comes first).
 fn row_call(body: &str) -> Option<Vec<&str>> {
-    calls(body).find(|args| args.get(3).and_then(|op| unquote(op.trim())).is_some_and(|op| op != "drift"))
+    calls(body).find(|args| {
+        args.get(protocol::OP).and_then(|op| unquote(op.trim())).is_some_and(|op| op != protocol::DRIFT_OP)
+    })
 }
 
 /// The arguments of each `dbaudit_log(…)` call in `body`, outside string literals and quoted
@@ -478,20 +462,20 @@ mod tests {
     fn long_names_are_cut_with_a_hash_that_keeps_them_apart() {
         let long = "t".repeat(64);
         let other = format!("{}x", "t".repeat(63));
-        let (a, b) = (trigger_name(&long, RowEvent::Update), trigger_name(&other, RowEvent::Update));
+        let (a, b) = (trigger_name(&long, Op::Update), trigger_name(&other, Op::Update));
         assert_eq!(a.chars().count(), 64);
         assert!(a.starts_with("dbaudit_ttt") && a.ends_with("_au"), "{a}");
         assert_ne!(a, b);
         let unicode = "ü".repeat(60);
-        assert_eq!(trigger_name(&unicode, RowEvent::Delete).chars().count(), 64);
-        assert_eq!(trigger_name(&"x".repeat(53), RowEvent::Insert).len(), 64);
+        assert_eq!(trigger_name(&unicode, Op::Delete).chars().count(), 64);
+        assert_eq!(trigger_name(&"x".repeat(53), Op::Insert).len(), 64);
     }
 
     #[test]
     fn names_differing_only_in_case_get_distinct_trigger_names() {
-        let lower = trigger_name("users", RowEvent::Insert);
-        let upper = trigger_name("Users", RowEvent::Insert);
-        let shout = trigger_name("USERS", RowEvent::Insert);
+        let lower = trigger_name("users", Op::Insert);
+        let upper = trigger_name("Users", Op::Insert);
+        let shout = trigger_name("USERS", Op::Insert);
         assert_eq!(lower, "dbaudit_users_ai");
         assert!(upper.starts_with("dbaudit_Users_") && upper.ends_with("_ai"), "{upper}");
         for (a, b) in [(&lower, &upper), (&lower, &shout), (&upper, &shout)] {
