@@ -555,7 +555,8 @@ fn fingerprint_change_ends_on_100029_through_530_and_check_diff() {
     let alias = with_root(&read("ossec.conf.fingerprint.xml"), "ossec_config", |root| {
         let localfile = elements(root).find(|e| e.has_tag_name("localfile")).unwrap();
         assert_eq!(text_of(localfile, "log_format"), Some("full_command"));
-        assert_eq!(text_of(localfile, "command"), Some("/var/ossec/bin/dbaudit fingerprint"));
+        // dbaudit install fills the placeholder with the installed program (and its option file).
+        assert_eq!(text_of(localfile, "command"), Some("{{dbaudit}} fingerprint"));
         let frequency: u64 = text_of(localfile, "frequency").unwrap().parse().unwrap();
         assert!((60..=3600).contains(&frequency), "frequency {frequency}");
         text_of(localfile, "alias").unwrap().to_owned()
@@ -654,6 +655,6 @@ fn normalised_log_is_read_as_syslog() {
     with_root(&read("ossec.conf.localfile.xml"), "ossec_config", |root| {
         let localfile = elements(root).find(|e| e.has_tag_name("localfile")).unwrap();
         assert_eq!(text_of(localfile, "log_format"), Some("syslog"));
-        assert_eq!(text_of(localfile, "location"), Some("/var/ossec/logs/dbaudit.log"));
+        assert_eq!(text_of(localfile, "location"), Some("{{ossec_dir}}/logs/dbaudit.log"));
     });
 }
