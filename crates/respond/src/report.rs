@@ -3,11 +3,11 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Instant;
 
 use dbaudit_record::Timestamp;
+use dbaudit_syslog::{Severity, Syslog};
 use serde_json::{json, Map, Value};
 
 /// A line kept under this many bytes: OSSEC and Wazuh may read the log (Wazuh does by
@@ -134,19 +134,12 @@ impl Report {
             .open(log)
             .and_then(|mut file| file.write_all(&record));
         let short = if line.len() > MAX_SYSLOG { self.line(MAX_SYSLOG) } else { line };
-        let severity = if self.outcome == Outcome::Done || self.outcome == Outcome::Aborted { 5 } else { 3 };
-        to_syslog(severity, &short);
+        let done = self.outcome == Outcome::Done || self.outcome == Outcome::Aborted;
+        // A host without syslog still gets its response: trouble reaching it is ignored.
+        if let Ok(syslog) = Syslog::open("dbaudit-respond") {
+            let _ = syslog.send(if done { Severity::Notice } else { Severity::Error }, short.as_bytes());
+        }
         written
-    }
-}
-
-/// Sends `message` to the local syslog socket, facility authpriv; errors are ignored (a
-/// host without syslog still gets its response).
-fn to_syslog(severity: u8, message: &str) {
-    const AUTHPRIV: u8 = 10;
-    let datagram = format!("<{}>dbaudit-respond[{}]: {message}", AUTHPRIV * 8 + severity, std::process::id());
-    if let Ok(socket) = UnixDatagram::unbound() {
-        let _ = socket.send_to(datagram.as_bytes(), "/dev/log");
     }
 }
 
