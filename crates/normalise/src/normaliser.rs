@@ -340,7 +340,7 @@ pub enum RunError {
 }
 
 /// Runs until the input is exhausted (`once`) or forever (`follow`).
-pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Result<(), RunError> {
+pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Result<(), RunError> {
     let output = Output::open(&settings.output)
         .map_err(|e| RunError::Io(format!("cannot open the output {}", settings.output.display()), e))?;
     let written = output

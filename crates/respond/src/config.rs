@@ -67,7 +67,7 @@ pub struct Config {
 /// The option file to read: `$DBAUDIT_CONFIG`; else `etc/dbaudit.cnf` of the OSSEC tree this
 /// program is installed in (`<dir>/active-response/bin/dbaudit-respond`), since ossec-execd
 /// passes no environment and OSSEC need not live in /var/ossec; else the default.
-pub fn config_path() -> PathBuf {
+pub(crate) fn config_path() -> PathBuf {
     if let Some(path) = std::env::var_os(CONFIG_ENV) {
         return PathBuf::from(path);
     }

@@ -64,7 +64,7 @@ impl Outcome {
 
 /// The line being built; fields appear in the order they are set.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     started: Instant,
     fields: Map<String, Value>,
     /// How it ended, with a reason when not done.
@@ -73,7 +73,7 @@ pub struct Report {
 
 impl Report {
     /// A report for an invocation that started at `started`.
-    pub fn new(started: Instant) -> Report {
+    pub(crate) fn new(started: Instant) -> Report {
         let mut fields = Map::new();
         fields.insert("ts".into(), json!(timestamp()));
         fields.insert("program".into(), json!("dbaudit-respond"));
@@ -82,12 +82,12 @@ impl Report {
     }
 
     /// Sets a field.
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
         self.fields.insert(key.to_owned(), value.into());
     }
 
     /// Records the milliseconds since the start under `timings.<what>`.
-    pub fn mark(&mut self, what: &str) {
+    pub(crate) fn mark(&mut self, what: &str) {
         let ms = (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
         let timings = self.fields.entry("timings_ms".to_owned()).or_insert_with(|| json!({}));
         if let Value::Object(timings) = timings {
@@ -96,7 +96,7 @@ impl Report {
     }
 
     /// Ends the report with `outcome` and `reason`.
-    pub fn finish(&mut self, outcome: Outcome, reason: Option<String>) {
+    pub(crate) fn finish(&mut self, outcome: Outcome, reason: Option<String>) {
         self.outcome = outcome;
         if let Some(reason) = reason {
             self.set("reason", reason);
@@ -105,7 +105,7 @@ impl Report {
 
     /// The line: `outcome` and the total time added, row and sessions dropped if it would
     /// be longer than `limit`.
-    pub fn line(&mut self, limit: usize) -> String {
+    pub(crate) fn line(&mut self, limit: usize) -> String {
         self.mark("total");
         let mut fields = self.fields.clone();
         fields.insert("outcome".into(), json!(self.outcome.as_str()));
@@ -123,7 +123,7 @@ impl Report {
 
     /// Writes the line to `log` (one `write` on an `O_APPEND` descriptor) and to syslog;
     /// returns the log's error if it could not be written. Syslog trouble is ignored.
-    pub fn emit(&mut self, log: &Path) -> std::io::Result<()> {
+    pub(crate) fn emit(&mut self, log: &Path) -> std::io::Result<()> {
         let line = self.line(MAX_LINE);
         let mut record = line.clone().into_bytes();
         record.push(b'\n');

@@ -21,7 +21,7 @@ const MESSAGE_SIZE: usize = 512;
 
 /// `UDF_ARGS`.
 #[repr(C)]
-pub struct UdfArgs {
+pub(crate) struct UdfArgs {
     arg_count: c_uint,
     arg_type: *mut c_int,
     args: *mut *mut c_char,
@@ -34,7 +34,7 @@ pub struct UdfArgs {
 
 /// `UDF_INIT`.
 #[repr(C)]
-pub struct UdfInit {
+pub(crate) struct UdfInit {
     maybe_null: bool,
     decimals: c_uint,
     max_length: c_ulong,
@@ -90,7 +90,11 @@ unsafe fn read_args<'a>(args: *const UdfArgs) -> Vec<Arg<'a>> {
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_log_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_log_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     report::install_panic_hook();
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS; arg_type has arg_count entries.
@@ -130,7 +134,7 @@ pub unsafe extern "C" fn dbaudit_log_init(initid: *mut UdfInit, args: *mut UdfAr
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_log(
+pub(crate) unsafe extern "C" fn dbaudit_log(
     _initid: *mut UdfInit,
     args: *mut UdfArgs,
     is_null: *mut u8,
@@ -167,14 +171,18 @@ pub unsafe extern "C" fn dbaudit_log(
 
 /// `dbaudit_log` deinit: nothing to free; the state is process-wide.
 #[no_mangle]
-pub extern "C" fn dbaudit_log_deinit(_initid: *mut UdfInit) {}
+pub(crate) extern "C" fn dbaudit_log_deinit(_initid: *mut UdfInit) {}
 
 /// `dbaudit_version` init.
 ///
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_version_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_version_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
     unsafe {
         if (*args).arg_count != 0 {
@@ -192,7 +200,7 @@ pub unsafe extern "C" fn dbaudit_version_init(initid: *mut UdfInit, args: *mut U
 /// # Safety
 /// Called by mysqld with valid pointers; `result` holds 255 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_version(
+pub(crate) unsafe extern "C" fn dbaudit_version(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     result: *mut c_char,
@@ -216,7 +224,11 @@ pub unsafe extern "C" fn dbaudit_version(
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_health_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
     unsafe {
         if (*args).arg_count != 0 {
@@ -236,7 +248,7 @@ pub unsafe extern "C" fn dbaudit_health_init(initid: *mut UdfInit, args: *mut Ud
 /// # Safety
 /// Called by mysqld with valid pointers, after `dbaudit_health_init` succeeded.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health(
+pub(crate) unsafe extern "C" fn dbaudit_health(
     initid: *mut UdfInit,
     _args: *mut UdfArgs,
     _result: *mut c_char,
@@ -264,7 +276,7 @@ pub unsafe extern "C" fn dbaudit_health(
 /// # Safety
 /// Called by mysqld once per successful init, with the same `initid`.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
+pub(crate) unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
     // SAFETY: ptr is the Box<Vec<u8>> init made (or null), and deinit runs once.
     unsafe {
         let ptr = (*initid).ptr.cast::<Vec<u8>>();
@@ -281,7 +293,7 @@ pub unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
 /// Called by mysqld with valid pointers.
 #[cfg(feature = "test-panic")]
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_test_panic_init(
+pub(crate) unsafe extern "C" fn dbaudit_test_panic_init(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     _message: *mut c_char,
@@ -296,7 +308,7 @@ pub unsafe extern "C" fn dbaudit_test_panic_init(
 /// Called by mysqld with valid pointers.
 #[cfg(feature = "test-panic")]
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_test_panic(
+pub(crate) unsafe extern "C" fn dbaudit_test_panic(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     is_null: *mut u8,
