@@ -43,6 +43,33 @@ pub(crate) struct UdfInit {
     extension: *mut c_void,
 }
 
+// The layouts of udf_registration_types.h on 64-bit Linux (x86_64 and aarch64 alike: int 4
+// bytes, long and pointers 8, each aligned to its size; bool and my_bool 1 byte), so that a
+// field moved or retyped here fails the build instead of reading the wrong bytes in mysqld.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<UdfArgs>() == 64);
+    assert!(offset_of!(UdfArgs, arg_count) == 0);
+    // 4 bytes of padding: the pointers that follow are 8-aligned.
+    assert!(offset_of!(UdfArgs, arg_type) == 8);
+    assert!(offset_of!(UdfArgs, args) == 16);
+    assert!(offset_of!(UdfArgs, lengths) == 24);
+    assert!(offset_of!(UdfArgs, maybe_null) == 32);
+    assert!(offset_of!(UdfArgs, attributes) == 40);
+    assert!(offset_of!(UdfArgs, attribute_lengths) == 48);
+    assert!(offset_of!(UdfArgs, extension) == 56);
+
+    assert!(size_of::<UdfInit>() == 40);
+    assert!(offset_of!(UdfInit, maybe_null) == 0);
+    assert!(offset_of!(UdfInit, decimals) == 4);
+    assert!(offset_of!(UdfInit, max_length) == 8);
+    assert!(offset_of!(UdfInit, ptr) == 16);
+    // 7 bytes of padding after the one-byte const_item.
+    assert!(offset_of!(UdfInit, const_item) == 24);
+    assert!(offset_of!(UdfInit, extension) == 32);
+};
+
 static AUDITOR: Mutex<Auditor> = Mutex::new(Auditor::new());
 
 /// Copies `text` into init's message buffer, cut to fit, NUL-terminated.
