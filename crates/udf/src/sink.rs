@@ -144,26 +144,25 @@ impl LogFile {
 mod tests {
     use super::*;
 
-    fn temp_path(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dbaudit-udf-sink-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("dbaudit.log")
+    /// A log path in a directory of its own, removed when the directory is dropped.
+    fn temp_path() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbaudit.log");
+        (dir, path)
     }
 
     #[test]
     fn a_line_after_a_torn_tail_starts_on_a_new_line() {
-        let path = temp_path("torn");
+        let (_dir, path) = temp_path();
         std::fs::write(&path, b"{\"v\":1,\"epo").unwrap();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
         sink.write_line(b"whole\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"v\":1,\"epo\nwhole\n");
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn rename_rotation_is_followed_within_a_second() {
-        let path = temp_path("rotate");
+        let (_dir, path) = temp_path();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
         sink.write_line(b"one\n").unwrap();
         std::fs::rename(&path, path.with_extension("1")).unwrap();
@@ -171,6 +170,5 @@ mod tests {
         sink.write_line(b"two\n").unwrap();
         assert_eq!(std::fs::read(path.with_extension("1")).unwrap(), b"one\n");
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }
