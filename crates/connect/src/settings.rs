@@ -238,9 +238,8 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-connect-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("dbaudit.cnf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbaudit.cnf");
         std::fs::write(&path, "[client]\nuser = dbaudit\npassword = \"p w\"\nsocket = /s\n[dbaudit]\naction = lock\n")
             .unwrap();
         let flags = ClientOptions { user: Some("admin".into()), ..ClientOptions::default() };
@@ -249,7 +248,6 @@ mod tests {
         assert_eq!(settings.client.password.as_deref(), Some("p w"));
         assert_eq!(settings.target(), "socket /s");
         assert_eq!(settings.get("dbaudit", "action"), Some("lock"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -176,7 +176,8 @@ mod tests {
 
     #[test]
     fn entries_survive_a_reopen_and_go_one_delete_at_a_time() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-lockstate-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
         let deadline = Instant::now() + Duration::from_secs(1);
         {
             let mut state = LockState::open(&dir, deadline).unwrap();
@@ -190,19 +191,17 @@ mod tests {
         assert!(state.remove_session("app@localhost").unwrap().is_some());
         assert!(!state.holds(&Account { name: "app".into(), host: "localhost".into() }));
         assert!(state.remove_session("app@localhost").unwrap().is_none());
-        drop(state);
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_held_lock_times_out() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-lockstate-busy-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
         let held = LockState::open(&dir, Instant::now()).unwrap();
         let started = Instant::now();
         let second = LockState::open(&dir, Instant::now() + Duration::from_millis(100));
         assert_eq!(second.err().map(|e| e.kind()), Some(io::ErrorKind::TimedOut));
         assert!(started.elapsed() < Duration::from_secs(1));
         drop(held);
-        fs::remove_dir_all(dir).unwrap();
     }
 }

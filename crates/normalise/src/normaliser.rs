@@ -14,6 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
+use memchr::memchr;
 
 use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
@@ -185,11 +186,11 @@ impl Normaliser {
         let Some(replay) = &mut self.replay else { return };
         let line = &self.pending[start..];
         let mut written = &replay.written[replay.pos..];
-        let mut whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+        let mut whole = memchr(b'\n', written).map(|nl| &written[..=nl]);
         while let Some(old) = whole.filter(|old| error_kind(old).is_some() && !same_event(old, line)) {
             replay.pos += old.len();
             written = &replay.written[replay.pos..];
-            whole = written.iter().position(|&b| b == b'\n').map(|nl| &written[..=nl]);
+            whole = memchr(b'\n', written).map(|nl| &written[..=nl]);
         }
         match whole {
             // Times and host may differ (an error's time is when it was seen): compare the rest.
@@ -246,7 +247,7 @@ impl Normaliser {
     /// they named: this run reads the input again, not the moments the earlier one checked it.
     fn pass_rechecked(&mut self) {
         let Some(replay) = &mut self.replay else { return };
-        while let Some(nl) = input::memchr(b'\n', &replay.written[replay.pos..]) {
+        while let Some(nl) = memchr(b'\n', &replay.written[replay.pos..]) {
             let Some(record) = rechecked(&replay.written[replay.pos..=replay.pos + nl]) else { break };
             self.reported.insert(record);
             replay.pos += nl + 1;
@@ -340,7 +341,7 @@ pub enum RunError {
 }
 
 /// Runs until the input is exhausted (`once`) or forever (`follow`).
-pub fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Result<(), RunError> {
+pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint) -> Result<(), RunError> {
     let output = Output::open(&settings.output)
         .map_err(|e| RunError::Io(format!("cannot open the output {}", settings.output.display()), e))?;
     let written = output

@@ -4,17 +4,13 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dbaudit_record::Timestamp;
+use dbaudit_syslog::{Severity, Syslog};
 
 /// How often the output path is checked for rotation.
 const ROTATION_CHECK: Duration = Duration::from_secs(1);
-
-/// The local syslog socket.
-const SYSLOG_SOCKET: &str = "/dev/log";
 
 /// An open destination for lines.
 #[derive(Debug)]
@@ -24,7 +20,7 @@ pub enum Output {
     /// Standard output.
     Stdout,
     /// The local syslog daemon, facility `authpriv`.
-    Syslog(UnixDatagram),
+    Syslog(Syslog),
 }
 
 /// The output file, reopened when logrotate renames it away.
@@ -41,11 +37,7 @@ impl Output {
     pub fn open(spec: &Path) -> io::Result<Output> {
         match spec.to_str() {
             Some("-") => Ok(Output::Stdout),
-            Some("syslog") => {
-                let socket = UnixDatagram::unbound()?;
-                socket.connect(SYSLOG_SOCKET)?;
-                Ok(Output::Syslog(socket))
-            }
+            Some("syslog") => Syslog::open("dbaudit").map(Output::Syslog),
             _ => OutputFile::open(spec).map(Output::File),
         }
     }
@@ -58,9 +50,10 @@ impl Output {
         match self {
             Output::File(out) => out.write(lines),
             Output::Stdout => io::stdout().lock().write_all(lines),
-            Output::Syslog(socket) => {
+            Output::Syslog(syslog) => {
                 for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    socket.send(&syslog_message(line))?;
+                    let (severity, text) = syslog_message(line);
+                    syslog.send(severity, text)?;
                 }
                 Ok(())
             }
@@ -148,28 +141,16 @@ fn read_after(file: &File, size: u64, len: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// `<PRI>Mmm dd hh:mm:ss dbaudit[pid]: op=…`, as glibc's syslog(3) sends it. Events that call
-/// for attention (tamper, forged, error) are warnings, the rest info; facility authpriv,
-/// because row values can be sensitive and auth logs are what OSSEC reads by default.
-fn syslog_message(line: &[u8]) -> Vec<u8> {
-    const AUTHPRIV: u8 = 10;
+/// What of a normalised line goes to syslog, and how urgent it is: the line after its own
+/// `dbaudit: ` header (syslog puts its own in front), as a warning when the event calls for
+/// attention (tamper, forged, error), as info otherwise.
+fn syslog_message(line: &[u8]) -> (Severity, &[u8]) {
     let text = match line.windows(9).position(|w| w == b"dbaudit: ") {
         Some(at) => &line[at + 9..],
         None => line,
     };
     let urgent = [&b"op=tamper"[..], b"op=forged", b"op=error"].iter().any(|p| text.starts_with(p));
-    let severity = if urgent { 4 } else { 6 };
-    let (_, month, day, hour, minute, second, _) = Timestamp::now().fields();
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let mut message = format!(
-        "<{}>{} {day:>2} {hour:02}:{minute:02}:{second:02} dbaudit[{}]: ",
-        AUTHPRIV * 8 + severity,
-        MONTHS[(month as usize).saturating_sub(1) % 12],
-        std::process::id()
-    )
-    .into_bytes();
-    message.extend_from_slice(text);
-    message
+    (if urgent { Severity::Warning } else { Severity::Info }, text)
 }
 
 #[cfg(test)]
@@ -179,10 +160,7 @@ mod tests {
     #[test]
     fn syslog_message_keeps_the_fields_and_flags_tamper_as_warning() {
         let line = b"2026-11-26T08:31:24.123456+00:00 h dbaudit: op=tamper kind=gap";
-        let message = String::from_utf8(syslog_message(line)).unwrap();
-        assert!(message.starts_with("<84>"), "{message}");
-        assert!(message.ends_with("]: op=tamper kind=gap"), "{message}");
-        let message = String::from_utf8(syslog_message(b"x dbaudit: op=update")).unwrap();
-        assert!(message.starts_with("<86>"), "{message}");
+        assert_eq!(syslog_message(line), (Severity::Warning, &b"op=tamper kind=gap"[..]));
+        assert_eq!(syslog_message(b"x dbaudit: op=update"), (Severity::Info, &b"op=update"[..]));
     }
 }

@@ -77,13 +77,13 @@ pub(crate) struct Judge {
 impl Recheck {
     /// Rounds every `every`, the first one as soon as there is something delivered: what
     /// was delivered before a restart may have been edited while nothing was watching.
-    pub fn new(every: Duration) -> Recheck {
+    pub(crate) fn new(every: Duration) -> Recheck {
         Recheck { every, last: None, round: None }
     }
 
     /// Starts a round over `source`'s file, from its start to its offset, whose first record
     /// comes after `entry` — if one is due and none is running.
-    pub fn start(&mut self, source: &Source, entry: Option<ChainPoint>, judge: &Judge) {
+    pub(crate) fn start(&mut self, source: &Source, entry: Option<ChainPoint>, judge: &Judge) {
         let due = self.last.is_none_or(|last| last.elapsed() >= self.every);
         if self.round.is_some() || !due || source.offset == 0 {
             return;
@@ -101,7 +101,7 @@ impl Recheck {
     }
 
     /// The round that is over, if it was about `source`'s file as it still is.
-    pub fn finished(&mut self, source: &Source) -> Option<Checked> {
+    pub(crate) fn finished(&mut self, source: &Source) -> Option<Checked> {
         if !self.round.as_ref()?.handle.is_finished() {
             return None;
         }

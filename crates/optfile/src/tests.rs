@@ -4,27 +4,22 @@ use std::path::{Path, PathBuf};
 use crate::{ErrorKind, OptionFile};
 
 /// A directory under the system temp dir, removed when the test ends.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("dbaudit-optfile-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        Scratch(tempfile::Builder::new().prefix(&format!("dbaudit-optfile-{test}-")).tempdir().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, contents).unwrap();
         path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -115,7 +110,7 @@ fn invalid_utf8_names_the_line() {
 #[test]
 fn unreadable_file_names_the_path() {
     let scratch = Scratch::new("unreadable");
-    let path = scratch.0.join("absent.cnf");
+    let path = scratch.path().join("absent.cnf");
     let err = OptionFile::read(&path).unwrap_err();
     assert_eq!((err.kind(), err.line()), (ErrorKind::Io, None));
     assert!(err.to_string().starts_with(&format!("cannot read {}: ", path.display())), "{err}");
@@ -128,7 +123,7 @@ fn include_is_resolved_relative_to_including_file() {
     let main = scratch.file("conf/main.cnf", "[dbaudit]\nlog = /x\n!include extra/keys.cnf\n");
     let file = OptionFile::read(&main).unwrap();
     assert_eq!(file.get("dbaudit", "key_file"), Some("/k"));
-    assert_eq!(file.origin("dbaudit", "key_file"), Some((scratch.0.join("conf/extra/keys.cnf").as_path(), 2)));
+    assert_eq!(file.origin("dbaudit", "key_file"), Some((scratch.path().join("conf/extra/keys.cnf").as_path(), 2)));
 }
 
 #[test]
@@ -143,7 +138,7 @@ fn included_file_starts_outside_any_group_and_includer_keeps_its_own() {
     scratch.file("loose.cnf", "user = u\n");
     let main = scratch.file("main.cnf", "[dbaudit]\n!include loose.cnf\n");
     let err = OptionFile::read(&main).unwrap_err();
-    assert_eq!((err.path(), err.line()), (scratch.0.join("loose.cnf").as_path(), Some(1)));
+    assert_eq!((err.path(), err.line()), (scratch.path().join("loose.cnf").as_path(), Some(1)));
 }
 
 #[test]
@@ -165,7 +160,7 @@ fn missing_include_is_an_error() {
     let main = scratch.file("my.cnf", "[dbaudit]\n!include nope.cnf\n");
     let err = OptionFile::read(&main).unwrap_err();
     assert_eq!((err.kind(), err.path(), err.line()), (ErrorKind::Io, main.as_path(), Some(2)));
-    let expected = format!("{}:2: cannot read {}: ", main.display(), scratch.0.join("nope.cnf").display());
+    let expected = format!("{}:2: cannot read {}: ", main.display(), scratch.path().join("nope.cnf").display());
     assert!(err.to_string().starts_with(&expected), "{err}");
 }
 
@@ -237,7 +232,7 @@ const PIECES: &[&str] = &[
 fn garbage_text_never_panics() {
     let scratch = Scratch::new("garbage-text");
     // A directory that does not exist, so includes in the garbage fail instead of reading the disk.
-    let origin = scratch.0.join("absent/dbaudit.cnf");
+    let origin = scratch.path().join("absent/dbaudit.cnf");
     let mut next = noise(0x9e37_79b9_7f4a_7c15);
     for _ in 0..500 {
         // Starting inside a group lets most garbage reach the option parser.

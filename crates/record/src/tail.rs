@@ -59,10 +59,9 @@ mod tests {
         let start = chain.append_next(&mut log, Timestamp(1), &EventRef::Start { prev: None });
         chain.advance(start);
         log.extend_from_slice(b"not a record\n{\"v\":1,\"epo");
-        let path = std::env::temp_dir().join(format!("dbaudit-record-tail-{}", std::process::id()));
-        std::fs::write(&path, &log).unwrap();
-        let found = last_record(&path).unwrap().map(|r| r.point());
-        std::fs::remove_file(&path).unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &log).unwrap();
+        let found = last_record(file.path()).unwrap().map(|r| r.point());
         assert_eq!(found, Some(start));
     }
 }

@@ -97,7 +97,7 @@ impl std::fmt::Display for Refusal {
 const MAX_FIELD: usize = 1024;
 
 /// `text` shortened and escaped for a message: never more than one line.
-pub fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     let mut out: String = text.chars().take(80).flat_map(char::escape_default).collect();
     if text.chars().count() > 80 {
         out.push('…');
@@ -124,7 +124,7 @@ fn field(name: &str, text: &str) -> Result<Option<String>, Refusal> {
 ///
 /// A remote agent's location, `(agent) ip->file`, holds a space and arrives as two
 /// arguments: everything between the rule id and the last argument is the location.
-pub fn from_argv(args: &[String]) -> Result<Alert, Refusal> {
+pub(crate) fn from_argv(args: &[String]) -> Result<Alert, Refusal> {
     if !(5..=9).contains(&args.len()) {
         return Err(Refusal(format!(
             "{} arguments; ossec-execd passes add|delete user srcip alertid ruleid location filename",
@@ -171,7 +171,7 @@ pub fn from_argv(args: &[String]) -> Result<Alert, Refusal> {
 ///
 /// The account comes from the decoded data (`dstuser`, then `srcuser`, then `user`), else
 /// from `user=` in `full_log`; table, primary key and seq come from `full_log`.
-pub fn from_json(line: &str) -> Result<Alert, Refusal> {
+pub(crate) fn from_json(line: &str) -> Result<Alert, Refusal> {
     let message: Value =
         serde_json::from_str(line).map_err(|e| Refusal(format!("stdin is not a Wazuh JSON message: {e}")))?;
     if !message.get("version").is_some_and(Value::is_number) {

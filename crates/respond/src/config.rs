@@ -67,7 +67,7 @@ pub struct Config {
 /// The option file to read: `$DBAUDIT_CONFIG`; else `etc/dbaudit.cnf` of the OSSEC tree this
 /// program is installed in (`<dir>/active-response/bin/dbaudit-respond`), since ossec-execd
 /// passes no environment and OSSEC need not live in /var/ossec; else the default.
-pub fn config_path() -> PathBuf {
+pub(crate) fn config_path() -> PathBuf {
     if let Some(path) = std::env::var_os(CONFIG_ENV) {
         return PathBuf::from(path);
     }
@@ -150,15 +150,10 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, String> {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("dbaudit-respond-config-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("dbaudit.cnf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbaudit.cnf");
         std::fs::write(&path, text).unwrap();
-        let config = Config::load(&path).map_err(|(e, _)| e);
-        std::fs::remove_dir_all(&dir).unwrap();
-        config
+        Config::load(&path).map_err(|(e, _)| e)
     }
 
     #[test]

@@ -404,7 +404,7 @@ mod watchdog {
     const SLACK: Duration = Duration::from_millis(800);
 
     /// Starts the watchdog (once) for `timeout` + slack from now.
-    pub fn arm(report: Arc<Mutex<report::Report>>, log: PathBuf, timeout: Duration) {
+    pub(crate) fn arm(report: Arc<Mutex<report::Report>>, log: PathBuf, timeout: Duration) {
         static ARMED: AtomicBool = AtomicBool::new(false);
         if ARMED.swap(true, Ordering::SeqCst) {
             return;

@@ -15,7 +15,7 @@ use crate::{Responder, Step};
 use dbaudit_lockstate::LockState;
 
 /// The subcommand's name.
-pub const RELEASE_ALL: &str = "release-all";
+pub(crate) const RELEASE_ALL: &str = "release-all";
 /// ER_CANNOT_USER: `ALTER USER` on an account that does not exist (MariaDB and MySQL).
 const NO_SUCH_ACCOUNT: u16 = 1396;
 

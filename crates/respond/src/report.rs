@@ -3,11 +3,11 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Instant;
 
 use dbaudit_record::Timestamp;
+use dbaudit_syslog::{Severity, Syslog};
 use serde_json::{json, Map, Value};
 
 /// A line kept under this many bytes: OSSEC and Wazuh may read the log (Wazuh does by
@@ -64,7 +64,7 @@ impl Outcome {
 
 /// The line being built; fields appear in the order they are set.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     started: Instant,
     fields: Map<String, Value>,
     /// How it ended, with a reason when not done.
@@ -73,7 +73,7 @@ pub struct Report {
 
 impl Report {
     /// A report for an invocation that started at `started`.
-    pub fn new(started: Instant) -> Report {
+    pub(crate) fn new(started: Instant) -> Report {
         let mut fields = Map::new();
         fields.insert("ts".into(), json!(timestamp()));
         fields.insert("program".into(), json!("dbaudit-respond"));
@@ -82,12 +82,12 @@ impl Report {
     }
 
     /// Sets a field.
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
         self.fields.insert(key.to_owned(), value.into());
     }
 
     /// Records the milliseconds since the start under `timings.<what>`.
-    pub fn mark(&mut self, what: &str) {
+    pub(crate) fn mark(&mut self, what: &str) {
         let ms = (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
         let timings = self.fields.entry("timings_ms".to_owned()).or_insert_with(|| json!({}));
         if let Value::Object(timings) = timings {
@@ -96,7 +96,7 @@ impl Report {
     }
 
     /// Ends the report with `outcome` and `reason`.
-    pub fn finish(&mut self, outcome: Outcome, reason: Option<String>) {
+    pub(crate) fn finish(&mut self, outcome: Outcome, reason: Option<String>) {
         self.outcome = outcome;
         if let Some(reason) = reason {
             self.set("reason", reason);
@@ -105,7 +105,7 @@ impl Report {
 
     /// The line: `outcome` and the total time added, row and sessions dropped if it would
     /// be longer than `limit`.
-    pub fn line(&mut self, limit: usize) -> String {
+    pub(crate) fn line(&mut self, limit: usize) -> String {
         self.mark("total");
         let mut fields = self.fields.clone();
         fields.insert("outcome".into(), json!(self.outcome.as_str()));
@@ -123,7 +123,7 @@ impl Report {
 
     /// Writes the line to `log` (one `write` on an `O_APPEND` descriptor) and to syslog;
     /// returns the log's error if it could not be written. Syslog trouble is ignored.
-    pub fn emit(&mut self, log: &Path) -> std::io::Result<()> {
+    pub(crate) fn emit(&mut self, log: &Path) -> std::io::Result<()> {
         let line = self.line(MAX_LINE);
         let mut record = line.clone().into_bytes();
         record.push(b'\n');
@@ -134,19 +134,12 @@ impl Report {
             .open(log)
             .and_then(|mut file| file.write_all(&record));
         let short = if line.len() > MAX_SYSLOG { self.line(MAX_SYSLOG) } else { line };
-        let severity = if self.outcome == Outcome::Done || self.outcome == Outcome::Aborted { 5 } else { 3 };
-        to_syslog(severity, &short);
+        let done = self.outcome == Outcome::Done || self.outcome == Outcome::Aborted;
+        // A host without syslog still gets its response: trouble reaching it is ignored.
+        if let Ok(syslog) = Syslog::open("dbaudit-respond") {
+            let _ = syslog.send(if done { Severity::Notice } else { Severity::Error }, short.as_bytes());
+        }
         written
-    }
-}
-
-/// Sends `message` to the local syslog socket, facility authpriv; errors are ignored (a
-/// host without syslog still gets its response).
-fn to_syslog(severity: u8, message: &str) {
-    const AUTHPRIV: u8 = 10;
-    let datagram = format!("<{}>dbaudit-respond[{}]: {message}", AUTHPRIV * 8 + severity, std::process::id());
-    if let Ok(socket) = UnixDatagram::unbound() {
-        let _ = socket.send_to(datagram.as_bytes(), "/dev/log");
     }
 }
 

@@ -93,7 +93,7 @@ fn parse_ipv4(text: &str) -> Option<u32> {
 }
 
 /// The client host of a processlist `HOST`: `host:port` for TCP, `localhost` for a socket.
-pub fn processlist_host(host: &str) -> &str {
+pub(crate) fn processlist_host(host: &str) -> &str {
     match host.rsplit_once(':') {
         Some((h, port)) if !h.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,

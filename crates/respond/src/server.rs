@@ -12,16 +12,16 @@ use crate::resolve::{host_matches, processlist_host, resolve, Resolution};
 /// The longest text kept from one value or statement in the record.
 const MAX_TEXT: usize = 256;
 /// The most sessions listed in one record.
-pub const MAX_SESSIONS: usize = 20;
+pub(crate) const MAX_SESSIONS: usize = 20;
 
 /// A connection to the audited server.
-pub struct Server {
+pub(crate) struct Server {
     conn: Conn,
 }
 
 /// One open session, from `information_schema.PROCESSLIST`.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// The connection id.
     pub id: u64,
     /// The user name.
@@ -34,13 +34,13 @@ pub struct Session {
 
 impl Server {
     /// Connects with the configuration's settings and timeouts.
-    pub fn connect(settings: &dbaudit_connect::Settings) -> Result<Server, ConnectError> {
+    pub(crate) fn connect(settings: &dbaudit_connect::Settings) -> Result<Server, ConnectError> {
         connect(settings).map(|conn| Server { conn })
     }
 
     /// Every `mysql.user` entry named `name`, and the anonymous ones (roles, with an empty
     /// host, cannot log in and are left out).
-    pub fn candidates(&mut self, name: &str) -> mysql::Result<Vec<Account>> {
+    pub(crate) fn candidates(&mut self, name: &str) -> mysql::Result<Vec<Account>> {
         let rows: Vec<(String, String)> = self
             .conn
             .exec("SELECT User, Host FROM mysql.user WHERE (User = ? OR User = '') AND Host <> ''", (name,))?;
@@ -48,27 +48,27 @@ impl Server {
     }
 
     /// The account `session` (as `USER()` shows it) authenticated as.
-    pub fn resolve(&mut self, session: &Account) -> mysql::Result<(Resolution, Vec<Account>)> {
+    pub(crate) fn resolve(&mut self, session: &Account) -> mysql::Result<(Resolution, Vec<Account>)> {
         let candidates = self.candidates(&session.name)?;
         Ok((resolve(session, &candidates), candidates))
     }
 
     /// Whether `account` is locked (`SHOW CREATE USER` ends with `ACCOUNT LOCK`, MariaDB and MySQL alike).
-    pub fn is_locked(&mut self, account: &Account) -> mysql::Result<bool> {
+    pub(crate) fn is_locked(&mut self, account: &Account) -> mysql::Result<bool> {
         let create: Option<String> = self.conn.query_first(format!("SHOW CREATE USER {}", account.to_sql()))?;
         // Options after the last quoted value: a REQUIRE SUBJECT '…' could hold the words.
         Ok(create.is_some_and(|c| c.rsplit('\'').next().unwrap_or("").contains("ACCOUNT LOCK")))
     }
 
     /// `ALTER USER … ACCOUNT LOCK` or `UNLOCK`.
-    pub fn set_locked(&mut self, account: &Account, locked: bool) -> mysql::Result<()> {
+    pub(crate) fn set_locked(&mut self, account: &Account, locked: bool) -> mysql::Result<()> {
         let what = if locked { "LOCK" } else { "UNLOCK" };
         self.conn.query_drop(format!("ALTER USER {} ACCOUNT {what}", account.to_sql()))
     }
 
     /// The sessions whose user is `name`, this connection left out. Their statement text
     /// (`INFO`) is not taken: it can hold the very values dbaudit masks as secret.
-    pub fn sessions(&mut self, name: &str) -> mysql::Result<Vec<Session>> {
+    pub(crate) fn sessions(&mut self, name: &str) -> mysql::Result<Vec<Session>> {
         let own = u64::from(self.conn.connection_id());
         let rows: Vec<Row> = self.conn.exec(
             "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE FROM information_schema.PROCESSLIST \
@@ -95,7 +95,7 @@ impl Server {
     }
 
     /// `KILL CONNECTION id`; `false` when the session was already gone.
-    pub fn kill(&mut self, id: u64) -> mysql::Result<bool> {
+    pub(crate) fn kill(&mut self, id: u64) -> mysql::Result<bool> {
         match self.conn.query_drop(format!("KILL CONNECTION {id}")) {
             Ok(()) => Ok(true),
             Err(mysql::Error::MySqlError(e)) if e.code == 1094 => Ok(false),
@@ -105,7 +105,13 @@ impl Server {
 
     /// The row of `db`.`table` whose primary key is `pk` (each key column and its value), now;
     /// columns named in `secret` are masked. `Err` says why it could not be had.
-    pub fn row(&mut self, db: &str, name: &str, pk: &[(String, Vec<u8>)], secret: &[String]) -> Result<Value, String> {
+    pub(crate) fn row(
+        &mut self,
+        db: &str,
+        name: &str,
+        pk: &[(String, Vec<u8>)],
+        secret: &[String],
+    ) -> Result<Value, String> {
         let table = format!("{}.{}", quote_ident(db), quote_ident(name));
         let pk_columns: Vec<String> = self
             .conn
@@ -147,7 +153,7 @@ impl Server {
 
 /// Which of `sessions` authenticated as `account`: those with its name whose host resolves
 /// to it among `candidates` (a session of the same name from another host may be another account).
-pub fn sessions_of<'a>(account: &Account, candidates: &[Account], sessions: &'a [Session]) -> Vec<&'a Session> {
+pub(crate) fn sessions_of<'a>(account: &Account, candidates: &[Account], sessions: &'a [Session]) -> Vec<&'a Session> {
     sessions
         .iter()
         .filter(|s| s.user == account.name && host_matches(&account.host, &s.host))

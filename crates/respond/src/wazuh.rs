@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 const MAX_LINE: u64 = 1 << 20;
 
 /// Lines from stdin, read by a thread of their own.
-pub struct Stdin {
+pub(crate) struct Stdin {
     lines: Receiver<Result<String, String>>,
 }
 
 impl Stdin {
     /// Starts reading stdin. Only called when there are no arguments: with arguments
     /// (ossec-execd) stdin is never touched.
-    pub fn spawn() -> Stdin {
+    pub(crate) fn spawn() -> Stdin {
         let (sender, lines) = mpsc::channel();
         thread::spawn(move || {
             let mut stdin = io::stdin().lock();
@@ -45,7 +45,7 @@ impl Stdin {
     }
 
     /// The next line, waiting `timeout` at most.
-    pub fn next_line(&mut self, timeout: Duration) -> Result<String, String> {
+    pub(crate) fn next_line(&mut self, timeout: Duration) -> Result<String, String> {
         match self.lines.recv_timeout(timeout) {
             Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => {
@@ -58,7 +58,7 @@ impl Stdin {
 
 /// Prints `check_keys` with `key` and reads execd's answer: `Ok(true)` for `continue`,
 /// `Ok(false)` for `abort`.
-pub fn check_keys(program: &str, key: &str, stdin: &mut Stdin, timeout: Duration) -> Result<bool, String> {
+pub(crate) fn check_keys(program: &str, key: &str, stdin: &mut Stdin, timeout: Duration) -> Result<bool, String> {
     let message = json!({
         "version": 1,
         "origin": {"name": program, "module": "active-response"},

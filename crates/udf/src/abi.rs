@@ -23,7 +23,7 @@ const MESSAGE_SIZE: usize = 512;
 
 /// `UDF_ARGS`.
 #[repr(C)]
-pub struct UdfArgs {
+pub(crate) struct UdfArgs {
     arg_count: c_uint,
     arg_type: *mut c_int,
     args: *mut *mut c_char,
@@ -36,7 +36,7 @@ pub struct UdfArgs {
 
 /// `UDF_INIT`.
 #[repr(C)]
-pub struct UdfInit {
+pub(crate) struct UdfInit {
     maybe_null: bool,
     decimals: c_uint,
     max_length: c_ulong,
@@ -44,6 +44,33 @@ pub struct UdfInit {
     const_item: bool,
     extension: *mut c_void,
 }
+
+// The layouts of udf_registration_types.h on 64-bit Linux (x86_64 and aarch64 alike: int 4
+// bytes, long and pointers 8, each aligned to its size; bool and my_bool 1 byte), so that a
+// field moved or retyped here fails the build instead of reading the wrong bytes in mysqld.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<UdfArgs>() == 64);
+    assert!(offset_of!(UdfArgs, arg_count) == 0);
+    // 4 bytes of padding: the pointers that follow are 8-aligned.
+    assert!(offset_of!(UdfArgs, arg_type) == 8);
+    assert!(offset_of!(UdfArgs, args) == 16);
+    assert!(offset_of!(UdfArgs, lengths) == 24);
+    assert!(offset_of!(UdfArgs, maybe_null) == 32);
+    assert!(offset_of!(UdfArgs, attributes) == 40);
+    assert!(offset_of!(UdfArgs, attribute_lengths) == 48);
+    assert!(offset_of!(UdfArgs, extension) == 56);
+
+    assert!(size_of::<UdfInit>() == 40);
+    assert!(offset_of!(UdfInit, maybe_null) == 0);
+    assert!(offset_of!(UdfInit, decimals) == 4);
+    assert!(offset_of!(UdfInit, max_length) == 8);
+    assert!(offset_of!(UdfInit, ptr) == 16);
+    // 7 bytes of padding after the one-byte const_item.
+    assert!(offset_of!(UdfInit, const_item) == 24);
+    assert!(offset_of!(UdfInit, extension) == 32);
+};
 
 static AUDITOR: Mutex<Auditor> = Mutex::new(Auditor::new());
 
@@ -92,7 +119,11 @@ unsafe fn read_args<'a>(args: *const UdfArgs) -> Vec<Arg<'a>> {
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_log_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_log_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     report::install_panic_hook();
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS; arg_type has arg_count entries.
@@ -132,7 +163,7 @@ pub unsafe extern "C" fn dbaudit_log_init(initid: *mut UdfInit, args: *mut UdfAr
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_log(
+pub(crate) unsafe extern "C" fn dbaudit_log(
     _initid: *mut UdfInit,
     args: *mut UdfArgs,
     is_null: *mut u8,
@@ -169,14 +200,18 @@ pub unsafe extern "C" fn dbaudit_log(
 
 /// `dbaudit_log` deinit: nothing to free; the state is process-wide.
 #[no_mangle]
-pub extern "C" fn dbaudit_log_deinit(_initid: *mut UdfInit) {}
+pub(crate) extern "C" fn dbaudit_log_deinit(_initid: *mut UdfInit) {}
 
 /// `dbaudit_version` init.
 ///
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_version_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_version_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
     unsafe {
         if (*args).arg_count != 0 {
@@ -194,7 +229,7 @@ pub unsafe extern "C" fn dbaudit_version_init(initid: *mut UdfInit, args: *mut U
 /// # Safety
 /// Called by mysqld with valid pointers; `result` holds 255 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_version(
+pub(crate) unsafe extern "C" fn dbaudit_version(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     result: *mut c_char,
@@ -218,7 +253,11 @@ pub unsafe extern "C" fn dbaudit_version(
 /// # Safety
 /// Called by mysqld with valid pointers.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health_init(initid: *mut UdfInit, args: *mut UdfArgs, message: *mut c_char) -> bool {
+pub(crate) unsafe extern "C" fn dbaudit_health_init(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+) -> bool {
     // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
     unsafe {
         if (*args).arg_count != 0 {
@@ -238,7 +277,7 @@ pub unsafe extern "C" fn dbaudit_health_init(initid: *mut UdfInit, args: *mut Ud
 /// # Safety
 /// Called by mysqld with valid pointers, after `dbaudit_health_init` succeeded.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health(
+pub(crate) unsafe extern "C" fn dbaudit_health(
     initid: *mut UdfInit,
     _args: *mut UdfArgs,
     _result: *mut c_char,
@@ -266,7 +305,7 @@ pub unsafe extern "C" fn dbaudit_health(
 /// # Safety
 /// Called by mysqld once per successful init, with the same `initid`.
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
+pub(crate) unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
     // SAFETY: ptr is the Box<Vec<u8>> init made (or null), and deinit runs once.
     unsafe {
         let ptr = (*initid).ptr.cast::<Vec<u8>>();
@@ -283,7 +322,7 @@ pub unsafe extern "C" fn dbaudit_health_deinit(initid: *mut UdfInit) {
 /// Called by mysqld with valid pointers.
 #[cfg(feature = "test-panic")]
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_test_panic_init(
+pub(crate) unsafe extern "C" fn dbaudit_test_panic_init(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     _message: *mut c_char,
@@ -298,7 +337,7 @@ pub unsafe extern "C" fn dbaudit_test_panic_init(
 /// Called by mysqld with valid pointers.
 #[cfg(feature = "test-panic")]
 #[no_mangle]
-pub unsafe extern "C" fn dbaudit_test_panic(
+pub(crate) unsafe extern "C" fn dbaudit_test_panic(
     _initid: *mut UdfInit,
     _args: *mut UdfArgs,
     is_null: *mut u8,

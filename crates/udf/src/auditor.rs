@@ -338,34 +338,26 @@ mod tests {
     use dbaudit_record::{Event, Verifier};
 
     struct Fixture {
-        dir: PathBuf,
+        dir: tempfile::TempDir,
         key: Key,
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 
     impl Fixture {
         fn new(name: &str) -> Fixture {
-            let dir = std::env::temp_dir().join(format!("dbaudit-udf-auditor-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = tempfile::Builder::new().prefix(&format!("dbaudit-udf-auditor-{name}-")).tempdir().unwrap();
             let key = Key::from_bytes([9; 32]);
-            std::fs::write(dir.join("key"), key.to_hex() + "\n").unwrap();
-            let config = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n", dir.display());
-            std::fs::write(dir.join("dbaudit.cnf"), config).unwrap();
+            std::fs::write(dir.path().join("key"), key.to_hex() + "\n").unwrap();
+            let config = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n", dir.path().display());
+            std::fs::write(dir.path().join("dbaudit.cnf"), config).unwrap();
             Fixture { dir, key }
         }
 
         fn auditor(&self) -> Auditor {
-            Auditor::with_config(self.dir.join("dbaudit.cnf"))
+            Auditor::with_config(self.dir.path().join("dbaudit.cnf"))
         }
 
         fn lines(&self) -> Vec<Vec<u8>> {
-            let text = std::fs::read(self.dir.join("audit.log")).unwrap();
+            let text = std::fs::read(self.dir.path().join("audit.log")).unwrap();
             text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
         }
     }
@@ -421,8 +413,9 @@ mod tests {
     #[test]
     fn records_lost_while_the_log_cannot_be_written_are_counted_in_the_chain() {
         let fx = Fixture::new("lost");
-        let config = format!("[dbaudit-udf]\nlog = {0}/missing/audit.log\nkey_file = {0}/key\n", fx.dir.display());
-        std::fs::write(fx.dir.join("dbaudit.cnf"), config).unwrap();
+        let config =
+            format!("[dbaudit-udf]\nlog = {0}/missing/audit.log\nkey_file = {0}/key\n", fx.dir.path().display());
+        std::fs::write(fx.dir.path().join("dbaudit.cnf"), config).unwrap();
         let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"1"[..]))];
         let mut auditor = fx.auditor();
@@ -434,10 +427,10 @@ mod tests {
         assert!(health.contains("\"state\":\"failing\"") && health.contains("\"lost\":3,\"unreported\":3"), "{health}");
         assert!(health.contains("cannot open the audit log"), "{health}");
 
-        std::fs::create_dir(fx.dir.join("missing")).unwrap();
+        std::fs::create_dir(fx.dir.path().join("missing")).unwrap();
         std::thread::sleep(RETRY_SETUP + Duration::from_millis(50));
         assert_eq!(auditor.log(&insert_args(&token, &values)), Outcome::Written(2));
-        let text = std::fs::read(fx.dir.join("missing/audit.log")).unwrap();
+        let text = std::fs::read(fx.dir.path().join("missing/audit.log")).unwrap();
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
         let records: Vec<_> = lines.iter().map(|l| dbaudit_record::parse(l).unwrap()).collect();
         let Event::Lost(lost) = &records[1].event else { panic!("expected a lost record, got {:?}", records[1]) };
@@ -469,8 +462,9 @@ mod tests {
         assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Written(1));
         assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Forged);
         let config = |extra: &str| {
-            let text = format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n{extra}", fx.dir.display());
-            std::fs::write(fx.dir.join("dbaudit.cnf"), text).unwrap();
+            let text =
+                format!("[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\n{extra}", fx.dir.path().display());
+            std::fs::write(fx.dir.path().join("dbaudit.cnf"), text).unwrap();
             std::thread::sleep(CONFIG_CHECK + Duration::from_millis(50));
         };
         config("token_generation_next = 1\n");
@@ -486,9 +480,9 @@ mod tests {
     #[test]
     fn missing_key_fails_with_the_file_named_and_writes_nothing() {
         let fx = Fixture::new("nokey");
-        std::fs::remove_file(fx.dir.join("key")).unwrap();
+        std::fs::remove_file(fx.dir.path().join("key")).unwrap();
         let Outcome::Failed(message) = fx.auditor().log(&insert_args("x", &[])) else { panic!("expected a failure") };
-        assert!(message.contains(&fx.dir.join("key").display().to_string()), "{message}");
-        assert!(!fx.dir.join("audit.log").exists());
+        assert!(message.contains(&fx.dir.path().join("key").display().to_string()), "{message}");
+        assert!(!fx.dir.path().join("audit.log").exists());
     }
 }

@@ -10,6 +10,7 @@
 //! This crate does not create functions or triggers (that is `dbaudit install`/`watch`), and
 //! reads nothing but its configuration, its key and the tail of its own log.
 
+#[allow(unsafe_code)]
 mod abi;
 mod auditor;
 mod call;

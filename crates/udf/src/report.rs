@@ -18,7 +18,7 @@ static LAST: Mutex<Last> = Mutex::new(Last { message: String::new(), at: None, s
 
 /// Writes `dbaudit_udf: <message>` as one line, unless the same message went out less
 /// than a second ago.
-pub fn error(message: &str) {
+pub(crate) fn error(message: &str) {
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
     let recent = last.at.is_some_and(|at| at.elapsed() < Duration::from_secs(1));
     if recent && last.message == message {
@@ -37,12 +37,12 @@ pub fn error(message: &str) {
 }
 
 /// Writes bytes to stderr with one `write(2)` when the kernel allows, never buffered.
-pub fn write_stderr(bytes: &[u8]) {
+pub(crate) fn write_stderr(bytes: &[u8]) {
     let _ = std::io::stderr().lock().write_all(bytes);
 }
 
 /// Replaces the default panic hook (several lines) with one line, once per process.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {

@@ -15,7 +15,7 @@ const ROTATION_CHECK: Duration = Duration::from_secs(1);
 
 /// An open destination for record lines.
 #[derive(Debug)]
-pub enum Sink {
+pub(crate) enum Sink {
     /// A log file of our own.
     File(LogFile),
     /// The server's error log.
@@ -24,7 +24,7 @@ pub enum Sink {
 
 impl Sink {
     /// Opens the destination.
-    pub fn open(destination: &Destination) -> io::Result<Sink> {
+    pub(crate) fn open(destination: &Destination) -> io::Result<Sink> {
         match destination {
             Destination::File(path) => LogFile::open(path).map(Sink::File),
             Destination::Stderr => Ok(Sink::Stderr),
@@ -32,7 +32,7 @@ impl Sink {
     }
 
     /// Where it writes.
-    pub fn destination(&self) -> Destination {
+    pub(crate) fn destination(&self) -> Destination {
         match self {
             Sink::File(log) => Destination::File(log.path.clone()),
             Sink::Stderr => Destination::Stderr,
@@ -40,7 +40,7 @@ impl Sink {
     }
 
     /// The last record at the end of the log, if one can be found there.
-    pub fn last_record(&self) -> Option<ChainPoint> {
+    pub(crate) fn last_record(&self) -> Option<ChainPoint> {
         match self {
             Sink::File(log) => dbaudit_record::last_record(&log.path).ok().flatten().map(|r| r.point()),
             Sink::Stderr => None,
@@ -49,7 +49,7 @@ impl Sink {
 
     /// Appends one whole line. On error the line may be partly written; the next line
     /// then begins with a newline of its own, so it is never glued to the fragment.
-    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         match self {
             Sink::File(log) => log.write_line(line),
             Sink::Stderr => io::stderr().lock().write_all(line),
@@ -59,7 +59,7 @@ impl Sink {
 
 /// The audit log file, opened `O_APPEND` so each record lands whole at the end.
 #[derive(Debug)]
-pub struct LogFile {
+pub(crate) struct LogFile {
     path: PathBuf,
     file: File,
     identity: (u64, u64),
@@ -144,26 +144,25 @@ impl LogFile {
 mod tests {
     use super::*;
 
-    fn temp_path(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dbaudit-udf-sink-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("dbaudit.log")
+    /// A log path in a directory of its own, removed when the directory is dropped.
+    fn temp_path() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbaudit.log");
+        (dir, path)
     }
 
     #[test]
     fn a_line_after_a_torn_tail_starts_on_a_new_line() {
-        let path = temp_path("torn");
+        let (_dir, path) = temp_path();
         std::fs::write(&path, b"{\"v\":1,\"epo").unwrap();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
         sink.write_line(b"whole\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"v\":1,\"epo\nwhole\n");
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn rename_rotation_is_followed_within_a_second() {
-        let path = temp_path("rotate");
+        let (_dir, path) = temp_path();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
         sink.write_line(b"one\n").unwrap();
         std::fs::rename(&path, path.with_extension("1")).unwrap();
@@ -171,6 +170,5 @@ mod tests {
         sink.write_line(b"two\n").unwrap();
         assert_eq!(std::fs::read(path.with_extension("1")).unwrap(), b"one\n");
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }

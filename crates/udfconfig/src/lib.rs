@@ -172,9 +172,8 @@ mod tests {
 
     #[test]
     fn relative_log_path_is_refused_with_the_file_named() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-udfconfig-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bad.cnf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.cnf");
         std::fs::write(&path, "[dbaudit-udf]\nlog = audit.log\n").unwrap();
         let err = UdfConfig::read(&path).unwrap_err();
         assert!(err.contains("bad.cnf") && err.contains("absolute"), "{err}");
@@ -183,14 +182,12 @@ mod tests {
         assert_eq!(config.destination, Destination::Stderr);
         assert_eq!(config.key_file, PathBuf::from("/k"));
         assert!(config.warnings().is_empty(), "key-file is key_file: {:?}", config.warnings());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn unknown_keys_are_reported_with_file_and_line_and_known_ones_still_read() {
-        let dir = std::env::temp_dir().join(format!("dbaudit-udfconfig-unknown-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("dbaudit.cnf");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbaudit.cnf");
         let text = "[mysqld]\nlogfile = elsewhere\n[dbaudit-udf]\n# a typo:\nlogfile = /var/log/x.log\n\
                     key_file = /k\nLog-Level = 3\n";
         std::fs::write(&path, text).unwrap();
@@ -206,6 +203,5 @@ mod tests {
             "{}",
             warnings[0]
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -2,6 +2,8 @@
 //! `dbaudit-normalise` binary run on real files, and its output read back.
 
 #![allow(dead_code)]
+// Each test file includes this module privately: `pub` is its interface to them, not the world.
+#![allow(unreachable_pub)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
