@@ -20,7 +20,7 @@ use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
 use crate::recheck::{Judge, Recheck};
-use dbaudit_record::normalised::Frame;
+use dbaudit_record::normalised::{Frame, LineFields};
 
 /// Lines are written out once this many bytes are waiting.
 const WRITE_AT: usize = 1 << 20;
@@ -211,7 +211,7 @@ impl Normaliser {
                 self.pending.drain(start..self.pending.len() - rest);
                 replay.pos = replay.written.len();
             }
-            _ if error_kind(line) == Some(b"unparsable") && is_event(whole.unwrap_or(written)) => {
+            _ if error_kind(line) == Some("unparsable") && is_event(whole.unwrap_or(written)) => {
                 self.pending.truncate(start);
                 return;
             }
@@ -281,21 +281,20 @@ fn last_record(text: &[u8]) -> Option<(Epoch, u64)> {
 
 /// The record a re-check's `op=tamper … found=recheck` line names; None for any other line.
 fn rechecked(line: &[u8]) -> Option<(Epoch, u64)> {
-    let rest = after_tag(line).strip_prefix(b" dbaudit: op=tamper kind=")?;
-    let rest = &rest[rest.iter().position(|&b| b == b' ')?..];
-    rest.starts_with(b" found=recheck ").then(|| point_of(line))?
+    let fields = fields_of(line)?;
+    (fields.raw("op")? == "tamper" && fields.raw("found")? == "recheck").then(|| point_of(line))?
 }
 
 /// The `epoch=` and `seq=` of a normalised line.
 fn point_of(line: &[u8]) -> Option<(Epoch, u64)> {
-    let field = |key: &[u8]| -> Option<&[u8]> {
-        let at = line.windows(key.len()).position(|w| w == key)? + key.len();
-        let rest = &line[at..];
-        Some(&rest[..rest.iter().position(|&b| b == b' ').unwrap_or(rest.len())])
-    };
-    let epoch = Epoch::from_hex(field(b" epoch=")?)?;
-    let seq: u64 = std::str::from_utf8(field(b" seq=")?).ok()?.parse().ok()?;
-    Some((epoch, seq))
+    let fields = fields_of(line)?;
+    Some((Epoch::from_hex(fields.raw("epoch")?.as_bytes())?, fields.raw("seq")?.parse().ok()?))
+}
+
+/// A normalised line's fields, read with the frame's own reader; None for a line that is
+/// not text (junk in an output file).
+fn fields_of(line: &[u8]) -> Option<LineFields<'_>> {
+    std::str::from_utf8(line).ok().map(|text| LineFields::parse(text.trim_end_matches('\n')))
 }
 
 /// Whether two lines report the same event. Lines of the normaliser's own errors name
@@ -312,9 +311,9 @@ fn is_event(line: &[u8]) -> bool {
 }
 
 /// The kind of an `op=error` line, None for any other line.
-fn error_kind(line: &[u8]) -> Option<&[u8]> {
-    let rest = after_tag(line).strip_prefix(b" dbaudit: op=error kind=")?;
-    Some(&rest[..rest.iter().position(|&c| c == b' ' || c == b'\n').unwrap_or(rest.len())])
+fn error_kind(line: &[u8]) -> Option<&str> {
+    let fields = fields_of(line)?;
+    (fields.raw("op")? == "error").then(|| fields.raw("kind"))?
 }
 
 /// With `DBAUDIT_NORMALISE_TRACE` set, says on stderr which file it chose and why.
