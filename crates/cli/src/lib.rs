@@ -8,9 +8,6 @@
 mod cli;
 mod error;
 mod fingerprint;
-// install/ is being rewritten elsewhere at the same time and is left as it is here: its
-// items still say `pub` where `pub(crate)` is meant. Drop this allow once they do not.
-#[allow(unreachable_pub)]
 mod install;
 mod server;
 mod status;

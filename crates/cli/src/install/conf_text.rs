@@ -3,39 +3,39 @@
 //! hold `&`), and the marked blocks dbaudit inserts and removes byte for byte.
 
 /// The first line of every block dbaudit adds.
-pub const BEGIN: &str = "<!-- dbaudit begin -->";
+pub(crate) const BEGIN: &str = "<!-- dbaudit begin -->";
 /// The last line of every block dbaudit adds.
-pub const END: &str = "<!-- dbaudit end -->";
+pub(crate) const END: &str = "<!-- dbaudit end -->";
 
 /// One element found in the text, by byte offsets.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
+pub(crate) struct Element {
     /// Its tag name.
-    pub name: String,
+    pub(crate) name: String,
     /// 0 for a top-level element.
-    pub depth: usize,
+    pub(crate) depth: usize,
     /// The offset of its `<`.
-    pub start: usize,
+    pub(crate) start: usize,
     /// The offset just after its start tag's `>`.
-    pub inner_start: usize,
+    pub(crate) inner_start: usize,
     /// The offset of its end tag's `<` (equal to `inner_start` for `<x/>`).
-    pub end_tag: usize,
+    pub(crate) end_tag: usize,
 }
 
 impl Element {
     /// The text between its tags, trimmed.
-    pub fn text<'a>(&self, text: &'a str) -> &'a str {
+    pub(crate) fn text<'a>(&self, text: &'a str) -> &'a str {
         text[self.inner_start..self.end_tag].trim()
     }
 
     /// Whether `other` lies inside it.
-    pub fn contains(&self, other: &Element) -> bool {
+    pub(crate) fn contains(&self, other: &Element) -> bool {
         other.start > self.start && other.start < self.end_tag
     }
 }
 
 /// Every element of `text`, in document order; the error is `line: what is wrong`.
-pub fn scan(text: &str) -> Result<Vec<Element>, (usize, String)> {
+pub(crate) fn scan(text: &str) -> Result<Vec<Element>, (usize, String)> {
     let bytes = text.as_bytes();
     let line_of = |at: usize| text[..at].bytes().filter(|&b| b == b'\n').count() + 1;
     let mut elements: Vec<Element> = Vec::new();
@@ -124,12 +124,12 @@ fn start_tag_end(text: &str, at: usize) -> Result<(usize, bool), String> {
 }
 
 /// The offset where the line holding `at` starts.
-pub fn line_start(text: &str, at: usize) -> usize {
+pub(crate) fn line_start(text: &str, at: usize) -> usize {
     text[..at].rfind('\n').map_or(0, |n| n + 1)
 }
 
 /// The 1-based line number of `at`.
-pub fn line_number(text: &str, at: usize) -> usize {
+pub(crate) fn line_number(text: &str, at: usize) -> usize {
     text[..at].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
@@ -137,7 +137,7 @@ pub fn line_number(text: &str, at: usize) -> usize {
 /// `indent`. At a line's start (only blanks before `at`) the block is whole lines; after
 /// other text on the line it starts there and ends at its end marker. [`remove_blocks`]
 /// undoes either exactly.
-pub fn insert_block(text: &str, at: usize, indent: &str, body: &[String]) -> String {
+pub(crate) fn insert_block(text: &str, at: usize, indent: &str, body: &[String]) -> String {
     let ls = line_start(text, at);
     let whole_lines = text[ls..at].trim().is_empty();
     let mut block = String::new();
@@ -170,7 +170,7 @@ pub fn insert_block(text: &str, at: usize, indent: &str, body: &[String]) -> Str
 
 /// `text` without any of the blocks [`insert_block`] made. An unmatched begin marker is an
 /// error: someone edited the block, and guessing its end could cut their text.
-pub fn remove_blocks(text: &str) -> Result<String, (usize, String)> {
+pub(crate) fn remove_blocks(text: &str) -> Result<String, (usize, String)> {
     let mut out = String::with_capacity(text.len());
     let mut rest_from = 0;
     while let Some(found) = text[rest_from..].find(BEGIN) {
@@ -195,7 +195,7 @@ pub fn remove_blocks(text: &str) -> Result<String, (usize, String)> {
 }
 
 /// The indentation of the line holding `at`.
-pub fn indent_of(text: &str, at: usize) -> String {
+pub(crate) fn indent_of(text: &str, at: usize) -> String {
     let ls = line_start(text, at);
     text[ls..].chars().take_while(|c| *c == ' ' || *c == '\t').collect()
 }

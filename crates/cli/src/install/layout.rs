@@ -9,7 +9,7 @@ use crate::error::Failure;
 
 /// `--flavor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FlavorArg {
+pub(crate) enum FlavorArg {
     /// Tell from the directory.
     Auto,
     /// OSSEC 2.x, 3.x, 4.x: rules in rules/, decoders in etc/.
@@ -20,7 +20,7 @@ pub enum FlavorArg {
 
 /// OSSEC or Wazuh, found or told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     /// OSSEC 2.x/3.x/4.x.
     Ossec,
     /// Wazuh 4.
@@ -29,7 +29,7 @@ pub enum Flavor {
 
 /// `--role`: what this host does in the OSSEC installation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Role {
+pub(crate) enum Role {
     /// A standalone (local) installation: everything.
     Local,
     /// An agent on the database host: programs, log files read, the database part.
@@ -40,17 +40,17 @@ pub enum Role {
 
 impl Role {
     /// Whether this role analyses events (rules, decoders, `<active-response>`).
-    pub fn analyses(self) -> bool {
+    pub(crate) fn analyses(self) -> bool {
         matches!(self, Role::Local | Role::Manager)
     }
 
     /// Whether this role runs on the database host (programs, `<localfile>`, the UDF).
-    pub fn collects(self) -> bool {
+    pub(crate) fn collects(self) -> bool {
         matches!(self, Role::Local | Role::Agent)
     }
 
     /// Its name on the command line.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Local => "local",
             Role::Agent => "agent",
@@ -61,18 +61,18 @@ impl Role {
 
 /// The installation at `--ossec-dir`.
 #[derive(Clone, Debug)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// Its directory, absolute.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// OSSEC or Wazuh.
-    pub flavor: Flavor,
+    pub(crate) flavor: Flavor,
     /// Why that flavor, for the plan.
-    pub evidence: String,
+    pub(crate) evidence: String,
 }
 
 impl Layout {
     /// Looks at `dir`: it must hold etc/ossec.conf; the flavor is `flag` or found.
-    pub fn find(dir: &Path, flag: FlavorArg, conf_text: &str) -> Result<Layout, Failure> {
+    pub(crate) fn find(dir: &Path, flag: FlavorArg, conf_text: &str) -> Result<Layout, Failure> {
         let dir = std::path::absolute(dir).map_err(|e| Failure::new(format!("--ossec-dir {}: {e}", dir.display())))?;
         let (flavor, evidence) = match flag {
             FlavorArg::Ossec => (Flavor::Ossec, "--flavor ossec".to_owned()),
@@ -83,17 +83,17 @@ impl Layout {
     }
 
     /// `dir/relative`.
-    pub fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
 
     /// etc/ossec.conf.
-    pub fn conf(&self) -> PathBuf {
+    pub(crate) fn conf(&self) -> PathBuf {
         self.path("etc/ossec.conf")
     }
 
     /// Where dbaudit_rules.xml goes.
-    pub fn rules_file(&self) -> PathBuf {
+    pub(crate) fn rules_file(&self) -> PathBuf {
         match self.flavor {
             Flavor::Ossec => self.path("rules/dbaudit_rules.xml"),
             Flavor::Wazuh => self.path("etc/rules/dbaudit_rules.xml"),
@@ -101,7 +101,7 @@ impl Layout {
     }
 
     /// Where dbaudit_decoders.xml goes when it is a file of its own.
-    pub fn decoders_file(&self) -> PathBuf {
+    pub(crate) fn decoders_file(&self) -> PathBuf {
         match self.flavor {
             Flavor::Ossec => self.path("etc/dbaudit_decoders.xml"),
             Flavor::Wazuh => self.path("etc/decoders/dbaudit_decoders.xml"),
@@ -109,12 +109,12 @@ impl Layout {
     }
 
     /// OSSEC's local decoder file, read when ossec.conf names no decoder files.
-    pub fn local_decoder(&self) -> PathBuf {
+    pub(crate) fn local_decoder(&self) -> PathBuf {
         self.path("etc/local_decoder.xml")
     }
 
     /// The group OSSEC's daemons run as.
-    pub fn group(&self) -> &'static str {
+    pub(crate) fn group(&self) -> &'static str {
         match self.flavor {
             Flavor::Ossec => "ossec",
             Flavor::Wazuh => "wazuh",
@@ -122,12 +122,12 @@ impl Layout {
     }
 
     /// Whether it is the standard /var/ossec.
-    pub fn is_standard(&self) -> bool {
+    pub(crate) fn is_standard(&self) -> bool {
         self.dir == Path::new(dbaudit_paths::OSSEC_DIR)
     }
 
     /// The flavor and where it keeps its rules, for the plan's first line.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let (name, places) = match self.flavor {
             Flavor::Ossec => ("OSSEC 2.x/3.x/4.x", "rules/, etc/local_decoder.xml"),
             Flavor::Wazuh => ("Wazuh 4", "etc/rules/, etc/decoders/"),
@@ -154,7 +154,7 @@ fn detect(dir: &Path, conf_text: &str) -> (Flavor, String) {
 }
 
 /// A user or group id looked up by name in /etc/passwd or /etc/group.
-pub fn id_of(database: &str, name: &str) -> Option<u32> {
+pub(crate) fn id_of(database: &str, name: &str) -> Option<u32> {
     let text = std::fs::read_to_string(database).ok()?;
     text.lines().find_map(|line| {
         let mut fields = line.split(':');
@@ -164,7 +164,7 @@ pub fn id_of(database: &str, name: &str) -> Option<u32> {
 }
 
 /// Whether this process may change owners (runs as root).
-pub fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -172,16 +172,16 @@ pub fn running_as_root() -> bool {
 /// The ownership a file is given: root (or `user`) and `group`, when they exist and this
 /// process may set them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     /// `user:group` as wanted, for the plan.
-    pub wanted: String,
+    pub(crate) wanted: String,
     /// uid and gid to set, or None with the reason it is skipped.
-    pub ids: Result<(u32, u32), String>,
+    pub(crate) ids: Result<(u32, u32), String>,
 }
 
 impl Ownership {
     /// `user:group`, resolved now.
-    pub fn of(user: &str, group: &str) -> Ownership {
+    pub(crate) fn of(user: &str, group: &str) -> Ownership {
         let wanted = format!("{user}:{group}");
         let ids = match (id_of("/etc/passwd", user), id_of("/etc/group", group)) {
             _ if !running_as_root() => Err("not root".to_owned()),
@@ -193,7 +193,7 @@ impl Ownership {
     }
 
     /// For the plan: `root:ossec` or `root:ossec skipped: no group ossec`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.ids {
             Ok(_) => self.wanted.clone(),
             Err(why) => format!("chown {} skipped: {why}", self.wanted),

@@ -21,20 +21,20 @@ use super::plan::{Mode, Plan};
 use crate::error::Failure;
 
 /// Where the manifest lives under the OSSEC directory.
-pub const RELATIVE_PATH: &str = "etc/dbaudit.manifest";
+pub(crate) const RELATIVE_PATH: &str = "etc/dbaudit.manifest";
 
 const HEADER: &str = "# Files written by `dbaudit install`, with their BLAKE3. `dbaudit uninstall` removes\n\
                       # each only while it is unchanged. Written by install; do not edit.\n";
 
 /// The files install wrote, and what it wrote into each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     files: BTreeMap<PathBuf, blake3::Hash>,
 }
 
 impl Manifest {
     /// Reads the manifest at `path`, or None when there is none (an older installation).
-    pub fn read(path: &Path) -> Result<Option<Manifest>, Failure> {
+    pub(crate) fn read(path: &Path) -> Result<Option<Manifest>, Failure> {
         match fs::read(path) {
             Ok(bytes) => Manifest::parse(&bytes, path).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -43,7 +43,7 @@ impl Manifest {
     }
 
     /// Parses a manifest; `path` names it in errors.
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, Failure> {
+    pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, Failure> {
         let mut files = BTreeMap::new();
         for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() || line.starts_with(b"#") {
@@ -68,7 +68,7 @@ impl Manifest {
     }
 
     /// The manifest as written.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = HEADER.as_bytes().to_vec();
         for (file, hash) in &self.files {
             out.extend_from_slice(hash.to_hex().as_bytes());
@@ -80,7 +80,7 @@ impl Manifest {
     }
 
     /// The hash install recorded for `file`.
-    pub fn hash_of(&self, file: &Path) -> Option<&blake3::Hash> {
+    pub(crate) fn hash_of(&self, file: &Path) -> Option<&blake3::Hash> {
         self.files.get(file)
     }
 }

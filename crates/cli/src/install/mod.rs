@@ -22,12 +22,12 @@
 //! dbaudit-respond unlock the accounts it locked ([`locks`]) and stops a running
 //! dbaudit-normalise ([`running`]): both programs are about to go.
 
-pub mod conf_text;
+pub(crate) mod conf_text;
 mod database;
-pub mod layout;
+pub(crate) mod layout;
 mod locks;
 mod manifest;
-pub mod plan;
+pub(crate) mod plan;
 mod running;
 mod template;
 
@@ -70,7 +70,7 @@ const PROGRAMS: [(&str, &str); 3] = [
 
 /// Install or uninstall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// `dbaudit install`.
     Install,
     /// `dbaudit uninstall`.
@@ -90,7 +90,7 @@ struct Target<'a> {
 
 /// Runs `dbaudit install` or `dbaudit uninstall`; `force` (uninstall only) goes on where
 /// accounts stay locked and stops a normaliser that runs outside systemd.
-pub fn run(
+pub(crate) fn run(
     out: &mut dyn Write,
     connection: &ConnectionArgs,
     args: &InstallArgs,

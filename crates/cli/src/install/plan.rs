@@ -16,7 +16,7 @@ use crate::server::Server;
 
 /// How a file is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Created or replaced with this mode and ownership.
     Set(u32, Ownership),
     /// Edited in place: it keeps its mode and owner.
@@ -29,7 +29,7 @@ pub enum Mode {
 
 /// One change.
 #[derive(Clone, Debug)]
-pub enum Action {
+pub(crate) enum Action {
     /// Write `contents` to `path` (tmp file, then rename; the key by exclusive creation).
     Write {
         /// The file.
@@ -101,17 +101,17 @@ pub enum Action {
 
 /// Everything to do, in order.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The changes.
-    pub actions: Vec<Action>,
+    pub(crate) actions: Vec<Action>,
     /// The files [`Plan::install_file`] was given and the hash of their contents: the
     /// manifest's new entries.
-    pub installed: Vec<(PathBuf, blake3::Hash)>,
+    pub(crate) installed: Vec<(PathBuf, blake3::Hash)>,
 }
 
 impl Plan {
     /// Adds a write of `contents` to `path`, or a note when the file already holds them.
-    pub fn write(&mut self, path: PathBuf, contents: Vec<u8>, mode: Mode, what: impl Into<String>) {
+    pub(crate) fn write(&mut self, path: PathBuf, contents: Vec<u8>, mode: Mode, what: impl Into<String>) {
         if fs::read(&path).is_ok_and(|old| old == contents) {
             self.note(format!("unchanged {} ({})", path.display(), what.into()));
         } else {
@@ -121,51 +121,51 @@ impl Plan {
 
     /// [`Plan::write`] of a file that is dbaudit's alone (uninstall removes it), recorded for
     /// the manifest whether it is written or already holds `contents`.
-    pub fn install_file(&mut self, path: PathBuf, contents: Vec<u8>, mode: Mode, what: impl Into<String>) {
+    pub(crate) fn install_file(&mut self, path: PathBuf, contents: Vec<u8>, mode: Mode, what: impl Into<String>) {
         self.installed.push((path.clone(), blake3::hash(&contents)));
         self.write(path, contents, mode, what);
     }
 
     /// Adds the removal of `path` if it exists.
-    pub fn remove(&mut self, path: PathBuf, what: impl Into<String>) {
+    pub(crate) fn remove(&mut self, path: PathBuf, what: impl Into<String>) {
         if fs::symlink_metadata(&path).is_ok() {
             self.actions.push(Action::Remove { path, what: what.into() });
         }
     }
 
     /// Adds that `path`, if it exists, is kept, and why.
-    pub fn keep(&mut self, path: PathBuf, why: impl Into<String>) {
+    pub(crate) fn keep(&mut self, path: PathBuf, why: impl Into<String>) {
         if fs::symlink_metadata(&path).is_ok() {
             self.actions.push(Action::Keep { path, why: why.into() });
         }
     }
 
     /// Whether a removal of `path` is planned, or its keeping.
-    pub fn decides(&self, path: &Path) -> bool {
+    pub(crate) fn decides(&self, path: &Path) -> bool {
         self.actions
             .iter()
             .any(|a| matches!(a, Action::Remove { path: p, .. } | Action::Keep { path: p, .. } if p == path))
     }
 
     /// Adds a note.
-    pub fn note(&mut self, text: impl Into<String>) {
+    pub(crate) fn note(&mut self, text: impl Into<String>) {
         self.actions.push(Action::Note(text.into()));
     }
 
     /// Adds a warning.
-    pub fn warn(&mut self, text: impl Into<String>) {
+    pub(crate) fn warn(&mut self, text: impl Into<String>) {
         self.actions.push(Action::Warning(text.into()));
     }
 
     /// Whether anything would change.
-    pub fn changes_anything(&self) -> bool {
+    pub(crate) fn changes_anything(&self) -> bool {
         self.actions
             .iter()
             .any(|a| !matches!(a, Action::Note(_) | Action::Warning(_) | Action::Keep { .. } | Action::CheckUdf))
     }
 
     /// Prints every action as it would be done.
-    pub fn print(&self, out: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn print(&self, out: &mut dyn Write) -> io::Result<()> {
         for action in &self.actions {
             if let Some(line) = describe(action) {
                 writeln!(out, "  {line}")?;
@@ -175,7 +175,7 @@ impl Plan {
     }
 
     /// Carries the plan out, printing each action once done, and below it what it reported.
-    pub fn apply(self, out: &mut dyn Write, mut server: Option<&mut Server>) -> Result<(), Failure> {
+    pub(crate) fn apply(self, out: &mut dyn Write, mut server: Option<&mut Server>) -> Result<(), Failure> {
         for action in self.actions {
             let mut line = describe(&action);
             let mut results = Vec::new();

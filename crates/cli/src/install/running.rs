@@ -21,7 +21,7 @@ use crate::error::Failure;
 const UNIT: &str = "dbaudit-normalise.service";
 /// How long a process has to end after SIGTERM before it gets SIGKILL (both are safe for
 /// the normaliser: its checkpoint is written after its output).
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// A process running the normaliser.
 #[derive(Clone, Debug, PartialEq, Eq)]
