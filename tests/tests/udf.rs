@@ -239,6 +239,7 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
         "SELECT dbaudit_log()".to_owned(),
         "SELECT dbaudit_log(1, 2, 3, 4, 5, 6, 7)".to_owned(),
         "SELECT dbaudit_version(1)".to_owned(),
+        "SELECT dbaudit_health(1)".to_owned(),
     ];
     for sql in &refused_by_init {
         assert!(root.query_drop(sql).is_err(), "{sql} should be refused");

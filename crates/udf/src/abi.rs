@@ -212,14 +212,30 @@ pub(crate) unsafe extern "C" fn dbaudit_version_init(
     args: *mut UdfArgs,
     message: *mut c_char,
 ) -> bool {
+    // SAFETY: mysqld's pointers, passed on as it gave them.
+    unsafe { init_without_arguments(initid, args, message, "dbaudit_version", crate::VERSION.len()) }
+}
+
+/// The init of a function that takes no arguments and never returns NULL: refuses
+/// arguments and sets the longest result. Returns init's result (true: refused).
+///
+/// # Safety
+/// The pointers must be those mysqld passed to an init.
+unsafe fn init_without_arguments(
+    initid: *mut UdfInit,
+    args: *mut UdfArgs,
+    message: *mut c_char,
+    name: &str,
+    max_length: usize,
+) -> bool {
     // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
     unsafe {
         if (*args).arg_count != 0 {
-            set_message(message, "dbaudit_version takes no arguments");
+            set_message(message, &format!("{name} takes no arguments"));
             return true;
         }
         (*initid).maybe_null = false;
-        (*initid).max_length = crate::VERSION.len() as c_ulong;
+        (*initid).max_length = max_length as c_ulong;
     }
     false
 }
@@ -258,15 +274,13 @@ pub(crate) unsafe extern "C" fn dbaudit_health_init(
     args: *mut UdfArgs,
     message: *mut c_char,
 ) -> bool {
-    // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS and a MESSAGE_SIZE buffer.
+    // SAFETY: mysqld's pointers, passed on as it gave them.
+    if unsafe { init_without_arguments(initid, args, message, "dbaudit_health", 4096) } {
+        return true;
+    }
+    // SAFETY: mysqld passes a valid UDF_INIT; deinit frees what ptr holds.
     unsafe {
-        if (*args).arg_count != 0 {
-            set_message(message, "dbaudit_health takes no arguments");
-            return true;
-        }
-        (*initid).maybe_null = false;
         (*initid).const_item = false;
-        (*initid).max_length = 4096;
         (*initid).ptr = Box::into_raw(Box::new(Vec::<u8>::new())).cast::<c_char>();
     }
     false
