@@ -22,6 +22,22 @@ struct Run {
     stderr: String,
 }
 
+impl Run {
+    fn of(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Insists on `code`, showing the output when it differs.
+    fn expect(self, command: &str, extra: &[&str], code: i32) -> Run {
+        assert_eq!(self.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
 /// A copy of a fixture installation, and a `--from` directory beside it.
 struct Tree {
     dir: TempDir,
@@ -79,17 +95,11 @@ impl Tree {
             .args(extra)
             .output()
             .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(output)
     }
 
     fn expect(&self, command: &str, extra: &[&str], code: i32) -> Run {
-        let run = self.run(command, extra);
-        assert_eq!(run.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
-        run
+        self.run(command, extra).expect(command, extra, code)
     }
 
     /// Every file under the installation: path, bytes, mode.
@@ -455,17 +465,11 @@ impl Host {
             .args(extra)
             .output()
             .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(output)
     }
 
     fn expect(&self, command: &str, extra: &[&str], code: i32) -> Run {
-        let run = self.run(command, extra);
-        assert_eq!(run.code, code, "dbaudit {command} {extra:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
-        run
+        self.run(command, extra).expect(command, extra, code)
     }
 
     /// `dbaudit <args>` as root over the server's socket, with install's key; must succeed.
