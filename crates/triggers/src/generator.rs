@@ -54,11 +54,6 @@ impl Tokens {
         self.key
     }
 
-    /// The generation these tokens belong to.
-    pub fn generation(&self) -> u32 {
-        self.generation
-    }
-
     /// The token of `table`'s triggers, for the table as the server spells it.
     pub fn for_table(&self, table: &TableName) -> String {
         self.key.trigger_token(self.generation, table.db.as_bytes(), table.table.as_bytes())
