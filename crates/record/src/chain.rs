@@ -251,6 +251,37 @@ mod tests {
     }
 
     #[test]
+    fn an_event_encoded_beforehand_makes_the_same_line() {
+        let key = Key::from_bytes([3; 32]);
+        let mut chain = Chain::new(key.clone(), Epoch(42));
+        let column = |name: &'static str, value: &'static str, secret| crate::ColumnRef {
+            name: name.as_bytes(),
+            value: Some(value.as_bytes()),
+            secret,
+        };
+        let pk = [column("id", "7", false)];
+        let new = [column("id", "7", false), column("password", "hunter2", true)];
+        let row = crate::EventRef::Row(crate::RowRef {
+            db: b"acme",
+            table: b"users",
+            op: crate::Op::Insert,
+            user: b"app@localhost",
+            conn: 5,
+            pk: &pk,
+            changed: None,
+            old: None,
+            new: Some(&new),
+        });
+        for event in [crate::EventRef::Start { prev: None }, row] {
+            let (mut direct, mut encoded) = (Vec::new(), Vec::new());
+            let point = chain.append_next(&mut direct, crate::Timestamp(1), &event);
+            let same = chain.append_encoded(&mut encoded, crate::Timestamp(1), &EncodedEvent::new(&key, &event));
+            assert_eq!((String::from_utf8(encoded).unwrap(), same), (String::from_utf8(direct).unwrap(), point));
+            chain.advance(point);
+        }
+    }
+
+    #[test]
     fn mac_covers_prev_as_hex_text_then_body() {
         let key = Key::from_bytes([1; 32]);
         let prev = Mac([0xab; 16]);
@@ -294,14 +325,32 @@ impl Chain {
     /// takes. The chain does not move until [`Chain::advance`]: a record that could not
     /// be written leaves no gap.
     pub fn append_next(&self, out: &mut Vec<u8>, ts: crate::Timestamp, event: &crate::EventRef) -> ChainPoint {
-        let (seq, prev) = match (event, self.tip) {
-            (crate::EventRef::Start { prev }, _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
-            (_, Some(tip)) => (tip.seq + 1, tip.mac),
+        self.append(out, ts, start_of(event), |out| crate::record::encode_event(out, &self.key, event))
+    }
+
+    /// [`Chain::append_next`] for an event encoded beforehand, with this chain's key: the
+    /// part of the work that does not depend on the record's place can then be done by many
+    /// threads at once, and only numbering, sealing and writing need to take turns.
+    pub fn append_encoded(&self, out: &mut Vec<u8>, ts: crate::Timestamp, event: &EncodedEvent) -> ChainPoint {
+        self.append(out, ts, event.start, |out| out.extend_from_slice(&event.bytes))
+    }
+
+    fn append(
+        &self,
+        out: &mut Vec<u8>,
+        ts: crate::Timestamp,
+        start: Option<Option<ChainPoint>>,
+        encode_event: impl FnOnce(&mut Vec<u8>),
+    ) -> ChainPoint {
+        let (seq, prev) = match (start, self.tip) {
+            (Some(prev), _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
+            (None, Some(tip)) => (tip.seq + 1, tip.mac),
             // A row before the start record would be unverifiable; chain it to zero anyway.
-            (_, None) => (0, Mac::ZERO),
+            (None, None) => (0, Mac::ZERO),
         };
         let start = out.len();
-        crate::record::encode_body(out, &self.key, self.epoch, seq, ts, event);
+        crate::record::encode_header(out, self.epoch, seq, ts);
+        encode_event(out);
         let mac = crate::record::seal(out, start, &self.key, &prev);
         ChainPoint { epoch: self.epoch, seq, mac }
     }
@@ -309,5 +358,31 @@ impl Chain {
     /// Records that the line for `point` was written.
     pub fn advance(&mut self, point: ChainPoint) {
         self.tip = Some(point);
+    }
+}
+
+/// For a start record, the previous epoch's last record it names (if any); None for others.
+fn start_of(event: &crate::EventRef) -> Option<Option<ChainPoint>> {
+    match event {
+        crate::EventRef::Start { prev } => Some(*prev),
+        _ => None,
+    }
+}
+
+/// What happened, encoded as a record's body will hold it, before the record is numbered:
+/// see [`Chain::append_encoded`]. Secret masks are made with the key given here, which must
+/// be the key of the chain it is appended to.
+#[derive(Clone, Debug)]
+pub struct EncodedEvent {
+    start: Option<Option<ChainPoint>>,
+    bytes: Vec<u8>,
+}
+
+impl EncodedEvent {
+    /// Encodes `event` with `key`.
+    pub fn new(key: &Key, event: &crate::EventRef) -> EncodedEvent {
+        let mut bytes = Vec::with_capacity(512);
+        crate::record::encode_event(&mut bytes, key, event);
+        EncodedEvent { start: start_of(event), bytes }
     }
 }

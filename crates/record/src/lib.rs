@@ -19,7 +19,7 @@ mod time;
 mod verify;
 mod view;
 
-pub use chain::{Chain, ChainPoint, Epoch, Key, KeyError, Mac};
+pub use chain::{Chain, ChainPoint, EncodedEvent, Epoch, Key, KeyError, Mac};
 pub use json::{RawStr, RawValue};
 pub use record::{
     encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, Drift, DriftRef, Event, EventRef, Lost, LostRef,

@@ -308,6 +308,12 @@ pub struct LostRef<'a> {
 
 /// Appends the record's body: everything before `,"mac":"`.
 pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Timestamp, event: &EventRef) {
+    encode_header(out, epoch, seq, ts);
+    encode_event(out, key, event);
+}
+
+/// Appends the part of a body that places the record: `{"v":1,"epoch":…,"seq":…,"ts":…`.
+pub(crate) fn encode_header(out: &mut Vec<u8>, epoch: Epoch, seq: u64, ts: Timestamp) {
     out.extend_from_slice(b"{\"v\":1,\"epoch\":\"");
     hex::encode_into(out, &epoch.0.to_be_bytes());
     out.extend_from_slice(b"\",\"seq\":");
@@ -315,6 +321,12 @@ pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Tim
     out.extend_from_slice(b",\"ts\":\"");
     ts.write(out);
     out.push(b'"');
+}
+
+/// Appends the part of a body that says what happened: everything after the header. It
+/// depends on the key (secret masks) but not on the record's place in the chain, so it can
+/// be built before that place is known (see [`crate::EncodedEvent`]).
+pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef) {
     match event {
         EventRef::Start { prev } => {
             out.extend_from_slice(b",\"op\":\"start\",\"prev\":");
