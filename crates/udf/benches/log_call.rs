@@ -56,7 +56,7 @@ fn main() {
     let mut args: Vec<Arg> = fixed.iter().map(|v| Arg::new(Some(v.as_bytes()), b"")).collect();
     args.extend(old.iter().chain(&new).zip(&names).map(|(v, n)| Arg::new(Some(v.as_bytes()), n.as_bytes())));
 
-    let mut auditor = Auditor::with_config(dir.join("dbaudit.cnf"));
+    let auditor = Auditor::with_config(dir.join("dbaudit.cnf"));
     assert!(matches!(auditor.log(&args), Outcome::Written(1)));
     let written = std::fs::read(dir.join("audit.log")).unwrap();
     let line_len = written.split(|&b| b == b'\n').nth(1).unwrap().len() + 1;

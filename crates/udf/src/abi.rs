@@ -7,7 +7,6 @@
 
 use std::ffi::{c_char, c_int, c_longlong, c_uint, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
 
 use dbaudit_record::protocol::FIXED_ARGS;
 
@@ -72,7 +71,7 @@ const _: () = {
     assert!(offset_of!(UdfInit, extension) == 32);
 };
 
-static AUDITOR: Mutex<Auditor> = Mutex::new(Auditor::new());
+static AUDITOR: Auditor = Auditor::new();
 
 /// Copies `text` into init's message buffer, cut to fit, NUL-terminated.
 ///
@@ -172,8 +171,7 @@ pub(crate) unsafe extern "C" fn dbaudit_log(
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: mysqld passes the UDF_ARGS of this call; the slices die with this closure.
         let args = unsafe { read_args(args) };
-        let mut auditor = AUDITOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        auditor.log(&args)
+        AUDITOR.log(&args)
     }));
     let (value, failed) = match outcome {
         Ok(Outcome::Written(seq)) => (Some(seq), false),
@@ -299,7 +297,7 @@ pub(crate) unsafe extern "C" fn dbaudit_health(
     is_null: *mut u8,
     error: *mut u8,
 ) -> *mut c_char {
-    let health = catch_unwind(|| AUDITOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).health());
+    let health = catch_unwind(|| AUDITOR.health());
     // SAFETY: init put a Box<Vec<u8>> behind ptr, which lives until deinit; the flags are valid.
     unsafe {
         let Ok(health) = health else {

@@ -1,11 +1,19 @@
 //! The process-wide state behind `dbaudit_log`: configuration, key, chain and log, set up
 //! on the first call (not in init, which runs once per row inside triggers).
+//!
+//! Many connections call at once. What a record says (the protocol, the token check,
+//! escaping, secret masks) each caller builds on its own, with the key and token
+//! generations it reads from [`Keys`]; only what orders the records (the sequence number,
+//! the chain's mac, the write) takes turns under the [`Writer`] lock. Should the keys have
+//! changed in between (a configuration change), the record is built again under the lock,
+//! so every record is sealed with the key and generations of the chain it joins.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use dbaudit_record::protocol;
-use dbaudit_record::{json, Chain, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
+use dbaudit_record::{json, Chain, ChainPoint, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
 use crate::call::{self, Arg, Call};
 use crate::sink::Sink;
@@ -28,14 +36,94 @@ pub enum Outcome {
     Failed(String),
 }
 
-struct Ready {
-    chain: Chain,
+/// What callers need to build a record before they take their turn: the key and the token
+/// generations of the chain being written. Replaced (never changed) when they change.
+struct Keys {
+    /// Tells these keys from the ones before and after them.
+    version: u64,
+    key: Key,
     /// The token generations a call may carry (the current one, the next during a rotation).
     generations: Vec<u32>,
     /// Tables whose token was checked lately: their db, table and token. A trigger fires for
     /// every row, so the same few are asked again and again, and a byte comparison is far
-    /// cheaper than the keyed hash. Emptied when the generations change.
-    checked: Vec<(Vec<u8>, Vec<u8>, [u8; 32])>,
+    /// cheaper than the keyed hash.
+    checked: RwLock<Vec<(Vec<u8>, Vec<u8>, [u8; 32])>>,
+}
+
+/// How many tables' tokens are remembered as checked.
+const CHECKED_TABLES: usize = 16;
+
+impl Keys {
+    /// Whether the call carries the token of the table it names, in a generation the UDF accepts.
+    fn token_ok(&self, args: &[Arg]) -> bool {
+        let at = |i: usize| args.get(i).and_then(|a| a.value);
+        let (Some(db), Some(table)) = (at(protocol::DB), at(protocol::TABLE)) else {
+            return false;
+        };
+        // During a rotation a table has two good tokens, so both may be here.
+        let known =
+            |(d, t, token): &(Vec<u8>, Vec<u8>, [u8; 32])| d == db && t == table && call::token_matches(args, token);
+        if read(&self.checked).iter().any(known) {
+            return true;
+        }
+        let Some(token) = self
+            .generations
+            .iter()
+            .map(|&g| self.key.trigger_token_hex(g, db, table))
+            .find(|t| call::token_matches(args, t))
+        else {
+            return false;
+        };
+        let mut checked = self.checked.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !checked.iter().any(known) {
+            if checked.len() == CHECKED_TABLES {
+                checked.remove(0);
+            }
+            checked.push((db.to_vec(), table.to_vec(), token));
+        }
+        true
+    }
+
+    /// Reads the call and encodes its record, or says why the call breaks the protocol.
+    fn encode(&self, args: &[Arg]) -> Encoded {
+        let version = self.version;
+        if !self.token_ok(args) {
+            let event = EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args)));
+            return Encoded { version, event: Ok((event, true)) };
+        }
+        let event = match call::parse(args) {
+            Ok(Call::Row(row)) => EncodedEvent::new(
+                &self.key,
+                &EventRef::Row(RowRef {
+                    db: row.db,
+                    table: row.table,
+                    op: row.op,
+                    user: row.user,
+                    conn: row.conn,
+                    pk: &row.pk,
+                    changed: row.changed.as_deref(),
+                    old: row.old.as_deref(),
+                    new: row.new.as_deref(),
+                }),
+            ),
+            Ok(Call::Drift(drift)) => EncodedEvent::new(&self.key, &EventRef::Drift(drift)),
+            Err(message) => return Encoded { version, event: Err(message) },
+        };
+        Encoded { version, event: Ok((event, false)) }
+    }
+}
+
+/// A call's record, built with the keys of `version`: the event and whether it is a
+/// forgery, or why the call was refused.
+struct Encoded {
+    version: u64,
+    event: Result<(EncodedEvent, bool), String>,
+}
+
+/// The chain being written and where it goes.
+struct Ready {
+    chain: Chain,
+    keys: Arc<Keys>,
     sink: Sink,
     key_file: PathBuf,
     /// The configuration file as it was read, to notice a change (a token rotation).
@@ -71,14 +159,24 @@ struct Losses {
     failing: bool,
 }
 
-/// The audit log writer of one mysqld process.
-pub struct Auditor {
-    config_path: Option<PathBuf>,
+/// Everything that must be done in turn: set-up, the chain, the log, the count of losses.
+struct Writer {
     ready: Option<Ready>,
     failed: Option<(Instant, String)>,
     line: Vec<u8>,
     losses: Losses,
     called: bool,
+    /// The version of the last keys made.
+    versions: u64,
+}
+
+/// The audit log writer of one mysqld process.
+pub struct Auditor {
+    config_path: Option<PathBuf>,
+    /// The keys of the chain being written, for callers to build records with before their
+    /// turn; None when there is no chain (not set up yet, or being set up again).
+    keys: RwLock<Option<Arc<Keys>>>,
+    writer: Mutex<Writer>,
 }
 
 impl Default for Auditor {
@@ -87,16 +185,24 @@ impl Default for Auditor {
     }
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Auditor {
     /// An auditor that reads `DBAUDIT_UDF_CONFIG` or the default configuration on first use.
     pub const fn new() -> Auditor {
         Auditor {
             config_path: None,
-            ready: None,
-            failed: None,
-            line: Vec::new(),
-            losses: Losses { total: 0, unreported: 0, since: None, last_error: None, failing: false },
-            called: false,
+            keys: RwLock::new(None),
+            writer: Mutex::new(Writer {
+                ready: None,
+                failed: None,
+                line: Vec::new(),
+                losses: Losses { total: 0, unreported: 0, since: None, last_error: None, failing: false },
+                called: false,
+                versions: 0,
+            }),
         }
     }
 
@@ -108,68 +214,66 @@ impl Auditor {
     /// Handles one call: checks the token and the protocol, writes one record. A call whose
     /// record cannot be written is counted as lost, and the next record written is preceded
     /// by one that says how many were lost, so the gap is in the chain for all to see.
-    pub fn log(&mut self, args: &[Arg]) -> Outcome {
-        self.called = true;
-        let outcome = self.write(args);
+    pub fn log(&self, args: &[Arg]) -> Outcome {
+        let encoded = read(&self.keys).as_ref().map(|keys| keys.encode(args));
+        let mut writer = self.lock_writer();
+        writer.called = true;
+        let outcome = self.write(&mut writer, args, encoded);
         match &outcome {
             Outcome::Refused(message) | Outcome::Failed(message) => {
                 let now = Timestamp::now();
-                let losses = &mut self.losses;
+                let losses = &mut writer.losses;
                 losses.total += 1;
                 losses.unreported += 1;
                 losses.since.get_or_insert(now);
                 losses.last_error = Some((now, message.clone()));
                 losses.failing = true;
             }
-            Outcome::Written(_) | Outcome::Forged => self.losses.failing = false,
+            Outcome::Written(_) | Outcome::Forged => writer.losses.failing = false,
         }
         outcome
     }
 
-    fn write(&mut self, args: &[Arg]) -> Outcome {
-        self.follow_config();
-        if let Err(message) = self.set_up() {
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes the keys callers build records with those of `ready` (or none).
+    fn publish(&self, keys: Option<Arc<Keys>>) {
+        *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+    }
+
+    /// The writer's turn: set up if need be, then number, seal and write the record that
+    /// `encoded` holds, or build it now if it was built with other keys (or not at all).
+    fn write(&self, writer: &mut Writer, args: &[Arg], encoded: Option<Encoded>) -> Outcome {
+        self.follow_config(writer);
+        if let Err(message) = self.set_up(writer) {
             return Outcome::Failed(message);
         }
-        let Some(ready) = self.ready.as_mut() else {
+        let Some(ready) = writer.ready.as_mut() else {
             return Outcome::Failed("not set up".into());
         };
-        let forged = !token_ok(args, ready);
-        let row;
-        let event = if forged {
-            EventRef::Forged(call::claimed(args))
-        } else {
-            match call::parse(args) {
-                Ok(Call::Row(call)) => {
-                    row = call;
-                    EventRef::Row(RowRef {
-                        db: row.db,
-                        table: row.table,
-                        op: row.op,
-                        user: row.user,
-                        conn: row.conn,
-                        pk: &row.pk,
-                        changed: row.changed.as_deref(),
-                        old: row.old.as_deref(),
-                        new: row.new.as_deref(),
-                    })
-                }
-                Ok(Call::Drift(drift)) => EventRef::Drift(drift),
-                Err(message) => return Outcome::Refused(message),
-            }
+        let encoded = match encoded {
+            Some(encoded) if encoded.version == ready.keys.version => encoded,
+            _ => ready.keys.encode(args),
+        };
+        let (event, forged) = match encoded.event {
+            Ok(event) => event,
+            Err(message) => return Outcome::Refused(message),
         };
         let now = Timestamp::now();
-        if self.losses.unreported > 0 {
-            let (at, error) = self.losses.last_error.as_ref().map_or((now, ""), |(at, e)| (*at, e.as_str()));
-            let since = self.losses.since.unwrap_or(at);
-            let lost = EventRef::Lost(LostRef { count: self.losses.unreported, since, error: error.as_bytes() });
-            if let Err(message) = append(ready, &mut self.line, now, &lost) {
+        let losses = &mut writer.losses;
+        if losses.unreported > 0 {
+            let (at, error) = losses.last_error.as_ref().map_or((now, ""), |(at, e)| (*at, e.as_str()));
+            let since = losses.since.unwrap_or(at);
+            let lost = EventRef::Lost(LostRef { count: losses.unreported, since, error: error.as_bytes() });
+            if let Err(message) = append(ready, &mut writer.line, |chain, line| chain.append_next(line, now, &lost)) {
                 return Outcome::Failed(message);
             }
-            self.losses.unreported = 0;
-            self.losses.since = None;
+            losses.unreported = 0;
+            losses.since = None;
         }
-        match append(ready, &mut self.line, now, &event) {
+        match append(ready, &mut writer.line, |chain, line| chain.append_encoded(line, now, &event)) {
             Err(message) => Outcome::Failed(message),
             Ok(_) if forged => Outcome::Forged,
             Ok(seq) => Outcome::Written(seq),
@@ -179,29 +283,31 @@ impl Auditor {
     /// What `dbaudit_health()` returns: one JSON object on the state of this process's
     /// audit stream. `state` is `idle` before the first call, `failing` while records are
     /// being lost, `ok` otherwise; `lost` counts every record not written since load.
-    pub fn health(&mut self) -> Vec<u8> {
+    pub fn health(&self) -> Vec<u8> {
+        let mut writer = self.lock_writer();
         // A caller waiting for a token rotation to be taken up gets the configuration as it is.
-        self.follow_config();
-        let state = match (self.called, self.losses.failing) {
+        self.follow_config(&mut writer);
+        let state = match (writer.called, writer.losses.failing) {
             (false, _) => "idle",
             (true, true) => "failing",
             (true, false) => "ok",
         };
         let mut out = format!("{{\"version\":\"{}\",\"state\":\"{state}\",\"epoch\":", crate::VERSION).into_bytes();
-        match self.ready.as_ref().and_then(|r| r.chain.tip()) {
+        match writer.ready.as_ref().and_then(|r| r.chain.tip()) {
             Some(tip) => out.extend_from_slice(format!("\"{}\",\"seq\":{}", tip.epoch, tip.seq).as_bytes()),
             None => out.extend_from_slice(b"null,\"seq\":null"),
         }
-        let generations = self.ready.as_ref().map(|r| r.generations.iter().map(u32::to_string).collect::<Vec<_>>());
+        let generations =
+            writer.ready.as_ref().map(|r| r.keys.generations.iter().map(u32::to_string).collect::<Vec<_>>());
         match generations {
             Some(g) => out.extend_from_slice(format!(",\"token_generations\":[{}]", g.join(",")).as_bytes()),
             None => out.extend_from_slice(b",\"token_generations\":null"),
         }
+        let losses = &writer.losses;
         out.extend_from_slice(
-            format!(",\"lost\":{},\"unreported\":{},\"last_error\":", self.losses.total, self.losses.unreported)
-                .as_bytes(),
+            format!(",\"lost\":{},\"unreported\":{},\"last_error\":", losses.total, losses.unreported).as_bytes(),
         );
-        match &self.losses.last_error {
+        match &losses.last_error {
             Some((at, message)) => {
                 json::write_str(&mut out, message);
                 out.extend_from_slice(b",\"last_error_at\":\"");
@@ -221,50 +327,60 @@ impl Auditor {
     /// Takes up a changed configuration, at most once a second: new token generations at
     /// once (`dbaudit watch --rotate-token` waits for that), anything else by setting up
     /// again, which starts a new epoch naming the last one.
-    fn follow_config(&mut self) {
-        let path = self.config_path();
-        let Some(ready) = self.ready.as_mut() else { return };
+    fn follow_config(&self, writer: &mut Writer) {
+        let Some(ready) = writer.ready.as_mut() else { return };
         if ready.config_checked.elapsed() < CONFIG_CHECK {
             return;
         }
         ready.config_checked = Instant::now();
+        let path = self.config_path();
         let now = stamp(&path);
         if now == ready.config {
             return;
         }
         match UdfConfig::read(&path) {
             Ok(config) if ready.sink.destination() == config.destination && ready.key_file == config.key_file => {
-                ready.generations = config.accepted_generations().collect();
-                ready.checked.clear();
+                writer.versions += 1;
+                ready.keys = Arc::new(Keys {
+                    version: writer.versions,
+                    key: ready.keys.key.clone(),
+                    generations: config.accepted_generations().collect(),
+                    checked: RwLock::new(Vec::new()),
+                });
                 ready.config = now;
+                self.publish(Some(Arc::clone(&ready.keys)));
             }
-            _ => self.ready = None,
+            _ => {
+                writer.ready = None;
+                self.publish(None);
+            }
         }
     }
 
-    fn set_up(&mut self) -> Result<(), String> {
-        if self.ready.is_some() {
+    fn set_up(&self, writer: &mut Writer) -> Result<(), String> {
+        if writer.ready.is_some() {
             return Ok(());
         }
-        if let Some((at, message)) = &self.failed {
+        if let Some((at, message)) = &writer.failed {
             if at.elapsed() < RETRY_SETUP {
                 return Err(message.clone());
             }
         }
-        match self.open() {
+        match self.open(writer) {
             Ok(ready) => {
-                self.ready = Some(ready);
-                self.failed = None;
+                self.publish(Some(Arc::clone(&ready.keys)));
+                writer.ready = Some(ready);
+                writer.failed = None;
                 Ok(())
             }
             Err(message) => {
-                self.failed = Some((Instant::now(), message.clone()));
+                writer.failed = Some((Instant::now(), message.clone()));
                 Err(message)
             }
         }
     }
 
-    fn open(&mut self) -> Result<Ready, String> {
+    fn open(&self, writer: &mut Writer) -> Result<Ready, String> {
         let path = self.config_path();
         let config_stamp = stamp(&path);
         let config = UdfConfig::read(&path)?;
@@ -281,52 +397,37 @@ impl Auditor {
             Destination::Stderr => format!("cannot use stderr: {e}"),
         })?;
         let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
-        let chain = Chain::new(key, epoch);
+        writer.versions += 1;
+        let keys = Keys {
+            version: writer.versions,
+            key: key.clone(),
+            generations: config.accepted_generations().collect(),
+            checked: RwLock::new(Vec::new()),
+        };
         let prev = sink.last_record();
         let mut ready = Ready {
-            chain,
-            generations: config.accepted_generations().collect(),
-            checked: Vec::new(),
+            chain: Chain::new(key, epoch),
+            keys: Arc::new(keys),
             sink,
             key_file: config.key_file.clone(),
             config: config_stamp,
             config_checked: Instant::now(),
         };
-        append(&mut ready, &mut self.line, Timestamp::now(), &EventRef::Start { prev })?;
+        let start = EventRef::Start { prev };
+        append(&mut ready, &mut writer.line, |chain, line| chain.append_next(line, Timestamp::now(), &start))?;
         Ok(ready)
     }
 }
 
-/// How many tables' tokens are remembered as checked.
-const CHECKED_TABLES: usize = 16;
-
-/// Whether the call carries the token of the table it names, in a generation the UDF accepts.
-fn token_ok(args: &[Arg], ready: &mut Ready) -> bool {
-    let at = |i: usize| args.get(i).and_then(|a| a.value);
-    let (Some(db), Some(table)) = (at(protocol::DB), at(protocol::TABLE)) else {
-        return false;
-    };
-    if ready.checked.iter().any(|(d, t, token)| d == db && t == table && call::token_matches(args, token)) {
-        return true;
-    }
-    let key = ready.chain.key();
-    let Some(token) =
-        ready.generations.iter().map(|&g| key.trigger_token_hex(g, db, table)).find(|t| call::token_matches(args, t))
-    else {
-        return false;
-    };
-    if ready.checked.len() == CHECKED_TABLES {
-        ready.checked.remove(0);
-    }
-    ready.checked.push((db.to_vec(), table.to_vec(), token));
-    true
-}
-
-/// Seals `event` as the chain's next record into `line`, writes it, and moves the chain on;
+/// Seals the chain's next record into `line` with `seal`, writes it, and moves the chain on;
 /// returns its seq. On error the chain stays where it was, so the next record takes the seq.
-fn append(ready: &mut Ready, line: &mut Vec<u8>, ts: Timestamp, event: &EventRef) -> Result<u64, String> {
+fn append(
+    ready: &mut Ready,
+    line: &mut Vec<u8>,
+    seal: impl FnOnce(&Chain, &mut Vec<u8>) -> ChainPoint,
+) -> Result<u64, String> {
     line.clear();
-    let point = ready.chain.append_next(line, ts, event);
+    let point = seal(&ready.chain, line);
     ready.sink.write_line(line).map_err(|e| format!("cannot write the audit log: {e}"))?;
     ready.chain.advance(point);
     Ok(point.seq)
@@ -387,6 +488,43 @@ mod tests {
     }
 
     #[test]
+    fn writers_on_many_threads_make_one_contiguous_chain() {
+        const THREADS: usize = 4;
+        const CALLS: usize = 500;
+        let fx = Fixture::new("threads");
+        let token = fx.key.trigger_token(0, b"acme", b"users");
+        let auditor = fx.auditor();
+        std::thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (auditor, token) = (&auditor, &token);
+                scope.spawn(move || {
+                    for call in 0..CALLS {
+                        let id = format!("{thread}-{call}");
+                        let values = [("new.id", Some(id.as_bytes()))];
+                        assert!(matches!(auditor.log(&insert_args(token, &values)), Outcome::Written(_)));
+                    }
+                });
+            }
+        });
+        let lines = fx.lines();
+        assert_eq!(lines.len(), 1 + THREADS * CALLS, "a start record and one record per call");
+        let mut verifier = Verifier::new(fx.key.clone());
+        for line in &lines {
+            assert_eq!(verifier.check(line).unwrap().tamper, None, "{}", String::from_utf8_lossy(line));
+        }
+        let mut ids: Vec<_> = lines[1..]
+            .iter()
+            .map(|line| match dbaudit_record::parse(line).unwrap().event {
+                Event::Row(row) => row.pk[0].value.clone(),
+                other => panic!("expected a row, got {other:?}"),
+            })
+            .collect();
+        ids.sort_by(|a, b| a.as_bytes().cmp(&b.as_bytes()));
+        ids.dedup();
+        assert_eq!(ids.len(), THREADS * CALLS, "every call's row exactly once");
+    }
+
+    #[test]
     fn forged_call_is_recorded_and_refused() {
         let fx = Fixture::new("forged");
         let values = [("new.id", Some(&b"7"[..]))];
@@ -400,7 +538,7 @@ mod tests {
         let fx = Fixture::new("epochs");
         let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"1"[..]))];
-        let mut first = fx.auditor();
+        let first = fx.auditor();
         first.log(&insert_args(&token, &values));
         let last = dbaudit_record::parse(fx.lines().last().unwrap()).unwrap().point();
         fx.auditor().log(&insert_args(&token, &values));
@@ -418,7 +556,7 @@ mod tests {
         std::fs::write(fx.dir.path().join("dbaudit.cnf"), config).unwrap();
         let token = fx.key.trigger_token(0, b"acme", b"users");
         let values = [("new.id", Some(&b"1"[..]))];
-        let mut auditor = fx.auditor();
+        let auditor = fx.auditor();
         assert!(String::from_utf8(auditor.health()).unwrap().contains("\"state\":\"idle\""));
         for _ in 0..3 {
             assert!(matches!(auditor.log(&insert_args(&token, &values)), Outcome::Failed(_)));
@@ -446,7 +584,7 @@ mod tests {
     fn a_token_is_good_for_its_own_table_only() {
         let fx = Fixture::new("per-table");
         let values = [("new.id", Some(&b"1"[..]))];
-        let mut auditor = fx.auditor();
+        let auditor = fx.auditor();
         let users = fx.key.trigger_token(0, b"acme", b"users");
         let orders = fx.key.trigger_token(0, b"acme", b"orders");
         assert_eq!(auditor.log(&insert_args(&users, &values)), Outcome::Written(1));
@@ -458,7 +596,7 @@ mod tests {
         let fx = Fixture::new("rotation");
         let values = [("new.id", Some(&b"1"[..]))];
         let (old, new) = (fx.key.trigger_token(0, b"acme", b"users"), fx.key.trigger_token(1, b"acme", b"users"));
-        let mut auditor = fx.auditor();
+        let auditor = fx.auditor();
         assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Written(1));
         assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Forged);
         let config = |extra: &str| {
@@ -475,6 +613,26 @@ mod tests {
         assert_eq!(auditor.log(&insert_args(&new, &values)), Outcome::Written(6));
         let mut verifier = Verifier::new(fx.key.clone());
         assert!(fx.lines().iter().all(|l| verifier.check(l).unwrap().tamper.is_none()), "one epoch, no gap");
+    }
+
+    #[test]
+    fn a_record_built_with_keys_that_changed_before_its_turn_is_built_again() {
+        let fx = Fixture::new("stale");
+        let values = [("new.id", Some(&b"1"[..]))];
+        let (old, new) = (fx.key.trigger_token(0, b"acme", b"users"), fx.key.trigger_token(1, b"acme", b"users"));
+        let auditor = fx.auditor();
+        assert_eq!(auditor.log(&insert_args(&old, &values)), Outcome::Written(1));
+        let args = insert_args(&new, &values);
+        let stale = read(&auditor.keys).as_ref().expect("set up").encode(&args);
+        assert!(matches!(stale.event, Ok((_, true))), "generation 1 is not accepted yet");
+        let config = format!(
+            "[dbaudit-udf]\nlog = {0}/audit.log\nkey_file = {0}/key\ntoken_generation_next = 1\n",
+            fx.dir.path().display()
+        );
+        std::fs::write(fx.dir.path().join("dbaudit.cnf"), config).unwrap();
+        std::thread::sleep(CONFIG_CHECK + Duration::from_millis(50));
+        let outcome = auditor.write(&mut auditor.lock_writer(), &args, Some(stale));
+        assert_eq!(outcome, Outcome::Written(2), "checked again with the generations now accepted");
     }
 
     #[test]
