@@ -47,8 +47,11 @@ struct Keys {
     /// Tables whose token was checked lately: their db, table and token. A trigger fires for
     /// every row, so the same few are asked again and again, and a byte comparison is far
     /// cheaper than the keyed hash.
-    checked: RwLock<Vec<(Vec<u8>, Vec<u8>, [u8; 32])>>,
+    checked: RwLock<Vec<Checked>>,
 }
+
+/// A table whose token was found good: its db, its table and the token.
+type Checked = (Vec<u8>, Vec<u8>, [u8; 32]);
 
 /// How many tables' tokens are remembered as checked.
 const CHECKED_TABLES: usize = 16;
