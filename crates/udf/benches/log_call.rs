@@ -2,10 +2,17 @@
 //! (parse the protocol, build, mask, seal, one `write(2)`), against the floor of writing a
 //! line of the same length with one `write(2)` to an `O_APPEND` file.
 //!
-//! `cargo bench -p dbaudit-udf --bench log_call` prints a table; nothing is asserted.
+//! Then the same calls from 1, 2 and 4 threads at once, against the same calls made to take
+//! turns whole (one mutex around `Auditor::log`, as every call did before records were built
+//! outside the writer's lock): the aggregate calls per second, and the ratio of the two.
+//! With N cores, up to N threads should gain; beyond that the ratio shows what contention
+//! costs.
+//!
+//! `cargo bench -p dbaudit-udf --bench log_call` prints two tables; nothing is asserted.
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dbaudit_record::Key;
@@ -76,5 +83,40 @@ fn main() {
         let ratio = d.as_nanos() as f64 / floor.as_nanos() as f64;
         println!("{:<46} {:>9.3} {:>8.2}", what, d.as_nanos() as f64 / 1000.0, ratio);
     }
+
+    let serialised = Mutex::new(());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!();
+    println!("the same call from several threads at once ({cores} cores), median of {ROUNDS} rounds");
+    println!("{:<10} {:>22} {:>22} {:>8}", "threads", "calls/s, taking turns", "calls/s, as built", "ratio");
+    for threads in [1, 2, 4] {
+        let whole = calls_per_second(threads, || {
+            let _turn = serialised.lock().unwrap();
+            std::hint::black_box(auditor.log(std::hint::black_box(&args)));
+        });
+        let built = calls_per_second(threads, || {
+            std::hint::black_box(auditor.log(std::hint::black_box(&args)));
+        });
+        println!("{threads:<10} {whole:>22.0} {built:>22.0} {:>8.2}", built / whole);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Calls per second, all threads together, with `threads` threads each making
+/// `calls() / threads` calls of `one`.
+fn calls_per_second(threads: u32, one: impl Fn() + Sync) -> f64 {
+    let each = calls() / threads;
+    let mut samples: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| (0..each).for_each(|_| one()));
+                }
+            });
+            f64::from(each * threads) / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
 }
