@@ -72,13 +72,10 @@ impl Key {
 
     /// [`Key::trigger_token`] as 32 hex bytes, without allocating (the UDF checks one per row).
     pub fn trigger_token_hex(&self, generation: u32, db: &[u8], table: &[u8]) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        hasher.update(b"dbaudit trigger token\0");
-        hasher.update(&generation.to_be_bytes());
-        length_prefixed(&mut hasher, db);
-        length_prefixed(&mut hasher, table);
+        let (db_len, table_len) = (length_of(db), length_of(table));
+        let parts: [&[u8]; 6] = [b"dbaudit trigger token\0", &generation.to_be_bytes(), &db_len, db, &table_len, table];
         let mut out = [0; 32];
-        hex::encode_to_slice(&hasher.finalize().as_bytes()[..16], &mut out);
+        hex::encode_to_slice(&keyed_hash_of(&self.0, &parts).as_bytes()[..16], &mut out);
         out
     }
 
@@ -86,10 +83,6 @@ impl Key {
     /// column always gives the same mask, so a change is visible while the value is not; the
     /// same value in another column or table gives another, so password reuse does not show.
     pub fn write_secret_mask(&self, out: &mut Vec<u8>, db: &[u8], table: &[u8], column: &[u8], value: &[u8]) {
-        let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        hasher.update(b"secret:\0");
-        length_prefixed(&mut hasher, db);
-        length_prefixed(&mut hasher, table);
         // Column names are case-insensitive: `Password` and `password` are one column.
         let mut lower = [0u8; 256];
         let column = match lower.get_mut(..column.len()) {
@@ -100,27 +93,45 @@ impl Key {
             }
             None => column,
         };
-        length_prefixed(&mut hasher, column);
-        hasher.update(value);
+        let (db_len, table_len, column_len) = (length_of(db), length_of(table), length_of(column));
+        let hash = keyed_hash_of(&self.0, &[b"secret:\0", &db_len, db, &table_len, table, &column_len, column, value]);
         out.extend_from_slice(b"secret:");
-        hex::encode_into(out, &hasher.finalize().as_bytes()[..8]);
+        hex::encode_into(out, &hash.as_bytes()[..8]);
     }
 
     /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
     pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
-        let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        hasher.update(&prev.to_hex());
-        hasher.update(body);
+        let hash = keyed_hash_of(&self.0, &[&prev.to_hex(), body]);
         let mut mac = [0; 16];
-        mac.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        mac.copy_from_slice(&hash.as_bytes()[..16]);
         Mac(mac)
     }
 }
 
-/// Feeds `part` with its length first, so that no two sequences of parts hash alike.
-fn length_prefixed(hasher: &mut blake3::Hasher, part: &[u8]) {
-    hasher.update(&(part.len() as u64).to_be_bytes());
-    hasher.update(part);
+/// A part's length as it precedes the part in a derivation, so that no two sequences of
+/// parts hash alike.
+fn length_of(part: &[u8]) -> [u8; 8] {
+    (part.len() as u64).to_be_bytes()
+}
+
+/// The keyed BLAKE3 hash of `parts` run together. Inputs that fit a buffer on the stack
+/// (a mask's names and value; nearly every record) are hashed in one call, which costs the
+/// UDF far less per row than feeding a `Hasher` piece by piece; longer ones go through one.
+fn keyed_hash_of(key: &[u8; 32], parts: &[&[u8]]) -> blake3::Hash {
+    let mut buffer = [0u8; 1024];
+    let mut len = 0;
+    for part in parts {
+        let Some(slot) = buffer.get_mut(len..len + part.len()) else {
+            let mut hasher = blake3::Hasher::new_keyed(key);
+            for part in parts {
+                hasher.update(part);
+            }
+            return hasher.finalize();
+        };
+        slot.copy_from_slice(part);
+        len += part.len();
+    }
+    blake3::keyed_hash(key, &buffer[..len])
 }
 
 /// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
@@ -231,6 +242,25 @@ mod tests {
         input.extend_from_slice(b"hunter2");
         let expected = blake3::keyed_hash(&[7; 32], &input);
         assert_eq!(mask, format!("secret:{}", &expected.to_hex()[..16]).into_bytes());
+    }
+
+    #[test]
+    fn inputs_too_long_for_the_stack_buffer_hash_as_documented() {
+        let key = Key::from_bytes([7; 32]);
+        let value = vec![b'v'; 3000];
+        let mut mask = Vec::new();
+        key.write_secret_mask(&mut mask, b"acme", b"users", b"pw", &value);
+        let mut input = b"secret:\0".to_vec();
+        for part in [&b"acme"[..], b"users", b"pw"] {
+            input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            input.extend_from_slice(part);
+        }
+        input.extend_from_slice(&value);
+        assert_eq!(mask, format!("secret:{}", &blake3::keyed_hash(&[7; 32], &input).to_hex()[..16]).into_bytes());
+        let prev = Mac([0xcd; 16]);
+        let mut input = "cd".repeat(16).into_bytes();
+        input.extend_from_slice(&value);
+        assert_eq!(key.mac(&prev, &value).0, blake3::keyed_hash(&[7; 32], &input).as_bytes()[..16]);
     }
 
     #[test]
@@ -381,8 +411,25 @@ pub struct EncodedEvent {
 impl EncodedEvent {
     /// Encodes `event` with `key`.
     pub fn new(key: &Key, event: &crate::EventRef) -> EncodedEvent {
-        let mut bytes = Vec::with_capacity(512);
+        let mut bytes = Vec::with_capacity(size_hint(event));
         crate::record::encode_event(&mut bytes, key, event);
         EncodedEvent { start: start_of(event), bytes }
     }
+}
+
+/// Room enough for most encodings of `event` (escapes aside), so that building it takes one
+/// allocation: the text it carries plus a little for each name's quotes and punctuation.
+fn size_hint(event: &crate::EventRef) -> usize {
+    let crate::EventRef::Row(row) = event else { return 256 };
+    let columns = |c: &[crate::ColumnRef]| -> usize {
+        c.iter().map(|c| c.name.len() + c.value.map_or(4, |v| v.len().max(23)) + 6).sum()
+    };
+    let changed = row.changed.map_or(0, |names| names.iter().map(|n| n.len() + 3).sum());
+    160 + row.db.len()
+        + row.table.len()
+        + row.user.len()
+        + columns(row.pk)
+        + changed
+        + row.old.map_or(0, columns)
+        + row.new.map_or(0, columns)
 }
