@@ -9,6 +9,7 @@ mod cli;
 mod error;
 mod fingerprint;
 mod install;
+mod logs;
 mod server;
 mod status;
 mod udf_config;
