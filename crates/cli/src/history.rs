@@ -1,0 +1,561 @@
+//! `dbaudit history`: one row's story from the verified raw log — who changed it, when,
+//! from what to what — for the auditor's first question after an alert.
+//!
+//! Every record of the input goes through crates/record's [`Verifier`], since the chain
+//! needs all of them; only those whose bytes name the table are looked at further. The
+//! trust rule: a record is a fact when the chain vouches for it. From a finding (records
+//! missing, a bad mac, a record moved, a line that is not a record) on, nothing is a fact
+//! until a start record that verifies re-anchors the chain (the next mysqld's epoch): the
+//! row's events in between are listed apart, as unverified, never merged into its story.
+//! The first record of an epoch whose start is not in the input cannot be checked either.
+//! Forged calls (a wrong token) that claim the table are listed apart too: claims, not facts.
+//! Secret columns are masks in the log and stay masks here.
+
+mod html;
+mod query;
+mod render;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dbaudit_record::{Epoch, EventView, Key, Op, RecordView, RowView, TamperKind, Timestamp, Value, Verdict, Verifier};
+use dbaudit_triggers::TableName;
+use memchr::memmem;
+
+use crate::error::{Failure, Outcome};
+use crate::logs::{Line, LogLines};
+pub(crate) use query::RowKey;
+
+/// What the auditor asks about.
+#[derive(Clone, Debug)]
+pub(crate) struct Query {
+    /// The table.
+    pub table: TableName,
+    /// The row's primary key.
+    pub key: RowKey,
+    /// Only changes by this account: `name@host`, or a name for any host.
+    pub account: Option<String>,
+    /// Only changes at or after this moment.
+    pub since: Option<Timestamp>,
+    /// Only changes before this moment.
+    pub until: Option<Timestamp>,
+    /// Only these kinds of change.
+    pub ops: Vec<Op>,
+}
+
+impl Query {
+    /// A query from the command line's words.
+    pub(crate) fn parse(args: &crate::cli::HistoryArgs) -> Result<Query, Failure> {
+        let since = args.since.as_deref().map(|t| query::parse_moment("--since", t)).transpose()?;
+        let until = args.until.as_deref().map(|t| query::parse_moment("--until", t)).transpose()?;
+        let ops: Vec<Op> = args.ops.iter().map(|o| o.op()).collect();
+        Ok(Query {
+            table: TableName::parse(&args.table)?,
+            key: RowKey::parse(&args.pk)?,
+            account: args.account.clone(),
+            since,
+            until,
+            ops: query::ops_wanted(&ops),
+        })
+    }
+
+    /// Whether an event passes the filters.
+    fn wants(&self, event: &RowEvent) -> bool {
+        let account_matches = self.account.as_ref().is_none_or(|wanted| {
+            event.user == *wanted || (!wanted.contains('@') && event.user.split('@').next() == Some(wanted.as_str()))
+        });
+        let op_matches = match event.op {
+            EventOp::Row(op) | EventOp::Drift(op) => self.ops.contains(&op),
+            EventOp::Forged => true,
+        };
+        account_matches
+            && op_matches
+            && self.since.is_none_or(|since| event.ts >= since)
+            && self.until.is_none_or(|until| event.ts < until)
+    }
+}
+
+/// What an event is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventOp {
+    /// The row was inserted, updated or deleted.
+    Row(Op),
+    /// A change of this kind was made to the table but its trigger no longer matched the
+    /// table: the row is not known.
+    Drift(Op),
+    /// `dbaudit_log` was called with a wrong token, claiming this table.
+    Forged,
+}
+
+impl EventOp {
+    /// The name shown: `insert`, `drift:update`, `forged`.
+    pub(crate) fn name(self) -> String {
+        match self {
+            EventOp::Row(op) => op.as_str().to_owned(),
+            EventOp::Drift(op) => format!("drift:{}", op.as_str()),
+            EventOp::Forged => "forged".to_owned(),
+        }
+    }
+}
+
+/// One column's change: its value before and after; None where the row did not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Change {
+    /// The column.
+    pub column: String,
+    /// The value before (update, delete).
+    pub old: Option<Value>,
+    /// The value after (insert, update).
+    pub new: Option<Value>,
+}
+
+/// One event of the row's story.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RowEvent {
+    /// Why the chain does not vouch for it; None for a fact.
+    pub unverified: Option<String>,
+    /// When the UDF wrote it.
+    pub ts: Timestamp,
+    /// The mysqld process's stream it belongs to.
+    pub epoch: Epoch,
+    /// Its place in the epoch.
+    pub seq: u64,
+    /// The file it is in.
+    pub file: String,
+    /// Its line there, from 1.
+    pub line: u64,
+    /// What happened.
+    pub op: EventOp,
+    /// The account (`USER()`); for a forged call, what the caller typed.
+    pub user: String,
+    /// The connection id (for a forged call, as typed).
+    pub conn: String,
+    /// The row's key as the record gives it.
+    pub pk: Vec<(String, Value)>,
+    /// The columns that changed.
+    pub changes: Vec<Change>,
+    /// The server's error for a drift record.
+    pub note: Option<String>,
+}
+
+/// The row's story, and what reading the input found.
+#[derive(Debug)]
+pub(crate) struct History {
+    /// What was asked.
+    pub query: Query,
+    /// The events the chain vouches for, oldest first.
+    pub facts: Vec<RowEvent>,
+    /// The events it does not, oldest first.
+    pub unverified: Vec<RowEvent>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Records read.
+    pub records: u64,
+    /// Findings anywhere in the input (gaps, bad macs, moved records, lines that are not
+    /// records, forged calls), the first few said in full.
+    pub findings: u64,
+    /// The first findings, with file and line.
+    pub first_findings: Vec<String>,
+    /// Things that could not be checked (an incomplete last line).
+    pub warnings: Vec<String>,
+}
+
+/// How many findings are said in full; `dbaudit verify` lists them all.
+const FINDINGS_SHOWN: usize = 5;
+/// How many other tables an unknown-table error names.
+const TABLES_SHOWN: usize = 12;
+
+/// Reads `logs` in order and tells `query`'s row's story.
+pub(crate) fn read_history(key: Key, logs: &[PathBuf], query: Query) -> Result<History, Failure> {
+    let mut scan = Scan::new(key, query);
+    for path in logs {
+        scan.file(path)?;
+    }
+    scan.finish(logs)
+}
+
+/// The state of one pass over the input.
+struct Scan {
+    verifier: Verifier,
+    query: Query,
+    /// The table's name as a record writes it (`"table":"…"`), to pass over other records
+    /// without looking at them.
+    needle: memmem::Finder<'static>,
+    db: Vec<u8>,
+    table: Vec<u8>,
+    /// The keys the row has had: the one asked for, and those verified updates gave it.
+    keys: Vec<RowKey>,
+    /// The finding after which nothing is a fact, until a start record re-anchors the chain.
+    taint: Option<String>,
+    facts: Vec<RowEvent>,
+    unverified: Vec<RowEvent>,
+    records: u64,
+    /// Records whose mac was checked and found good.
+    sealed: u64,
+    bad_macs: u64,
+    findings: u64,
+    first_findings: Vec<String>,
+    warnings: Vec<String>,
+    /// Whether any record named the table; and any of its rows, by the asked key's columns.
+    table_seen: bool,
+    table_keys: Option<Vec<String>>,
+    key_columns_seen: bool,
+    other_tables: BTreeSet<String>,
+}
+
+impl Scan {
+    fn new(key: Key, query: Query) -> Scan {
+        let mut needle = b"\"table\":".to_vec();
+        dbaudit_record::json::write_value(&mut needle, Some(query.table.table.as_bytes()));
+        Scan {
+            verifier: Verifier::new(key),
+            needle: memmem::Finder::new(&needle).into_owned(),
+            db: query.table.db.as_bytes().to_vec(),
+            table: query.table.table.as_bytes().to_vec(),
+            keys: vec![query.key.clone()],
+            query,
+            taint: None,
+            facts: Vec::new(),
+            unverified: Vec::new(),
+            records: 0,
+            sealed: 0,
+            bad_macs: 0,
+            findings: 0,
+            first_findings: Vec::new(),
+            warnings: Vec::new(),
+            table_seen: false,
+            table_keys: None,
+            key_columns_seen: false,
+            other_tables: BTreeSet::new(),
+        }
+    }
+
+    fn file(&mut self, path: &Path) -> Result<(), Failure> {
+        let mut lines = LogLines::open(path)?;
+        let file = path.display().to_string();
+        while let Some((line_no, line)) = lines.next_line()? {
+            let Line::Whole(line) = line else {
+                self.warnings.push(format!(
+                    "{file}:{line_no}: the last line is incomplete (being written, or cut by a crash); not read"
+                ));
+                break;
+            };
+            let at = Place { file: &file, line: line_no };
+            match self.verifier.check_view(line) {
+                Ok(verdict) => self.record(verdict, line, at),
+                Err(e) => self.finding(format!("{}:{}: not a record ({e}): inserted or damaged", at.file, at.line)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a finding; nothing after it is a fact until the chain is re-anchored.
+    fn finding(&mut self, said: String) {
+        self.findings += 1;
+        if self.first_findings.len() < FINDINGS_SHOWN {
+            self.first_findings.push(said.clone());
+        }
+        self.taint = Some(said);
+    }
+
+    fn record(&mut self, verdict: Verdict<RecordView<'_>>, line: &[u8], at: Place<'_>) {
+        self.records += 1;
+        let record = verdict.record;
+        let unverified = match (verdict.tamper, verdict.anchored) {
+            (Some(tamper), _) => {
+                self.bad_macs += u64::from(tamper.kind == TamperKind::Mac);
+                let said = format!("{}:{}: {}: {tamper}", at.file, at.line, tamper.kind.as_str());
+                self.finding(said.clone());
+                Some(said)
+            }
+            (None, false) => Some(format!(
+                "{}:{}: the first record of epoch {} in the input (its start is in a file not read): it cannot be checked",
+                at.file, at.line, record.epoch
+            )),
+            (None, true) => {
+                self.sealed += 1;
+                if matches!(record.event, EventView::Start { .. }) {
+                    self.taint = None;
+                }
+                self.taint.as_ref().map(|taint| format!("after {taint}"))
+            }
+        };
+        if let EventView::Forged(claimed) = &record.event {
+            self.findings += 1;
+            if self.first_findings.len() < FINDINGS_SHOWN {
+                self.first_findings.push(format!(
+                    "{}:{}: forged: dbaudit_log was called with a wrong token, not by a trigger",
+                    at.file, at.line
+                ));
+            }
+            let ours = claimed.db.bytes().is_some_and(|b| *b == *self.db)
+                && claimed.table.bytes().is_some_and(|b| *b == *self.table);
+            if ours {
+                self.table_seen = true;
+                let event = forged_event(&record, claimed, at);
+                if self.query.wants(&event) {
+                    self.unverified.push(event);
+                }
+            }
+            return;
+        }
+        if self.needle.find(line).is_none() {
+            self.note_other_table(&record);
+            return;
+        }
+        match &record.event {
+            EventView::Row(row) if self.is_our_table(row.db.bytes(), row.table.bytes()) => {
+                self.row(&record, row, at, unverified);
+            }
+            EventView::Drift(drift) if self.is_our_table(drift.db.bytes(), drift.table.bytes()) => {
+                let mut event = base_event(&record, at, EventOp::Drift(drift.row_op), unverified);
+                event.user = text_of(&drift.user.to_value());
+                event.conn = drift.conn.to_string();
+                event.note = Some(text_of(&drift.error.to_value()));
+                self.keep(event);
+            }
+            _ => self.note_other_table(&record),
+        }
+    }
+
+    fn is_our_table(
+        &mut self,
+        db: Option<std::borrow::Cow<'_, [u8]>>,
+        table: Option<std::borrow::Cow<'_, [u8]>>,
+    ) -> bool {
+        let ours = db.is_some_and(|d| *d == *self.db) && table.is_some_and(|t| *t == *self.table);
+        self.table_seen |= ours;
+        ours
+    }
+
+    /// A row change of the table: kept when it is the row's, under any key it has had.
+    fn row(&mut self, record: &RecordView<'_>, row: &RowView<'_>, at: Place<'_>, unverified: Option<String>) {
+        let asked = &self.query.key;
+        if asked.same_columns(row.pk.iter().map(|(name, _)| name)) {
+            self.key_columns_seen = true;
+        } else if self.table_keys.is_none() {
+            self.table_keys = Some(row.pk.iter().map(|(name, _)| name.unescaped()).collect());
+        }
+        let by_pk = self.keys.iter().any(|k| k.is_in(row.pk));
+        // An update that changes the key records the new one; the old is in its old values.
+        let by_old_key = row.op == Op::Update && row.old.is_some_and(|old| self.keys.iter().any(|k| k.is_in(old)));
+        if !by_pk && !by_old_key {
+            return;
+        }
+        if by_old_key && !by_pk && unverified.is_none() {
+            let columns: Vec<&str> = asked.0.iter().map(|(n, _)| n.as_str()).collect();
+            let new_key = row.new.map(|new| {
+                new.iter()
+                    .filter(|(n, _)| columns.iter().any(|c| n.text().eq_ignore_ascii_case(c.as_bytes())))
+                    .map(|(n, v)| (n.unescaped(), v.bytes().map(|b| b.into_owned()).unwrap_or_default()))
+                    .collect::<Vec<_>>()
+            });
+            if let Some(new_key) = new_key.filter(|k| k.len() == columns.len()) {
+                self.keys.push(RowKey(new_key));
+            }
+        }
+        let mut event = base_event(record, at, EventOp::Row(row.op), unverified);
+        event.user = text_of(&row.user.to_value());
+        event.conn = row.conn.to_string();
+        event.pk = row.pk.iter().map(|(n, v)| (n.unescaped(), v.to_value())).collect();
+        event.changes = changes(row);
+        self.keep(event);
+    }
+
+    fn keep(&mut self, event: RowEvent) {
+        if !self.query.wants(&event) {
+            return;
+        }
+        if event.unverified.is_some() {
+            self.unverified.push(event);
+        } else {
+            self.facts.push(event);
+        }
+    }
+
+    /// Remembers the tables records name, a few, for the error when the table is never named.
+    fn note_other_table(&mut self, record: &RecordView<'_>) {
+        if self.table_seen || self.other_tables.len() >= TABLES_SHOWN {
+            return;
+        }
+        let (db, table) = match &record.event {
+            EventView::Row(row) => (row.db, row.table),
+            EventView::Drift(drift) => (drift.db, drift.table),
+            _ => return,
+        };
+        let name = TableName::new(&text_of(&db.to_value()), &text_of(&table.to_value())).to_string();
+        self.other_tables.insert(name);
+    }
+
+    fn finish(self, logs: &[PathBuf]) -> Result<History, Failure> {
+        let query = &self.query;
+        let files: Vec<String> = logs.iter().map(|p| p.display().to_string()).collect();
+        if self.records == 0 {
+            return Err(Failure::new(format!(
+                "no dbaudit record in {}: name the raw log the UDF writes ([dbaudit-udf] log)",
+                files.join(", ")
+            )));
+        }
+        if self.sealed == 0 && self.bad_macs > 0 {
+            return Err(Failure::new(format!(
+                "the key does not match this log: none of its {} records carries a mac made with it; name the key \
+                 the UDF used with --key-file",
+                self.records
+            )));
+        }
+        if !self.table_seen {
+            let others: Vec<String> = self.other_tables.into_iter().collect();
+            let others = if others.is_empty() { "none".to_owned() } else { others.join(", ") };
+            return Err(Failure::new(format!(
+                "no record in {} names table {}: not watched, or no change recorded; tables it names: {others}",
+                files.join(", "),
+                query.table
+            )));
+        }
+        if let (false, Some(columns)) = (self.key_columns_seen, &self.table_keys) {
+            return Err(Failure::new(format!(
+                "--pk {}: the records of {} are keyed by ({}); name those columns",
+                query.key.shown(),
+                query.table,
+                columns.join(", ")
+            )));
+        }
+        Ok(History {
+            query: self.query,
+            facts: self.facts,
+            unverified: self.unverified,
+            files: logs.to_vec(),
+            records: self.records,
+            findings: self.findings,
+            first_findings: self.first_findings,
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// Where a record is.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    file: &'a str,
+    line: u64,
+}
+
+fn base_event(record: &RecordView<'_>, at: Place<'_>, op: EventOp, unverified: Option<String>) -> RowEvent {
+    RowEvent {
+        unverified,
+        ts: record.ts,
+        epoch: record.epoch,
+        seq: record.seq,
+        file: at.file.to_owned(),
+        line: at.line,
+        op,
+        user: String::new(),
+        conn: String::new(),
+        pk: Vec::new(),
+        changes: Vec::new(),
+        note: None,
+    }
+}
+
+fn forged_event(record: &RecordView<'_>, claimed: &dbaudit_record::ClaimedView<'_>, at: Place<'_>) -> RowEvent {
+    let why = format!(
+        "{}:{}: forged: dbaudit_log was called with a wrong token, not by a trigger; what it claims is not a fact",
+        at.file, at.line
+    );
+    let mut event = base_event(record, at, EventOp::Forged, Some(why));
+    event.user = text_of(&claimed.user.to_value());
+    event.conn = text_of(&claimed.conn.to_value());
+    event.note = Some(format!("claimed op {}", text_of(&claimed.op.to_value())));
+    event
+}
+
+/// The columns a row change touched: every column of an insert or a delete, the changed
+/// ones of an update.
+fn changes(row: &RowView<'_>) -> Vec<Change> {
+    let value_in = |columns: Option<dbaudit_record::Columns<'_>>, name: &[u8]| {
+        columns.and_then(|c| c.iter().find(|(n, _)| *n.text() == *name).map(|(_, v)| v.to_value()))
+    };
+    match row.op {
+        Op::Insert => row
+            .new
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|(n, v)| Change { column: n.unescaped(), old: None, new: Some(v.to_value()) })
+            .collect(),
+        Op::Delete => row
+            .old
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|(n, v)| Change { column: n.unescaped(), old: Some(v.to_value()), new: None })
+            .collect(),
+        Op::Update => row
+            .changed
+            .iter()
+            .flat_map(|names| names.iter())
+            .map(|name| Change {
+                column: name.unescaped(),
+                old: value_in(row.old, &name.text()),
+                new: value_in(row.new, &name.text()),
+            })
+            .collect(),
+    }
+}
+
+/// A value as text, for names and accounts.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Text(s) => s.clone(),
+        Value::Bytes(b) => format!("0x{}", dbaudit_record::hex::encode(b)),
+    }
+}
+
+/// How the story is written out.
+pub(crate) enum Format<'a> {
+    /// A table for the terminal.
+    Text,
+    /// One JSON object per event, a line each.
+    Json,
+    /// A self-contained HTML page written to this file.
+    Html(&'a Path),
+}
+
+/// Runs `dbaudit history`. Exit 1 when the input holds findings: an event of the row may be
+/// missing or altered, whatever is shown.
+pub(crate) fn run(
+    out: &mut dyn Write,
+    key: Key,
+    logs: &[PathBuf],
+    query: Query,
+    format: Format<'_>,
+) -> Result<Outcome, Failure> {
+    let history = read_history(key, logs, query)?;
+    let write = |e: std::io::Error| Failure::new(format!("cannot write the history: {e}"));
+    match format {
+        Format::Text => render::text(out, &history).map_err(write)?,
+        Format::Json => {
+            render::json(out, &history).map_err(write)?;
+            for line in render::notes(&history) {
+                eprintln!("dbaudit: {line}");
+            }
+        }
+        Format::Html(path) => {
+            std::fs::write(path, html::page(&history))
+                .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+            writeln!(
+                out,
+                "{}: {} events ({} verified, {} unverified)",
+                path.display(),
+                history.facts.len() + history.unverified.len(),
+                history.facts.len(),
+                history.unverified.len()
+            )
+            .map_err(write)?;
+            for line in render::notes(&history) {
+                writeln!(out, "{line}").map_err(write)?;
+            }
+        }
+    }
+    Ok(Outcome::findings_if(history.findings > 0))
+}
