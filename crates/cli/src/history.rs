@@ -19,7 +19,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dbaudit_record::{Epoch, EventView, Key, Op, RecordView, RowView, TamperKind, Timestamp, Value, Verdict, Verifier};
+use dbaudit_record::{
+    Epoch, EventView, Key, Op, RawValue, RecordView, RowView, TamperKind, Timestamp, Value, Verdict, Verifier,
+};
 use dbaudit_triggers::TableName;
 use memchr::memmem;
 
@@ -202,6 +204,8 @@ struct Scan {
     table_keys: Option<Vec<String>>,
     key_columns_seen: bool,
     other_tables: BTreeSet<String>,
+    /// The last other table noted, as the line spells it: most records repeat it.
+    last_other: (Vec<u8>, Vec<u8>),
 }
 
 impl Scan {
@@ -228,6 +232,7 @@ impl Scan {
             table_keys: None,
             key_columns_seen: false,
             other_tables: BTreeSet::new(),
+            last_other: (Vec::new(), Vec::new()),
         }
     }
 
@@ -384,6 +389,10 @@ impl Scan {
             EventView::Drift(drift) => (drift.db, drift.table),
             _ => return,
         };
+        if self.last_other.0 == spelt(&db) && self.last_other.1 == spelt(&table) {
+            return;
+        }
+        self.last_other = (spelt(&db).to_vec(), spelt(&table).to_vec());
         let name = TableName::new(&text_of(&db.to_value()), &text_of(&table.to_value())).to_string();
         self.other_tables.insert(name);
     }
@@ -431,6 +440,15 @@ impl Scan {
             first_findings: self.first_findings,
             warnings: self.warnings,
         })
+    }
+}
+
+/// A value as the line spells it, escapes and all.
+fn spelt<'a>(value: &RawValue<'a>) -> &'a [u8] {
+    match value {
+        RawValue::Text(text) => text.raw(),
+        RawValue::Hex(digits) => digits,
+        RawValue::Null => b"",
     }
 }
 
