@@ -239,7 +239,9 @@ record) on, nothing is a fact until a start record that verifies (the next mysql
 anchors the chain again: the row's events in between are listed apart as UNVERIFIED
 (\"verified\":false in JSON). So are forged calls claiming the table, and the first record of
 an epoch whose start is in a file not read. Secret columns show their keyed mask.
-An update that changes the key is shown, and the row followed under its new key.
+An update that changes the key is shown, and the row followed under its new key. Drift
+records of the table (a change made while its trigger did not match it: the row is unknown)
+are shown too, as drift:OP: the row may be the one.
 Times are UTC. Without LOG, the UDF's log ([dbaudit-udf] log) is read.
 ", "\n", crate::logs::logs_order_rule!(), "\n
 Exit status: 0 no finding in the input; 1 findings (the row's story may lack events);

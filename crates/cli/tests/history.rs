@@ -287,6 +287,35 @@ fn odd_names_and_a_key_value_with_a_comma_work() {
     // The other row's key is a prefix of this one's: it is not this row.
     let other = events(&history(&server, &["`shop db`.`we``ird tåble`", "--pk", "code=a,region=1", "--json"], 0));
     assert_eq!(other.len(), 1);
+
+    // A new key: the update that gives it is the row's, and so is what follows under it.
+    sql(
+        &server,
+        &[
+            "UPDATE `shop db`.`we``ird tåble` SET code = 'z' WHERE code = 'a,b=c'",
+            "UPDATE `shop db`.`we``ird tåble` SET note = 'third' WHERE code = 'z'",
+        ],
+    );
+    let moved = events(&history(&server, &["`shop db`.`we``ird tåble`", "--pk", r"code=a\,b=c,region=1", "--json"], 0));
+    let said: Vec<Vec<String>> = moved.iter().map(changes).collect();
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert_eq!(said[2], [r#"code: "a,b=c" → "z""#]);
+    assert_eq!(said[3], [r#"note: "zweite \"Fassung\"" → "third""#]);
+    assert_eq!(moved[3]["pk"], serde_json::json!({"code": "z", "region": "1"}));
+
+    // A change made while the trigger no longer matches the table names no row: it is shown
+    // for every row of the table, as what it is.
+    sql(
+        &server,
+        &[
+            "ALTER TABLE `shop db`.`we``ird tåble` DROP COLUMN note",
+            "UPDATE `shop db`.`we``ird tåble` SET region = 2 WHERE code = 'a'",
+        ],
+    );
+    let drifted = events(&history(&server, &["`shop db`.`we``ird tåble`", "--pk", "code=z,region=1", "--json"], 0));
+    let last = drifted.last().unwrap();
+    assert_eq!((last["op"].as_str(), last["verified"].as_bool()), (Some("drift:update"), Some(true)), "{last}");
+    assert!(last["note"].as_str().unwrap().contains("note"), "{last}");
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
