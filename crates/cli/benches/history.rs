@@ -3,7 +3,8 @@
 //! with wall and CPU time and peak RSS from `/usr/bin/time`.
 //!
 //! `cargo bench -p dbaudit-cli --bench history [-- N]`. Not a test: it asserts only that
-//! history found the row's events, and prints a table. The log is deleted afterwards.
+//! history found the row's events, and prints a table. The log is deleted afterwards, unless
+//! `DBAUDIT_BENCH_KEEP=1` (then it stays in target/tmp/history-bench, for callgrind).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -71,7 +72,9 @@ fn main() {
             t.secs / verify
         );
     }
-    fs::remove_dir_all(&dir).unwrap();
+    if std::env::var_os("DBAUDIT_BENCH_KEEP").is_none() {
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// Writes a start record and `n - 1` row records, about 600 bytes a line on average:

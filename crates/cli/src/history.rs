@@ -187,7 +187,7 @@ struct Scan {
     db: Vec<u8>,
     table: Vec<u8>,
     /// The keys the row has had: the one asked for, and those verified updates gave it.
-    keys: Vec<RowKey>,
+    keys: Vec<KnownKey>,
     /// The finding after which nothing is a fact, until a start record re-anchors the chain.
     taint: Option<String>,
     facts: Vec<RowEvent>,
@@ -217,7 +217,7 @@ impl Scan {
             needle: memmem::Finder::new(&needle).into_owned(),
             db: query.table.db.as_bytes().to_vec(),
             table: query.table.table.as_bytes().to_vec(),
-            keys: vec![query.key.clone()],
+            keys: vec![KnownKey::new(query.key.clone())],
             query,
             taint: None,
             facts: Vec::new(),
@@ -311,7 +311,7 @@ impl Scan {
         }
         match &record.event {
             EventView::Row(row) if self.is_our_table(row.db.bytes(), row.table.bytes()) => {
-                self.row(&record, row, at, unverified);
+                self.row(&record, row, line, at, unverified);
             }
             EventView::Drift(drift) if self.is_our_table(drift.db.bytes(), drift.table.bytes()) => {
                 let mut event = base_event(&record, at, EventOp::Drift(drift.row_op), unverified);
@@ -335,16 +335,27 @@ impl Scan {
     }
 
     /// A row change of the table: kept when it is the row's, under any key it has had.
-    fn row(&mut self, record: &RecordView<'_>, row: &RowView<'_>, at: Place<'_>, unverified: Option<String>) {
+    fn row(
+        &mut self,
+        record: &RecordView<'_>,
+        row: &RowView<'_>,
+        line: &[u8],
+        at: Place<'_>,
+        unverified: Option<String>,
+    ) {
         let asked = &self.query.key;
-        if asked.same_columns(row.pk.iter().map(|(name, _)| name)) {
-            self.key_columns_seen = true;
-        } else if self.table_keys.is_none() {
-            self.table_keys = Some(row.pk.iter().map(|(name, _)| name.unescaped()).collect());
+        if !self.key_columns_seen {
+            if asked.same_columns(row.pk.iter().map(|(name, _)| name)) {
+                self.key_columns_seen = true;
+            } else if self.table_keys.is_none() {
+                self.table_keys = Some(row.pk.iter().map(|(name, _)| name.unescaped()).collect());
+            }
         }
-        let by_pk = self.keys.iter().any(|k| k.is_in(row.pk));
+        let by_pk = self.keys.iter().any(|k| k.could_be_in(line) && k.key.is_in(row.pk));
         // An update that changes the key records the new one; the old is in its old values.
-        let by_old_key = row.op == Op::Update && row.old.is_some_and(|old| self.keys.iter().any(|k| k.is_in(old)));
+        let by_old_key = !by_pk
+            && row.op == Op::Update
+            && row.old.is_some_and(|old| self.keys.iter().any(|k| k.could_be_in(line) && k.key.is_in(old)));
         if !by_pk && !by_old_key {
             return;
         }
@@ -357,7 +368,7 @@ impl Scan {
                     .collect::<Vec<_>>()
             });
             if let Some(new_key) = new_key.filter(|k| k.len() == columns.len()) {
-                self.keys.push(RowKey(new_key));
+                self.keys.push(KnownKey::new(RowKey(new_key)));
             }
         }
         let mut event = base_event(record, at, EventOp::Row(row.op), unverified);
@@ -449,6 +460,32 @@ fn spelt<'a>(value: &RawValue<'a>) -> &'a [u8] {
         RawValue::Text(text) => text.raw(),
         RawValue::Hex(digits) => digits,
         RawValue::Null => b"",
+    }
+}
+
+/// A key the row has had, with the text each of its values has in a record's line: a line
+/// without them all is not the row's, and its columns need not be read.
+struct KnownKey {
+    key: RowKey,
+    values: Vec<memmem::Finder<'static>>,
+}
+
+impl KnownKey {
+    fn new(key: RowKey) -> KnownKey {
+        let values = key
+            .0
+            .iter()
+            .map(|(_, value)| {
+                let mut json = Vec::new();
+                dbaudit_record::json::write_value(&mut json, Some(value));
+                memmem::Finder::new(&json).into_owned()
+            })
+            .collect();
+        KnownKey { key, values }
+    }
+
+    fn could_be_in(&self, line: &[u8]) -> bool {
+        self.values.iter().all(|value| value.find(line).is_some())
     }
 }
 
