@@ -267,14 +267,14 @@ impl Scan {
     fn record(&mut self, verdict: Verdict<RecordView<'_>>, line: &[u8], at: Place<'_>) {
         self.records += 1;
         let record = verdict.record;
-        let unverified = match (verdict.tamper, verdict.anchored) {
+        let standing = match (verdict.tamper, verdict.anchored) {
             (Some(tamper), _) => {
                 self.bad_macs += u64::from(tamper.kind == TamperKind::Mac);
                 let said = format!("{}:{}: {}: {tamper}", at.file, at.line, tamper.kind.as_str());
                 self.finding(said.clone());
-                Some(said)
+                Standing::Unverified(said)
             }
-            (None, false) => Some(format!(
+            (None, false) => Standing::Unverified(format!(
                 "{}:{}: the first record of epoch {} in the input (its start is in a file not read): it cannot be checked",
                 at.file, at.line, record.epoch
             )),
@@ -283,7 +283,11 @@ impl Scan {
                 if matches!(record.event, EventView::Start { .. }) {
                     self.taint = None;
                 }
-                self.taint.as_ref().map(|taint| format!("after {taint}"))
+                if self.taint.is_some() {
+                    Standing::AfterFinding
+                } else {
+                    Standing::Fact
+                }
             }
         };
         if let EventView::Forged(claimed) = &record.event {
@@ -311,16 +315,26 @@ impl Scan {
         }
         match &record.event {
             EventView::Row(row) if self.is_our_table(row.db.bytes(), row.table.bytes()) => {
+                let unverified = self.why(standing);
                 self.row(&record, row, line, at, unverified);
             }
             EventView::Drift(drift) if self.is_our_table(drift.db.bytes(), drift.table.bytes()) => {
-                let mut event = base_event(&record, at, EventOp::Drift(drift.row_op), unverified);
+                let mut event = base_event(&record, at, EventOp::Drift(drift.row_op), self.why(standing));
                 event.user = text_of(&drift.user.to_value());
                 event.conn = drift.conn.to_string();
                 event.note = Some(text_of(&drift.error.to_value()));
                 self.keep(event);
             }
             _ => self.note_other_table(&record),
+        }
+    }
+
+    /// Why the chain does not vouch for a record; None when it does.
+    fn why(&self, standing: Standing) -> Option<String> {
+        match standing {
+            Standing::Fact => None,
+            Standing::Unverified(why) => Some(why),
+            Standing::AfterFinding => self.taint.as_ref().map(|taint| format!("after {taint}")),
         }
     }
 
@@ -487,6 +501,16 @@ impl KnownKey {
     fn could_be_in(&self, line: &[u8]) -> bool {
         self.values.iter().all(|value| value.find(line).is_some())
     }
+}
+
+/// Whether the chain vouches for a record. Said in words only for the few records kept.
+enum Standing {
+    /// It does.
+    Fact,
+    /// It does not, for this reason.
+    Unverified(String),
+    /// It comes after a finding, before a start record anchored the chain again.
+    AfterFinding,
 }
 
 /// Where a record is.
