@@ -242,7 +242,9 @@ an epoch whose start is in a file not read. Secret columns show their keyed mask
 An update that changes the key is shown, and the row followed under its new key. Drift
 records of the table (a change made while its trigger did not match it: the row is unknown)
 are shown too, as drift:OP: the row may be the one.
-Times are UTC. Without LOG, the UDF's log ([dbaudit-udf] log) is read.
+Times are UTC. Without LOG, the UDF's log ([dbaudit-udf] log) is read. History reads no
+server: the connection flags (--user too: it is the connection's account) are not used;
+filter by who made the change with --account.
 ", "\n", crate::logs::logs_order_rule!(), "\n
 Exit status: 0 no finding in the input; 1 findings (the row's story may lack events);
 2 bad usage, no such table in the log, --pk naming other columns than the table's key, a

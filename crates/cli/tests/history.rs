@@ -225,11 +225,19 @@ fn after_a_finding_events_are_unverified_until_a_new_epoch_anchors_the_chain_and
     let (story, apart) = text.split_once("UNVERIFIED").expect("an unverified section");
     assert!(story.contains("again") && !story.contains("mallory"), "{text}");
     assert!(apart.contains("mallory") && apart.contains("^ unverified: ") && apart.contains("TAMPERED"), "{text}");
-    let page = server.dir().join("tampered.html");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("history-html-tampered");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("tampered.html");
     history(&server, &["acme.users", "--pk", "id=7", "--html", page.to_str().unwrap(), copy.to_str().unwrap()], 1);
     let html = std::fs::read_to_string(&page).unwrap();
     let (story, apart) = html.split_once("<section class=\"unverified\"").expect("an unverified section");
     assert!(!story.contains("mallory") && apart.contains("mallory"));
+    let shot = dir.join("tampered.png");
+    chromium(&dir, &[format!("--screenshot={}", shot.display()), "--window-size=1200,1600".into(), file_url(&page)]);
+    println!("screenshot: {}", shot.display());
+    // The unverified section is drawn apart: framed in red (#cf222e), which nothing else uses.
+    assert!(Png::read(&shot).pixels_near([0xcf, 0x22, 0x2e]) > 2000, "no red frame around the unverified events");
 
     // The same log rotated by logrotate, compressed but for .1 and the live file: the same
     // story, whether the directory or the files in any order are given.

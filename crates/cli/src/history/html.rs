@@ -17,6 +17,7 @@ table{border-collapse:collapse;margin:0 0 8px;width:100%}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f3f6}
 .mono,td.old,td.new,td.value{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
+td.fixed{font-family:ui-monospace,monospace;white-space:nowrap}
 td.old{background:#ffebe9;color:#82071e}td.new{background:#dafbe1;color:#116329}
 td.absent{color:#8c959f;background:#f6f8fa}
 .op{font-weight:600}.op-insert{color:#116329}.op-update{color:#0550ae}.op-delete{color:#82071e}
@@ -78,7 +79,7 @@ fn timeline(html: &mut String, events: &[RowEvent]) {
         let op = event.op.name();
         let _ = write!(
             html,
-            "<tr class=\"event\"><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td>\
+            "<tr class=\"event\"><td class=\"fixed\">{}</td><td class=\"fixed\">{}</td><td>{}</td>\
              <td class=\"op op-{}\">{}</td><td>",
             escape(&time_shown(event)),
             escape(&event.user),
@@ -146,7 +147,7 @@ fn columns(html: &mut String, facts: &[RowEvent]) {
             for change in event.changes.iter().filter(|c| c.column == name) {
                 let _ = write!(
                     html,
-                    "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td>{}{}</tr>",
+                    "<tr><td class=\"fixed\">{}</td><td class=\"fixed\">{}</td><td>{}</td>{}{}</tr>",
                     escape(&time_shown(event)),
                     escape(&event.user),
                     escape(&event.op.name()),
