@@ -324,6 +324,18 @@ fn odd_names_and_a_key_value_with_a_comma_work() {
     let last = drifted.last().unwrap();
     assert_eq!((last["op"].as_str(), last["verified"].as_bool()), (Some("drift:update"), Some(true)), "{last}");
     assert!(last["note"].as_str().unwrap().contains("note"), "{last}");
+
+    // A forged call claiming the table names no row either: it is listed apart, as a claim.
+    let mut root = server.root();
+    let forged: Option<Option<i64>> = root
+        .query_first("SELECT dbaudit_log('x', 'shop db', 'we`ird tåble', 'delete', 'mallory@evil', 9, 'code', '')")
+        .unwrap();
+    assert_eq!(forged, Some(None));
+    let run = history(&server, &["`shop db`.`we``ird tåble`", "--pk", "code=z,region=1", "--json"], 1);
+    let claim = events(&run).pop().unwrap();
+    assert_eq!((claim["op"].as_str(), claim["verified"].as_bool()), (Some("forged"), Some(false)), "{claim}");
+    assert_eq!((claim["user"].as_str(), claim["conn"].as_u64()), (Some("mallory@evil"), Some(9)), "{claim}");
+    assert!(claim["unverified_because"].as_str().unwrap().contains("wrong token"), "{claim}");
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
