@@ -13,7 +13,8 @@ Exit status:
      the UDF is not loaded or losing records, or the key is unreadable;
      watch --all: a table could not be brought back in line;
      verify: records are missing, edited, inserted, moved, or forged (dbaudit_log called
-     with a wrong token)
+     with a wrong token); history: the same, anywhere in the input (the row's story may
+     lack events; those after a finding are listed apart as unverified)
   2  nothing checked or changed: bad usage, option file, key file, connection, missing
      table, a log that cannot be read, or logs that hold no record at all (empty, NUL
      bytes, no whole line); uninstall refused: accounts dbaudit-respond cannot unlock, a
@@ -84,6 +85,8 @@ pub(crate) enum Command {
     Fingerprint,
     /// Check raw audit logs against the keyed chain.
     Verify(VerifyArgs),
+    /// One row's story from the verified log: who changed it, when, from what to what.
+    History(HistoryArgs),
 }
 
 /// `dbaudit install` and `dbaudit uninstall`.
@@ -215,6 +218,7 @@ pub(crate) struct StatusArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Give rotated files first, oldest first: dbaudit verify dbaudit.log.2 dbaudit.log.1 dbaudit.log
+(gzip-compressed ones are read as they stand).
 A log that begins mid-epoch (its start is in a file not given) gets a warning, not a finding.
 Forged records (dbaudit_log called directly, with a wrong token) are findings: exit 1.
 Logs that hold no record at all are not clean: nothing was verified, exit 2.")]
@@ -222,6 +226,81 @@ pub(crate) struct VerifyArgs {
     /// Raw logs written by the UDF, in order.
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
+}
+
+/// `dbaudit history`.
+#[derive(Debug, Args)]
+#[command(after_help = concat!("\
+Example: dbaudit history acme.users --pk id=7 --since 2026-12-01 /var/log/mysql
+
+Every record is checked against the chain; events are facts only while the chain vouches
+for them. From a finding (records missing, a bad mac, a record moved, a line that is not a
+record) on, nothing is a fact until a start record that verifies (the next mysqld's epoch)
+anchors the chain again: the row's events in between are listed apart as UNVERIFIED
+(\"verified\":false in JSON). So are forged calls claiming the table, and the first record of
+an epoch whose start is in a file not read. Secret columns show their keyed mask.
+An update that changes the key is shown, and the row followed under its new key. Drift
+records of the table (a change made while its trigger did not match it: the row is unknown)
+are shown too, as drift:OP: the row may be the one.
+Times are UTC. Without LOG, the UDF's log ([dbaudit-udf] log) is read. History reads no
+server: the connection flags (--user too: it is the connection's account) are not used;
+filter by who made the change with --account.
+", "\n", crate::logs::logs_order_rule!(), "\n
+Exit status: 0 no finding in the input; 1 findings (the row's story may lack events);
+2 bad usage, no such table in the log, --pk naming other columns than the table's key, a
+key that matches no record's mac, or a log that cannot be read."))]
+pub(crate) struct HistoryArgs {
+    /// The table, as DB.TABLE (either part may be backtick-quoted: `shop db`.`us``ers`).
+    #[arg(value_name = "DB.TABLE")]
+    pub table: String,
+    /// The row's primary key: COL=VALUE, a composite key's columns joined by commas
+    /// (shop=3,id=7). Inside a value write \, for a comma and \\ for a backslash
+    /// (quote the argument for the shell).
+    #[arg(long, value_name = "COL=VALUE[,...]")]
+    pub pk: String,
+    /// Only changes by this account: name@host as USER() gives it, or a name for any host.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+    /// Only changes at or after this time: 2026-12-01, 2026-12-01 05:20:00 (UTC), or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only changes before this time (the same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only these kinds of change (repeatable, or comma-separated).
+    #[arg(long = "op", value_enum, value_delimiter = ',', value_name = "OP")]
+    pub ops: Vec<OpArg>,
+    /// One JSON object per event, a line each, instead of a table.
+    #[arg(long, conflicts_with = "html")]
+    pub json: bool,
+    /// Write a self-contained HTML page (timeline and per-column diff) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Raw logs, rotated ones (gzip too), or directories holding them; default the UDF's log.
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+}
+
+/// A kind of row change, as `--op` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OpArg {
+    /// INSERT.
+    Insert,
+    /// UPDATE.
+    Update,
+    /// DELETE.
+    Delete,
+}
+
+impl OpArg {
+    /// The record's op.
+    pub(crate) fn op(self) -> dbaudit_record::Op {
+        match self {
+            OpArg::Insert => dbaudit_record::Op::Insert,
+            OpArg::Update => dbaudit_record::Op::Update,
+            OpArg::Delete => dbaudit_record::Op::Delete,
+        }
+    }
 }
 
 #[cfg(test)]

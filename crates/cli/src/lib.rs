@@ -1,5 +1,6 @@
 //! `dbaudit`, the administrator's command: watch tables with audit triggers, report their
-//! state, fingerprint what an attacker would change, and verify the raw audit log.
+//! state, fingerprint what an attacker would change, verify the raw audit log, and tell one
+//! row's history from it.
 //!
 //! The binary is one line that calls [`run`]. The triggers themselves (reading a table,
 //! generating its triggers, putting them in place) are crates/triggers'. It does not write
@@ -8,7 +9,9 @@
 mod cli;
 mod error;
 mod fingerprint;
+mod history;
 mod install;
+mod logs;
 mod server;
 mod status;
 mod udf_config;
@@ -90,6 +93,16 @@ fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
             fingerprint::run(out, &mut connect(connection)?, &list)
         }
         Command::Verify(args) => verify::run(out, read_key(connection.key_file.as_deref())?, &args.logs),
+        Command::History(args) => {
+            let query = history::Query::parse(&args)?;
+            let logs = logs::logs_to_read(&args.logs)?;
+            let format = match (&args.html, args.json) {
+                (Some(path), _) => history::Format::Html(path),
+                (None, true) => history::Format::Json,
+                (None, false) => history::Format::Text,
+            };
+            history::run(out, read_key(connection.key_file.as_deref())?, &logs, query, format)
+        }
     }
 }
 

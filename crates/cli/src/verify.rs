@@ -1,14 +1,13 @@
 //! `dbaudit verify`: checks raw logs against the keyed chain with crates/record's
 //! [`Verifier`], and says what it found with file and line.
 
-use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dbaudit_record::{Event, Key, TamperKind, Value, Verifier};
 
 use crate::error::{Failure, Outcome};
+use crate::logs::{Content, Line, LogLines};
 
 /// What verifying the input found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,51 +80,23 @@ pub(crate) fn verify_logs(key: Key, logs: &[PathBuf]) -> Result<VerifyReport, Fa
     Ok(report)
 }
 
-/// What a file held, said when no file held a record.
-#[derive(Clone, Copy, Debug, Default)]
-struct Content {
-    bytes: u64,
-    /// Whether every byte was NUL: what a crash can leave in a file's unwritten blocks.
-    all_nul: bool,
-}
-
-impl fmt::Display for Content {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.bytes, self.all_nul) {
-            (0, _) => f.write_str("empty"),
-            (n, true) => write!(f, "{n} NUL bytes"),
-            (n, false) => write!(f, "{n} bytes, no whole record"),
-        }
-    }
-}
-
 fn verify_file(
     verifier: &mut Verifier,
     path: &Path,
     report: &mut VerifyReport,
     epochs: &mut Vec<dbaudit_record::Epoch>,
 ) -> Result<Content, Failure> {
-    let unreadable = |e: std::io::Error| Failure::new(format!("cannot read log {}: {e}", path.display()));
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(unreadable)?);
+    let mut lines = LogLines::open(path)?;
     let shown = path.display();
-    let (mut line_no, mut records_here, mut first_error) = (0u64, 0u64, None);
-    let mut content = Content { bytes: 0, all_nul: true };
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(unreadable)? == 0 {
-            break;
-        }
-        content.bytes += line.len() as u64;
-        content.all_nul &= line.iter().all(|&b| b == 0);
-        line_no += 1;
-        if line.pop() != Some(b'\n') {
+    let (mut records_here, mut first_error) = (0u64, None);
+    while let Some((line_no, line)) = lines.next_line()? {
+        let Line::Whole(line) = line else {
             report.warnings.push(format!(
                 "{shown}:{line_no}: the last line is incomplete (being written, or cut by a crash); not checked"
             ));
             break;
-        }
-        let verdict = match verifier.check(&line) {
+        };
+        let verdict = match verifier.check(line) {
             Ok(verdict) => verdict,
             Err(e) => {
                 report.unreadable += 1;
@@ -175,7 +146,7 @@ fn verify_file(
             )));
         }
     }
-    Ok(content)
+    Ok(lines.content())
 }
 
 /// A claimed value for a message: short, one line.
