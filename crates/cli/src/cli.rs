@@ -243,8 +243,8 @@ An update that changes the key is shown, and the row followed under its new key.
 records of the table (a change made while its trigger did not match it: the row is unknown)
 are shown too, as drift:OP: the row may be the one.
 Times are UTC. Without LOG, the UDF's log ([dbaudit-udf] log) is read. History reads no
-server: the connection flags (--user too: it is the connection's account) are not used;
-filter by who made the change with --account.
+server: the connection flags are not used, but --user, as --account, names the account
+whose changes to show.
 ", "\n", crate::logs::logs_order_rule!(), "\n
 Exit status: 0 no finding in the input; 1 findings (the row's story may lack events);
 2 bad usage, no such table in the log, --pk naming other columns than the table's key, a
@@ -258,7 +258,8 @@ pub(crate) struct HistoryArgs {
     /// (quote the argument for the shell).
     #[arg(long, value_name = "COL=VALUE[,...]")]
     pub pk: String,
-    /// Only changes by this account: name@host as USER() gives it, or a name for any host.
+    /// Only changes by this account: name@host as USER() gives it, or a name for any host
+    /// (--user says the same).
     #[arg(long, value_name = "ACCOUNT")]
     pub account: Option<String>,
     /// Only changes at or after this time: 2026-12-01, 2026-12-01 05:20:00 (UTC), or RFC 3339.

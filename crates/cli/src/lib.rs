@@ -93,7 +93,18 @@ fn execute(out: &mut dyn Write, cli: Cli) -> Result<Outcome, Failure> {
             fingerprint::run(out, &mut connect(connection)?, &list)
         }
         Command::Verify(args) => verify::run(out, read_key(connection.key_file.as_deref())?, &args.logs),
-        Command::History(args) => {
+        Command::History(mut args) => {
+            // History reads no server, so --user, which names the connection's account to the
+            // other commands, names here the account whose changes to show, as --account does.
+            match (&args.account, &connection.user) {
+                (None, Some(user)) => args.account = Some(user.clone()),
+                (Some(account), Some(user)) if account != user => {
+                    return Err(Failure::new(format!(
+                        "history: --user {user} and --account {account} name different accounts; give one"
+                    )))
+                }
+                _ => {}
+            }
             let query = history::Query::parse(&args)?;
             let logs = logs::logs_to_read(&args.logs)?;
             let format = match (&args.html, args.json) {

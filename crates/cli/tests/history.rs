@@ -48,7 +48,7 @@ fn users_story(server: &MariaDb) -> (String, String) {
 }
 
 fn history(server: &MariaDb, args: &[&str], code: i32) -> Run {
-    Dbaudit::new(server).args(&["history"]).args(args).expect(code)
+    Dbaudit::offline(server).args(&["history"]).args(args).expect(code)
 }
 
 /// The JSON lines of a run.
@@ -119,6 +119,10 @@ fn a_rows_story_is_told_oldest_first_in_text_json_and_html() {
     assert_eq!(by_bob.iter().map(|e| e["op"].as_str().unwrap()).collect::<Vec<_>>(), ["update", "delete"]);
     let full = events(&history(&server, &["acme.users", "--pk", "id=7", "--json", "--account", &alice], 0));
     assert_eq!(full.len(), 2);
+    let by_user = events(&history(&server, &["acme.users", "--pk", "id=7", "--json", "--user", "bob"], 0));
+    assert_eq!(by_user, by_bob, "--user names the account as --account does");
+    let both = history(&server, &["acme.users", "--pk", "id=7", "--user", "bob", "--account", "alice"], 2);
+    assert!(both.stderr.contains("name different accounts"), "{}", both.stderr);
     let ops = events(&history(&server, &["acme.users", "--pk", "id=7", "--json", "--op", "insert,delete"], 0));
     assert_eq!(ops.iter().map(|e| e["op"].as_str().unwrap()).collect::<Vec<_>>(), ["insert", "delete"]);
     let window = ["--since", times[1], "--until", times[3]];

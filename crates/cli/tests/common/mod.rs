@@ -20,11 +20,19 @@ pub(crate) struct Run {
 pub(crate) struct Dbaudit<'a> {
     server: &'a MariaDb,
     args: Vec<String>,
+    /// Whether to name the server's account (root); commands that read no server
+    /// (history) give `--user` a meaning of their own.
+    as_root: bool,
 }
 
 impl<'a> Dbaudit<'a> {
     pub(crate) fn new(server: &'a MariaDb) -> Dbaudit<'a> {
-        Dbaudit { server, args: Vec::new() }
+        Dbaudit { server, args: Vec::new(), as_root: true }
+    }
+
+    /// A run without `--user root`, for commands that read logs, not the server.
+    pub(crate) fn offline(server: &'a MariaDb) -> Dbaudit<'a> {
+        Dbaudit { as_root: false, ..Dbaudit::new(server) }
     }
 
     pub(crate) fn args(mut self, args: &[&str]) -> Dbaudit<'a> {
@@ -34,7 +42,9 @@ impl<'a> Dbaudit<'a> {
 
     pub(crate) fn run(self) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_dbaudit"))
-            .args(["--defaults-file", "/dev/null", "--user", "root", "--socket"])
+            .args(["--defaults-file", "/dev/null"])
+            .args(if self.as_root { &["--user", "root"][..] } else { &[] })
+            .arg("--socket")
             .arg(self.server.socket())
             .arg("--watch-list")
             .arg(self.server.dir().join("dbaudit-watch.json"))
