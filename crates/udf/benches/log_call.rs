@@ -87,8 +87,12 @@ fn main() {
     let serialised = Mutex::new(());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!();
-    println!("the same call from several threads at once ({cores} cores), median of {ROUNDS} rounds");
-    println!("{:<10} {:>22} {:>22} {:>8}", "threads", "calls/s, taking turns", "calls/s, as built", "ratio");
+    println!("the same call from several threads at once ({cores} cores), median of {ROUNDS} rounds;");
+    println!("CPU is the process's user + system time per call: what contention costs beyond the work");
+    println!(
+        "{:<8} {:>16} {:>16} {:>7} {:>18} {:>18}",
+        "threads", "calls/s, turns", "calls/s, built", "ratio", "CPU µs/call, turns", "CPU µs/call, built"
+    );
     for threads in [1, 2, 4] {
         let whole = calls_per_second(threads, || {
             let _turn = serialised.lock().unwrap();
@@ -97,26 +101,52 @@ fn main() {
         let built = calls_per_second(threads, || {
             std::hint::black_box(auditor.log(std::hint::black_box(&args)));
         });
-        println!("{threads:<10} {whole:>22.0} {built:>22.0} {:>8.2}", built / whole);
+        println!(
+            "{threads:<8} {:>16.0} {:>16.0} {:>7.2} {:>18.2} {:>18.2}",
+            whole.calls_per_second,
+            built.calls_per_second,
+            built.calls_per_second / whole.calls_per_second,
+            whole.cpu_per_call_us,
+            built.cpu_per_call_us
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Calls per second, all threads together, with `threads` threads each making
-/// `calls() / threads` calls of `one`.
-fn calls_per_second(threads: u32, one: impl Fn() + Sync) -> f64 {
+/// How fast calls went, all threads together: medians over the rounds.
+struct Throughput {
+    calls_per_second: f64,
+    /// User + system CPU time of the whole process per call, in µs.
+    cpu_per_call_us: f64,
+}
+
+/// `threads` threads each making `calls() / threads` calls of `one`.
+fn calls_per_second(threads: u32, one: impl Fn() + Sync) -> Throughput {
     let each = calls() / threads;
-    let mut samples: Vec<f64> = (0..ROUNDS)
+    let (mut rates, mut cpu): (Vec<f64>, Vec<f64>) = (0..ROUNDS)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu_start) = (Instant::now(), process_cpu());
             std::thread::scope(|scope| {
                 for _ in 0..threads {
                     scope.spawn(|| (0..each).for_each(|_| one()));
                 }
             });
-            f64::from(each * threads) / start.elapsed().as_secs_f64()
+            let calls = f64::from(each * threads);
+            (calls / start.elapsed().as_secs_f64(), (process_cpu() - cpu_start).as_secs_f64() * 1e6 / calls)
         })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+        .unzip();
+    let median = |samples: &mut Vec<f64>| {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    Throughput { calls_per_second: median(&mut rates), cpu_per_call_us: median(&mut cpu) }
+}
+
+/// This process's CPU time so far (utime + stime of /proc/self/stat, in ticks of 10 ms).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
