@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dbaudit_record::{Event, Key, TamperKind, Value, Verifier};
+use dbaudit_record::{EventView, Key, TamperKind, Value, Verifier};
 
 use crate::error::{Failure, Outcome};
 use crate::logs::{Content, Line, LogLines};
@@ -96,7 +96,7 @@ fn verify_file(
             ));
             break;
         };
-        let verdict = match verifier.check(line) {
+        let verdict = match verifier.check_view(line) {
             Ok(verdict) => verdict,
             Err(e) => {
                 report.unreadable += 1;
@@ -126,16 +126,16 @@ fn verify_file(
             }
             report.findings.push(format!("{shown}:{line_no}: {}: {tamper}", tamper.kind.as_str()));
         }
-        if let Event::Forged(claimed) = &record.event {
+        if let EventView::Forged(claimed) = &record.event {
             report.forged += 1;
             report.findings.push(format!(
                 "{shown}:{line_no}: forged: dbaudit_log was called with a wrong token, not by a trigger \
                  (seq {}; it claimed table {}.{}, op {}, user {} — claims, not the caller)",
                 record.seq,
-                shown_value(&claimed.db),
-                shown_value(&claimed.table),
-                shown_value(&claimed.op),
-                shown_value(&claimed.user)
+                shown_value(&claimed.db.to_value()),
+                shown_value(&claimed.table.to_value()),
+                shown_value(&claimed.op.to_value()),
+                shown_value(&claimed.user.to_value())
             ));
         }
     }
