@@ -54,10 +54,14 @@ pub fn decode_array<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0; N];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = lower_value(pair[0])? << 4 | lower_value(pair[1])?;
+    // Without a branch per digit: a digit that is not one sets high bits in `bad`.
+    let mut bad = 0;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let (high, low) = (LOWER[usize::from(text[2 * i])], LOWER[usize::from(text[2 * i + 1])]);
+        bad |= high | low;
+        *byte = high << 4 | low;
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
 
 /// Whether `text` is lowercase hex of even length, as [`decode_lower`] accepts it.
