@@ -10,10 +10,11 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
+use dbaudit_record::{ChainPoint, Epoch, Key, Mac, Sealed, TamperKind, Timestamp, Verifier};
 use memchr::memchr;
 
 use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
@@ -27,6 +28,12 @@ const WRITE_AT: usize = 1 << 20;
 
 /// A checkpoint is stored at least once per this many output bytes, and whenever the input is idle.
 const COMMIT_AT: u64 = 8 << 20;
+
+/// Batches shorter than this are verified without help: a thread costs more than it saves.
+const AHEAD_MIN: usize = 64;
+
+/// How many lines' macs the helper thread hands over at a time.
+const AHEAD_GROUP: usize = 32;
 
 /// Which lines of the input are ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +92,10 @@ struct Junk {
 #[derive(Debug)]
 struct Normaliser {
     verifier: Verifier,
+    /// The chain's key, for macs computed ahead of the verifier.
+    key: Key,
+    /// Whether a second core is there to compute macs ahead on.
+    ahead: bool,
     frame: Frame,
     format: InputFormat,
     pending: Vec<u8>,
@@ -98,13 +109,38 @@ struct Normaliser {
 }
 
 impl Normaliser {
-    fn line(&mut self, line: Line<'_>) {
+    /// Takes the lines of one read, in order. With a second core, the macs (the one cost
+    /// that cannot be cut: BLAKE3 over every byte) are computed on a thread of their own, each
+    /// line's chained to the mac the line before it claims, while this thread reads, judges,
+    /// frames and writes; the verifier uses a mac computed ahead only where it chains to the
+    /// mac it would have used itself. Every line is still judged here, in order, so output,
+    /// replay and checkpoints are what one thread makes of them.
+    fn lines(&mut self, lines: &[Line<'_>]) {
+        if !self.ahead || lines.len() < AHEAD_MIN {
+            lines.iter().for_each(|line| self.line(*line, None));
+            return;
+        }
+        let (tx, rx) = mpsc::sync_channel::<Vec<Option<Sealed>>>(lines.len() / AHEAD_GROUP + 1);
+        let (key, tip) = (self.key.clone(), self.verifier.tip().map(|tip| tip.mac));
+        thread::scope(|scope| {
+            // A helper that could not start dropped its sender: every mac is computed here.
+            let _ = thread::Builder::new()
+                .name("mac-ahead".to_owned())
+                .spawn_scoped(scope, move || macs_ahead(&key, tip, lines, &tx));
+            let mut ahead = rx.iter().flatten();
+            for line in lines {
+                self.line(*line, ahead.next().flatten());
+            }
+        });
+    }
+
+    fn line(&mut self, line: Line<'_>, ahead: Option<Sealed>) {
         if !self.format.takes(line.bytes) {
             return;
         }
         let tip = self.verifier.tip();
         // A line too long to hold cannot be checked; if it was a record, the next one is a gap.
-        let checked = if line.cut { None } else { self.verifier.check_view(line.bytes).ok() };
+        let checked = if line.cut { None } else { self.verifier.check_view_sealed(line.bytes, ahead).ok() };
         match checked {
             None => match &mut self.junk {
                 Some(junk) => junk.count += 1,
@@ -259,6 +295,28 @@ impl Normaliser {
     }
 }
 
+/// The helper thread of [`Normaliser::lines`]: the mac of each line chained to the mac the
+/// record before it claims (`tip`'s for the first), sent in groups, in order, one per line.
+fn macs_ahead(key: &Key, tip: Option<Mac>, lines: &[Line<'_>], tx: &mpsc::SyncSender<Vec<Option<Sealed>>>) {
+    let mut prev = tip;
+    for group in lines.chunks(AHEAD_GROUP) {
+        let sealed = group
+            .iter()
+            .map(|line| {
+                let sealed = prev.filter(|_| !line.cut).and_then(|prev| Sealed::ahead(key, &prev, line.bytes));
+                // A line that is no record leaves the verifier's tip where it was.
+                if let Some(claimed) = Sealed::claimed(line.bytes) {
+                    prev = Some(claimed);
+                }
+                sealed
+            })
+            .collect();
+        if tx.send(sealed).is_err() {
+            return;
+        }
+    }
+}
+
 /// The (epoch, seq) of the last record line in the output, when it is past `tip` in the
 /// same epoch: a run that died before storing its checkpoint wrote up to there.
 fn last_emitted(output: &Output, tip: Option<ChainPoint>) -> Option<(Epoch, u64)> {
@@ -350,6 +408,8 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     trace(|| format!("replay: {} bytes written past the checkpoint", written.len()));
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
+        key: settings.key.clone(),
+        ahead: thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
         frame: Frame::new(&settings.host),
         format: settings.format,
         pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
@@ -454,7 +514,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
             }
         }
         let read = source
-            .read(|line| norm.line(line))
+            .read_batches(|lines| norm.lines(lines))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
@@ -475,13 +535,13 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
                     // moved on: finish ours (writes that raced the rename), then go on there.
                     loop {
                         let read = source
-                            .read(|line| norm.line(line))
+                            .read_batches(|lines| norm.lines(lines))
                             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
                         if read != Read::Lines {
                             break;
                         }
                     }
-                    source.take_partial(|line| norm.line(line));
+                    source.take_partial(|line| norm.line(line, None));
                     run.progress(&mut norm, source)?;
                     let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
                         .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;
