@@ -10,13 +10,13 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use dbaudit_record::{ChainPoint, Epoch, Key, Mac, Sealed, TamperKind, Timestamp, Verifier};
+use dbaudit_record::{ChainPoint, Epoch, Key, Sealed, TamperKind, Timestamp, Verifier};
 use memchr::memchr;
 
+use crate::ahead::{MacsAhead, AHEAD_MIN, GROUP};
 use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
@@ -28,12 +28,6 @@ const WRITE_AT: usize = 1 << 20;
 
 /// A checkpoint is stored at least once per this many output bytes, and whenever the input is idle.
 const COMMIT_AT: u64 = 8 << 20;
-
-/// Batches shorter than this are verified without help: a thread costs more than it saves.
-const AHEAD_MIN: usize = 64;
-
-/// How many lines' macs the helper thread hands over at a time.
-const AHEAD_GROUP: usize = 32;
 
 /// Which lines of the input are ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,10 +86,8 @@ struct Junk {
 #[derive(Debug)]
 struct Normaliser {
     verifier: Verifier,
-    /// The chain's key, for macs computed ahead of the verifier.
-    key: Key,
-    /// Whether a second core is there to compute macs ahead on.
-    ahead: bool,
+    /// The helper that computes macs ahead, when there is a second core.
+    ahead: Option<MacsAhead>,
     frame: Frame,
     format: InputFormat,
     pending: Vec<u8>,
@@ -109,29 +101,24 @@ struct Normaliser {
 }
 
 impl Normaliser {
-    /// Takes the lines of one read, in order. With a second core, the macs (the one cost
-    /// that cannot be cut: BLAKE3 over every byte) are computed on a thread of their own, each
-    /// line's chained to the mac the line before it claims, while this thread reads, judges,
-    /// frames and writes; the verifier uses a mac computed ahead only where it chains to the
-    /// mac it would have used itself. Every line is still judged here, in order, so output,
-    /// replay and checkpoints are what one thread makes of them.
+    /// Takes the lines of one read, in order. With a second core, their macs are computed
+    /// ahead ([`crate::ahead`]); every line is still judged, framed and written here, in
+    /// order, so output, replay and checkpoints are what one thread makes of the input.
     fn lines(&mut self, lines: &[Line<'_>]) {
-        if !self.ahead || lines.len() < AHEAD_MIN {
+        let Some(ahead) = self.ahead.as_ref().filter(|_| lines.len() >= AHEAD_MIN) else {
             lines.iter().for_each(|line| self.line(*line, None));
             return;
-        }
-        let (tx, rx) = mpsc::sync_channel::<Vec<Option<Sealed>>>(lines.len() / AHEAD_GROUP + 1);
-        let (key, tip) = (self.key.clone(), self.verifier.tip().map(|tip| tip.mac));
-        thread::scope(|scope| {
-            // A helper that could not start dropped its sender: every mac is computed here.
-            let _ = thread::Builder::new()
-                .name("mac-ahead".to_owned())
-                .spawn_scoped(scope, move || macs_ahead(&key, tip, lines, &tx));
-            let mut ahead = rx.iter().flatten();
-            for line in lines {
-                self.line(*line, ahead.next().flatten());
+        };
+        let batch = ahead.batch(self.verifier.tip().map(|tip| tip.mac), lines);
+        for (group, lines) in lines.chunks(GROUP).enumerate() {
+            let sealed = self.ahead.as_ref().map(|ahead| ahead.group(&batch, group)).unwrap_or_default();
+            for (i, line) in lines.iter().enumerate() {
+                self.line(*line, sealed.get(i).copied().flatten());
             }
-        });
+        }
+        if let Some(ahead) = &self.ahead {
+            ahead.done(&batch);
+        }
     }
 
     fn line(&mut self, line: Line<'_>, ahead: Option<Sealed>) {
@@ -295,28 +282,6 @@ impl Normaliser {
     }
 }
 
-/// The helper thread of [`Normaliser::lines`]: the mac of each line chained to the mac the
-/// record before it claims (`tip`'s for the first), sent in groups, in order, one per line.
-fn macs_ahead(key: &Key, tip: Option<Mac>, lines: &[Line<'_>], tx: &mpsc::SyncSender<Vec<Option<Sealed>>>) {
-    let mut prev = tip;
-    for group in lines.chunks(AHEAD_GROUP) {
-        let sealed = group
-            .iter()
-            .map(|line| {
-                let sealed = prev.filter(|_| !line.cut).and_then(|prev| Sealed::ahead(key, &prev, line.bytes));
-                // A line that is no record leaves the verifier's tip where it was.
-                if let Some(claimed) = Sealed::claimed(line.bytes) {
-                    prev = Some(claimed);
-                }
-                sealed
-            })
-            .collect();
-        if tx.send(sealed).is_err() {
-            return;
-        }
-    }
-}
-
 /// The (epoch, seq) of the last record line in the output, when it is past `tip` in the
 /// same epoch: a run that died before storing its checkpoint wrote up to there.
 fn last_emitted(output: &Output, tip: Option<ChainPoint>) -> Option<(Epoch, u64)> {
@@ -408,8 +373,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     trace(|| format!("replay: {} bytes written past the checkpoint", written.len()));
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
-        key: settings.key.clone(),
-        ahead: thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
+        ahead: MacsAhead::start(&settings.key),
         frame: Frame::new(&settings.host),
         format: settings.format,
         pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
