@@ -3,8 +3,8 @@
 //! it — as a rule, the mac the line before claims. So a helper thread that lives as long as
 //! the run seals the lines of each read in groups, in order, while the normaliser's own thread
 //! parses, judges, frames and writes them; when that thread reaches a group the helper has
-//! not sealed yet (it starts a read late, or a busy machine does not run it), it seals the
-//! group itself rather than wait. The verifier uses a mac computed ahead only where it chains
+//! not begun, it seals the group itself, and one the helper is at, it waits for only as
+//! long as sealing it would take (a busy machine may not run the helper for a while). The verifier uses a mac computed ahead only where it chains
 //! to the mac it would have used itself (`Verifier::check_view_sealed`), so a wrong guess
 //! (junk between records, a start record, a moved line) changes nothing.
 
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use dbaudit_record::{Key, Mac, Sealed};
 
@@ -24,6 +25,10 @@ pub(crate) const AHEAD_MIN: usize = 64;
 
 /// How many lines' macs one thread computes at a time.
 pub(crate) const GROUP: usize = 32;
+
+/// How long the normaliser's thread waits for a group the helper is sealing (a running
+/// helper seals one in about 30 µs) before it seals the group itself.
+const WAIT: Duration = Duration::from_micros(100);
 
 /// The helper thread and the way to it.
 #[derive(Debug)]
@@ -86,14 +91,24 @@ impl MacsAhead {
         batch
     }
 
-    /// The macs of `group` of `batch`: the helper's, or sealed here when it has none yet.
+    /// The macs of `group` of `batch`: sealed here when the helper has not begun the group
+    /// (claiming it makes the helper pass it over); else the helper's, once it is through
+    /// with them — unless that takes longer than [`WAIT`] (a busy machine does not run it),
+    /// and then sealed here too.
     pub(crate) fn group(&self, batch: &Batch, group: usize) -> Vec<Option<Sealed>> {
-        // Groups are claimed in order, so every one before it is claimed already; claiming
-        // this one makes the helper pass it over.
-        let _ = batch.next.compare_exchange(group, group + 1, Ordering::Relaxed, Ordering::Relaxed);
-        match batch.sealed[group].get() {
-            Some(sealed) => sealed.clone(),
-            None => batch.seal(&self.key, group),
+        // Groups are claimed in order, so every one before it is claimed already.
+        if batch.next.compare_exchange(group, group + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            return batch.seal(&self.key, group);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(sealed) = batch.sealed[group].get() {
+                return sealed.clone();
+            }
+            if Instant::now() >= deadline {
+                return batch.seal(&self.key, group);
+            }
+            std::hint::spin_loop();
         }
     }
 
