@@ -374,6 +374,11 @@ fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
         r if r.contains(&b':') => &PLAIN_BUT_COLON,
         _ => &PLAIN,
     };
+    // Most values need no encoding at all: one pass to see so, one copy.
+    if raw.iter().all(|&b| plain[usize::from(b)]) {
+        out.extend_from_slice(raw);
+        return;
+    }
     out.reserve(raw.len());
     let mut run = 0;
     for (i, &b) in raw.iter().enumerate() {
