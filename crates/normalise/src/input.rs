@@ -25,6 +25,9 @@ const CHUNK: usize = 1 << 20;
 /// only its first bytes handed out, marked as cut: memory stays bounded whatever the file holds.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
 
+/// The most lines [`Source::read_batches`] hands out at once: bounded, whatever their length.
+pub const MAX_BATCH: usize = 4096;
+
 /// How much of a line too long to hold is kept: enough to tell whose line it is.
 const LONG_LINE_KEPT: usize = 4096;
 
@@ -113,6 +116,12 @@ impl Source {
     /// read: `once` stops there. Checks after each read that the file was not replaced
     /// meanwhile, so no line of a truncated file's new content is taken for the old one's.
     pub fn read(&mut self, mut line: impl FnMut(Line<'_>)) -> io::Result<Read> {
+        self.read_batches(|lines| lines.iter().for_each(|l| line(*l)))
+    }
+
+    /// [`Source::read`], handing out the whole lines of each read together (at most
+    /// [`MAX_BATCH`] at a time): a consumer may share the work on them out.
+    pub fn read_batches(&mut self, mut batch: impl FnMut(&[Line<'_>])) -> io::Result<Read> {
         loop {
             // Keep the unfinished line at the front; the buffer is zeroed as it grows, then reused.
             self.buf.copy_within(self.consumed..self.filled, 0);
@@ -153,7 +162,7 @@ impl Source {
                 }
                 return Ok(Read::End);
             }
-            if self.hand_out(pending, &mut line) {
+            if self.hand_out(pending, &mut batch) {
                 return Ok(Read::Lines);
             }
             // Only more of a line longer than what was read of it: the file has more to read.
@@ -161,28 +170,44 @@ impl Source {
     }
 
     /// Hands out each line that ends in `buf[from..filled]`; whether there was one.
-    fn hand_out(&mut self, from: usize, line: &mut impl FnMut(Line<'_>)) -> bool {
-        let mut any = false;
-        let mut search_from = from;
+    fn hand_out(&mut self, from: usize, batch: &mut impl FnMut(&[Line<'_>])) -> bool {
+        // Only the first line can be the one too long to hold.
+        let long = self.long.take();
+        let mut skipped = long.as_ref().map_or(0, |long| long.skipped);
+        let mut lines = Vec::with_capacity(MAX_BATCH.min(64));
+        let (mut any, mut search_from) = (false, from);
         while let Some(nl) = memchr(b'\n', &self.buf[search_from..self.filled]) {
             let end = search_from + nl;
-            let line_end = self.offset + self.skipped() + (end + 1 - self.consumed) as u64;
-            match self.long.take() {
-                Some(long) => {
-                    line(Line { bytes: &long.first, cut: true, start: self.offset, end: line_end, file: &self.path })
+            let line_end = self.offset + skipped + (end + 1 - self.consumed) as u64;
+            let line = match &long {
+                Some(long) if !any => {
+                    Line { bytes: &long.first, cut: true, start: self.offset, end: line_end, file: &self.path }
                 }
-                None => {
+                _ => {
                     if self.offset == 0 {
                         self.id = head_of(&self.buf[..=end], self.id);
                     }
                     let bytes = &self.buf[self.consumed..end];
-                    line(Line { bytes, cut: false, start: self.offset, end: line_end, file: &self.path });
+                    Line { bytes, cut: false, start: self.offset, end: line_end, file: &self.path }
                 }
+            };
+            lines.push(line);
+            if lines.len() == MAX_BATCH {
+                batch(&lines);
+                lines.clear();
             }
+            skipped = 0;
             self.offset = line_end;
             self.consumed = end + 1;
             search_from = self.consumed;
             any = true;
+        }
+        if !lines.is_empty() {
+            batch(&lines);
+        }
+        drop(lines);
+        if !any {
+            self.long = long;
         }
         any
     }

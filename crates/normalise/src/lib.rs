@@ -10,6 +10,7 @@
 //! It does not parse OSSEC rules or act on events: that is ossec-analysisd's and
 //! dbaudit-respond's job.
 
+mod ahead;
 pub mod checkpoint;
 pub mod input;
 mod normaliser;

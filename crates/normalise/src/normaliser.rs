@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use dbaudit_record::{ChainPoint, Epoch, Key, TamperKind, Timestamp, Verifier};
+use dbaudit_record::{ChainPoint, Epoch, Key, Sealed, TamperKind, Timestamp, Verifier};
 use memchr::memchr;
 
+use crate::ahead::{MacsAhead, AHEAD_MIN, GROUP};
 use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
@@ -85,6 +86,8 @@ struct Junk {
 #[derive(Debug)]
 struct Normaliser {
     verifier: Verifier,
+    /// The helper that computes macs ahead, when there is a second core.
+    ahead: Option<MacsAhead>,
     frame: Frame,
     format: InputFormat,
     pending: Vec<u8>,
@@ -98,13 +101,33 @@ struct Normaliser {
 }
 
 impl Normaliser {
-    fn line(&mut self, line: Line<'_>) {
+    /// Takes the lines of one read, in order. With a second core, their macs are computed
+    /// ahead ([`crate::ahead`]); every line is still judged, framed and written here, in
+    /// order, so output, replay and checkpoints are what one thread makes of the input.
+    fn lines(&mut self, lines: &[Line<'_>]) {
+        let Some(ahead) = self.ahead.as_ref().filter(|_| lines.len() >= AHEAD_MIN) else {
+            lines.iter().for_each(|line| self.line(*line, None));
+            return;
+        };
+        let batch = ahead.batch(self.verifier.tip().map(|tip| tip.mac), lines);
+        for (group, lines) in lines.chunks(GROUP).enumerate() {
+            let sealed = self.ahead.as_ref().map(|ahead| ahead.group(&batch, group)).unwrap_or_default();
+            for (i, line) in lines.iter().enumerate() {
+                self.line(*line, sealed.get(i).copied().flatten());
+            }
+        }
+        if let Some(ahead) = &self.ahead {
+            ahead.done(&batch);
+        }
+    }
+
+    fn line(&mut self, line: Line<'_>, ahead: Option<Sealed>) {
         if !self.format.takes(line.bytes) {
             return;
         }
         let tip = self.verifier.tip();
         // A line too long to hold cannot be checked; if it was a record, the next one is a gap.
-        let checked = if line.cut { None } else { self.verifier.check_view(line.bytes).ok() };
+        let checked = if line.cut { None } else { self.verifier.check_view_sealed(line.bytes, ahead).ok() };
         match checked {
             None => match &mut self.junk {
                 Some(junk) => junk.count += 1,
@@ -350,6 +373,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     trace(|| format!("replay: {} bytes written past the checkpoint", written.len()));
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
+        ahead: MacsAhead::start(&settings.key),
         frame: Frame::new(&settings.host),
         format: settings.format,
         pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
@@ -454,7 +478,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
             }
         }
         let read = source
-            .read(|line| norm.line(line))
+            .read_batches(|lines| norm.lines(lines))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
@@ -475,13 +499,13 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
                     // moved on: finish ours (writes that raced the rename), then go on there.
                     loop {
                         let read = source
-                            .read(|line| norm.line(line))
+                            .read_batches(|lines| norm.lines(lines))
                             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
                         if read != Read::Lines {
                             break;
                         }
                     }
-                    source.take_partial(|line| norm.line(line));
+                    source.take_partial(|line| norm.line(line, None));
                     run.progress(&mut norm, source)?;
                     let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
                         .map_err(|e| RunError::Io(io_err("cannot look for the input beside", input), e))?;

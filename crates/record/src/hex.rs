@@ -5,10 +5,12 @@ pub const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the lowercase hex of `bytes`.
 pub fn encode_into(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
+    // Through a buffer on the stack: one copy per 32 digits, not a push per digit.
+    for chunk in bytes.chunks(16) {
+        let mut digits = [0; 32];
+        let digits = &mut digits[..2 * chunk.len()];
+        encode_to_slice(chunk, digits);
+        out.extend_from_slice(digits);
     }
 }
 
@@ -54,10 +56,14 @@ pub fn decode_array<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0; N];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = lower_value(pair[0])? << 4 | lower_value(pair[1])?;
+    // Without a branch per digit: a digit that is not one sets high bits in `bad`.
+    let mut bad = 0;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let (high, low) = (LOWER[usize::from(text[2 * i])], LOWER[usize::from(text[2 * i + 1])]);
+        bad |= high | low;
+        *byte = high << 4 | low;
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
 
 /// Whether `text` is lowercase hex of even length, as [`decode_lower`] accepts it.

@@ -27,7 +27,7 @@ pub use record::{
 };
 pub use tail::{last_record, last_record_of};
 pub use time::{Timestamp, TIMESTAMP_LEN};
-pub use verify::{Tamper, TamperKind, Verdict, Verifier};
+pub use verify::{Sealed, Tamper, TamperKind, Verdict, Verifier};
 pub use view::{parse_view, ClaimedView, Columns, DriftView, EventView, Names, RecordView, RowView};
 
 /// `N` random bytes from the operating system.

@@ -23,16 +23,25 @@ pub const MAX_LINE: usize = 5800;
 const MAX_FIELD: usize = 512;
 
 /// Bytes that stand for themselves in a field value.
-const PLAIN: [bool; 256] = {
+const PLAIN: [bool; 256] = plain_but(0);
+
+/// Bytes that stand for themselves in a field whose parts a `.` separates (`table=`).
+const PLAIN_BUT_DOT: [bool; 256] = plain_but(b'.');
+
+/// Bytes that stand for themselves in a field whose parts a `:` separates (`pk=`).
+const PLAIN_BUT_COLON: [bool; 256] = plain_but(b':');
+
+/// The bytes that stand for themselves, less `separator`.
+const fn plain_but(separator: u8) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b':' | b'-');
+        table[b] = (c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b':' | b'-')) && c != separator;
         b += 1;
     }
     table
-};
+}
 
 /// The characters OSSEC's pre-decoder accepts in a syslog host name (`hostname_map` in
 /// os_regex_maps.h); the frame replaces every other one with `_`.
@@ -48,7 +57,13 @@ pub struct Frame {
     host: Vec<u8>,
     data: Vec<u8>,
     cut: Vec<&'static str>,
+    /// The last second written and its text up to the fraction (`2026-11-26T08:31:24.`):
+    /// records come many to a second, and the calendar need not be worked out for each.
+    second: Option<(u64, [u8; SECOND_LEN])>,
 }
+
+/// The length of a timestamp's text up to and including its `.`.
+const SECOND_LEN: usize = 20;
 
 impl Frame {
     /// A frame naming `host`, each character outside [`HOST_CHARS`] replaced by `_` (so
@@ -59,7 +74,7 @@ impl Frame {
         if name.is_empty() {
             name.extend_from_slice(b"localhost");
         }
-        Frame { host: name, data: Vec::new(), cut: Vec::new() }
+        Frame { host: name, data: Vec::new(), cut: Vec::new(), second: None }
     }
 
     /// Appends the line for a record that verified: a row change, a start, a forged call, a
@@ -175,9 +190,27 @@ impl Frame {
     fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
         self.data.clear();
         self.cut.clear();
-        ts.write(out);
+        let second = ts.0 / 1_000_000;
+        let text = match self.second {
+            Some((cached, text)) if cached == second => text,
+            _ => {
+                let mut written = Vec::with_capacity(crate::TIMESTAMP_LEN);
+                ts.write(&mut written);
+                let mut text = [0; SECOND_LEN];
+                text.copy_from_slice(&written[..SECOND_LEN]);
+                self.second = Some((second, text));
+                text
+            }
+        };
+        out.extend_from_slice(&text);
+        let mut fraction = [b'0'; 6];
+        let mut micros = ts.0 % 1_000_000;
+        for digit in fraction.iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        out.extend_from_slice(&fraction);
         // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
-        out.pop();
         out.extend_from_slice(b"+00:00 ");
         out.extend_from_slice(&self.host);
         out.extend_from_slice(b" dbaudit:");
@@ -334,11 +367,22 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
 /// (separators of the field it goes into: `.`, `:` or `,`), become `%XX`.
 fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
     const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    // Only plain bytes can be reserved (`.` and `:`, never both): the others are encoded anyway.
+    debug_assert!(!(reserved.contains(&b'.') && reserved.contains(&b':')));
+    let plain = match reserved {
+        r if r.contains(&b'.') => &PLAIN_BUT_DOT,
+        r if r.contains(&b':') => &PLAIN_BUT_COLON,
+        _ => &PLAIN,
+    };
+    // Most values need no encoding at all: one pass to see so, one copy.
+    if raw.iter().all(|&b| plain[usize::from(b)]) {
+        out.extend_from_slice(raw);
+        return;
+    }
     out.reserve(raw.len());
     let mut run = 0;
     for (i, &b) in raw.iter().enumerate() {
-        // Only plain bytes can be reserved (`.` and `:`): the others are encoded anyway.
-        if PLAIN[usize::from(b)] && !(matches!(b, b'.' | b':') && reserved.contains(&b)) {
+        if plain[usize::from(b)] {
             continue;
         }
         out.extend_from_slice(&raw[run..i]);

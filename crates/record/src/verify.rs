@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
-use crate::record::{ParseError, Record};
+use crate::record::{ParseError, Record, MAC_MARKER, MAC_SUFFIX_LEN};
 use crate::view::{parse_view, EventView, RecordView};
 
 /// How the log was altered.
@@ -101,13 +101,28 @@ impl Verifier {
 
     /// [`Verifier::check`], giving the record as a view of `line`: one parse, no copies.
     pub fn check_view<'a>(&mut self, line: &'a [u8]) -> Result<Verdict<RecordView<'a>>, ParseError> {
+        self.check_view_sealed(line, None)
+    }
+
+    /// [`Verifier::check_view`], given the mac of `line` that [`Sealed::ahead`] computed (on
+    /// another thread, say). It is used only if it chains to the very mac the verifier chains
+    /// to; else the mac is computed here: the verdict is the same either way.
+    pub fn check_view_sealed<'a>(
+        &mut self,
+        line: &'a [u8],
+        ahead: Option<Sealed>,
+    ) -> Result<Verdict<RecordView<'a>>, ParseError> {
         let record = parse_view(line)?;
+        let mac = |key: &Key, prev: &Mac, body: &[u8]| match ahead {
+            Some(sealed) if sealed.prev == *prev => sealed.mac,
+            _ => key.mac(prev, body),
+        };
         let body = record.body;
         let here = record.point();
         let mut anchored = true;
         let kind = match (&record.event, self.tip) {
             (EventView::Start { prev }, tip) => {
-                let sealed = self.key.mac(&prev.map_or(Mac::ZERO, |p| p.mac), body) == record.mac;
+                let sealed = mac(&self.key, &prev.map_or(Mac::ZERO, |p| p.mac), body) == record.mac;
                 match (tip, prev) {
                     _ if !sealed => Some(TamperKind::Mac),
                     // An epoch starts once: a second start is a replayed line.
@@ -132,7 +147,7 @@ impl Verifier {
                 }
             }
             (_, Some(tip)) if record.seq == tip.seq + 1 => {
-                (self.key.mac(&tip.mac, body) != record.mac).then_some(TamperKind::Mac)
+                (mac(&self.key, &tip.mac, body) != record.mac).then_some(TamperKind::Mac)
             }
             (_, Some(tip)) if record.seq > tip.seq + 1 => Some(TamperKind::Gap),
             (_, Some(_)) => Some(TamperKind::Order),
@@ -147,4 +162,41 @@ impl Verifier {
         }
         Ok(Verdict { record, tamper, anchored })
     }
+}
+
+/// A line's mac computed ahead of the verifier: the mac its body has when chained to `prev`.
+///
+/// The mac is the one cost of verifying that cannot be cut (BLAKE3 over the whole line), and it
+/// needs only the line and the mac before it. Records come one after the other, so each line's
+/// predecessor is, as a rule, the line before it in the file: a second thread can compute the
+/// macs a few lines ahead while the verifier reads and judges. A guess that was wrong (junk
+/// between records, a start record, a tampered line) is only not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// The mac it was chained to.
+    pub prev: Mac,
+    /// The mac of the line's body chained to `prev`.
+    pub mac: Mac,
+}
+
+impl Sealed {
+    /// The mac `line` has when chained to `prev`; None when `line` does not end like a record
+    /// (`,"mac":"<32 hex>"}`), so it has no body to seal.
+    pub fn ahead(key: &Key, prev: &Mac, line: &[u8]) -> Option<Sealed> {
+        let body = body_of(line)?;
+        Some(Sealed { prev: *prev, mac: key.mac(prev, body) })
+    }
+
+    /// The mac a record line claims for itself (what the next record is chained to, if this
+    /// one is accepted); None when it does not end like a record.
+    pub fn claimed(line: &[u8]) -> Option<Mac> {
+        body_of(line)?;
+        Mac::from_hex(&line[line.len() - 34..line.len() - 2])
+    }
+}
+
+/// The bytes a record line's mac covers, if it ends as every record does.
+fn body_of(line: &[u8]) -> Option<&[u8]> {
+    let at = line.len().checked_sub(MAC_SUFFIX_LEN)?;
+    (line[at..].starts_with(MAC_MARKER) && line.ends_with(b"\"}")).then(|| &line[..at])
 }

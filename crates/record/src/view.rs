@@ -221,7 +221,7 @@ impl RecordView<'_> {
 
 /// Reads one record line (without its newline) in place. Only the canonical form is accepted.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
-    let mut r = Reader::new(line);
+    let mut r = Reader::line(line);
     r.expect("{\"v\":1,\"epoch\":")?;
     let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
     r.expect(",\"seq\":")?;

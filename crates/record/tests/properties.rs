@@ -4,7 +4,7 @@
 use dbaudit_record::normalised::{decode, Frame, LineFields};
 use dbaudit_record::{
     parse, parse_view, Chain, ClaimedRef, Column, ColumnRef, Columns, Drift, DriftRef, Epoch, Event, EventRef,
-    EventView, Key, Lost, LostRef, Op, Row, RowRef, Timestamp, Value, Verifier, MAC_SUFFIX_LEN,
+    EventView, Key, Lost, LostRef, Mac, Op, Row, RowRef, Sealed, Timestamp, Value, Verifier, MAC_SUFFIX_LEN,
 };
 use proptest::prelude::*;
 
@@ -352,6 +352,38 @@ proptest! {
         prop_assert_eq!(rv.conn, row.conn);
         let verdict = Verifier::new(key).check_view(&line).unwrap();
         prop_assert_eq!(verdict.record, view);
+    }
+
+    #[test]
+    fn a_mac_computed_ahead_changes_no_verdict(
+        rows in prop::collection::vec(row(), 1..4),
+        edit in any::<Option<(prop::sample::Index, u8)>>(),
+        guess in 0..3u8,
+    ) {
+        let key = Key::from_bytes([5; 32]);
+        let mut lines = sealed_log(&key, &rows);
+        let mut tip = Verifier::new(key.clone());
+        for line in &lines[..lines.len() - 1] {
+            let _ = tip.check(line);
+        }
+        if let Some((at, byte)) = edit {
+            let last = lines.last_mut().unwrap();
+            let at = at.index(last.len());
+            last[at] = byte;
+        }
+        let line = lines.last().unwrap();
+        // Chained to the line before (the helper's guess), to the verifier's own tip, or to nothing.
+        let prev = match guess {
+            0 => Sealed::claimed(&lines[lines.len() - 2]),
+            1 => tip.tip().map(|t| t.mac),
+            _ => Some(Mac([0x5a; 16])),
+        };
+        let ahead = prev.and_then(|prev| Sealed::ahead(&key, &prev, line));
+        let (mut plain, mut helped) = (tip.clone(), tip);
+        let verdict = plain.check_view(line).map(|v| (v.tamper, v.anchored, v.record.point()));
+        let with_ahead = helped.check_view_sealed(line, ahead).map(|v| (v.tamper, v.anchored, v.record.point()));
+        prop_assert_eq!(verdict, with_ahead);
+        prop_assert_eq!(plain.tip(), helped.tip());
     }
 
     #[test]

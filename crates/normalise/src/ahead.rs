@@ -1,0 +1,162 @@
+//! Macs computed ahead, on a second core. The mac (keyed BLAKE3 over each whole line) is the
+//! one cost of verifying that cannot be cut, and it needs only the line and the mac before
+//! it — as a rule, the mac the line before claims. So a helper thread that lives as long as
+//! the run seals the lines of each read in groups, in order, while the normaliser's own thread
+//! parses, judges, frames and writes them; when that thread reaches a group the helper has
+//! not begun, it seals the group itself, and one the helper is at, it waits for only as
+//! long as sealing it would take (a busy machine may not run the helper for a while). The verifier uses a mac computed ahead only where it chains
+//! to the mac it would have used itself (`Verifier::check_view_sealed`), so a wrong guess
+//! (junk between records, a start record, a moved line) changes nothing.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use dbaudit_record::{Key, Mac, Sealed};
+
+use crate::input::Line;
+
+/// Reads of fewer lines are sealed by the normaliser's own thread alone: handing them over
+/// costs more than it saves.
+pub(crate) const AHEAD_MIN: usize = 64;
+
+/// How many lines' macs one thread computes at a time.
+pub(crate) const GROUP: usize = 32;
+
+/// How long the normaliser's thread waits for a group the helper is sealing (a running
+/// helper seals one in about 30 µs) before it seals the group itself.
+const WAIT: Duration = Duration::from_micros(100);
+
+/// The helper thread and the way to it.
+#[derive(Debug)]
+pub(crate) struct MacsAhead {
+    key: Key,
+    batches: Option<SyncSender<Arc<Batch>>>,
+    helper: Option<JoinHandle<()>>,
+}
+
+/// The lines of one read, copied for the helper (the reader's buffer is reused once the
+/// read is handled), and their macs as they are sealed.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    tip: Option<Mac>,
+    text: Vec<u8>,
+    /// Each line's bytes in `text`; None for a line too long to hold, which has no mac.
+    lines: Vec<Option<Range<usize>>>,
+    /// The first group no thread has claimed.
+    next: AtomicUsize,
+    /// The groups the helper has sealed.
+    sealed: Vec<OnceLock<Vec<Option<Sealed>>>>,
+}
+
+impl MacsAhead {
+    /// The helper, when there is a second core to run it on and it could be started.
+    pub(crate) fn start(key: &Key) -> Option<MacsAhead> {
+        if thread::available_parallelism().map_or(true, |cores| cores.get() < 2) {
+            return None;
+        }
+        // One batch waiting at most: a helper that lags is not handed more (memory stays flat).
+        let (batches, incoming) = mpsc::sync_channel::<Arc<Batch>>(1);
+        let helper_key = key.clone();
+        let helper = thread::Builder::new()
+            .name("mac-ahead".to_owned())
+            .spawn(move || incoming.iter().for_each(|batch| batch.help(&helper_key)))
+            .ok()?;
+        Some(MacsAhead { key: key.clone(), batches: Some(batches), helper: Some(helper) })
+    }
+
+    /// Hands `lines` (which come after the record whose mac is `tip`) to the helper.
+    pub(crate) fn batch(&self, tip: Option<Mac>, lines: &[Line<'_>]) -> Arc<Batch> {
+        let mut text = Vec::with_capacity(lines.iter().map(|line| line.bytes.len()).sum());
+        let lines = lines
+            .iter()
+            .map(|line| {
+                (!line.cut).then(|| {
+                    text.extend_from_slice(line.bytes);
+                    text.len() - line.bytes.len()..text.len()
+                })
+            })
+            .collect::<Vec<_>>();
+        let groups = lines.len().div_ceil(GROUP);
+        let sealed = (0..groups).map(|_| OnceLock::new()).collect();
+        let batch = Arc::new(Batch { tip, text, lines, next: AtomicUsize::new(0), sealed });
+        if let Some(batches) = &self.batches {
+            // A helper that is gone, or still has a batch waiting, leaves every group of this
+            // one to the normaliser's own thread.
+            let _ = batches.try_send(Arc::clone(&batch));
+        }
+        batch
+    }
+
+    /// The macs of `group` of `batch`: sealed here when the helper has not begun the group
+    /// (claiming it makes the helper pass it over); else the helper's, once it is through
+    /// with them — unless that takes longer than [`WAIT`] (a busy machine does not run it),
+    /// and then sealed here too.
+    pub(crate) fn group(&self, batch: &Batch, group: usize) -> Vec<Option<Sealed>> {
+        // Groups are claimed in order, so every one before it is claimed already.
+        if batch.next.compare_exchange(group, group + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            return batch.seal(&self.key, group);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(sealed) = batch.sealed[group].get() {
+                return sealed.clone();
+            }
+            if Instant::now() >= deadline {
+                return batch.seal(&self.key, group);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Tells the helper to leave the rest of `batch`: it is handled.
+    pub(crate) fn done(&self, batch: &Batch) {
+        batch.next.store(batch.sealed.len(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for MacsAhead {
+    fn drop(&mut self) {
+        // Closing the channel ends the helper once it is through with the batch it is on.
+        self.batches = None;
+        if let Some(helper) = self.helper.take() {
+            let _ = helper.join();
+        }
+    }
+}
+
+impl Batch {
+    /// The helper's part: claims the groups in order and seals them, until none is left.
+    fn help(&self, key: &Key) {
+        loop {
+            // Claims are ordered by the one counter; the macs pass through the OnceLock.
+            let group = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.sealed.get(group) else { return };
+            let _ = slot.set(self.seal(key, group));
+        }
+    }
+
+    /// The mac of each line of `group` chained to the mac the record line before it claims
+    /// (for the first line, the last one in the group before; failing that, the tip's).
+    fn seal(&self, key: &Key, group: usize) -> Vec<Option<Sealed>> {
+        let start = group * GROUP;
+        let line = |range: &Option<Range<usize>>| range.clone().map(|range| &self.text[range]);
+        let before = &self.lines[start.saturating_sub(GROUP)..start];
+        let mut prev = before.iter().rev().find_map(|range| Sealed::claimed(line(range)?)).or(self.tip);
+        self.lines[start..self.lines.len().min(start + GROUP)]
+            .iter()
+            .map(|range| {
+                let bytes = line(range)?;
+                let sealed = prev.and_then(|prev| Sealed::ahead(key, &prev, bytes));
+                // A line that is no record leaves the verifier's tip where it was.
+                if let Some(claimed) = Sealed::claimed(bytes) {
+                    prev = Some(claimed);
+                }
+                sealed
+            })
+            .collect()
+    }
+}
