@@ -23,11 +23,12 @@
 //! reported, not asserted.
 //!
 //! `cargo bench -p dbaudit-tests --bench sysbench`; `DBAUDIT_BENCH_ROUNDS` (default 3) and
-//! `DBAUDIT_BENCH_EVENTS` (events per cell, default 10,000) set the size. Setting up (three
-//! `sysbench prepare`) takes a minute or two; the default run is 72 sysbench runs, about 20
-//! minutes on an idle 2-core machine. `DBAUDIT_BENCH_ROUNDS=1 DBAUDIT_BENCH_EVENTS=500`
-//! checks that it works in a few minutes. sysbench is installed with `apt-get install -y
-//! sysbench` when missing.
+//! `DBAUDIT_BENCH_EVENTS` (events per cell, default 20,000) set the size. Setting up (three
+//! `sysbench prepare`) takes half a minute; each round (24 sysbench runs) two to three
+//! minutes on a busy 2-core machine, so the default run takes about 10 minutes. Medians of
+//! 5 rounds are steadier. `DBAUDIT_BENCH_ROUNDS=1 DBAUDIT_BENCH_EVENTS=1000` checks that it
+//! works in a minute; its figures are too coarse to read (the clock ticks every 10 ms).
+//! sysbench is installed with `apt-get install -y sysbench` when missing.
 
 use std::collections::BTreeMap;
 use std::fs::File;
