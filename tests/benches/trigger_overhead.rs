@@ -1,5 +1,5 @@
-//! What auditing costs a real MariaDB: 50,000 single-row INSERTs and then UPDATEs in one
-//! transaction (a stored procedure, so no client round trip dilutes the cost) on a
+//! What auditing costs a real MariaDB: 50,000 single-row INSERTs, then UPDATEs, then DELETEs,
+//! each in one transaction (a stored procedure, so no client round trip dilutes the cost) on a
 //! 10-column table, in four configurations in the same server and run:
 //! (a) no trigger, (b) triggers that only CONCAT_WS the same columns, (c) dbaudit's triggers,
 //! (d) dbaudit's call alone, without the block and the SQLEXCEPTION handler that records a
@@ -10,18 +10,20 @@
 //! Times are mariadbd's CPU time (user + system, all threads, from /proc/PID/stat) across
 //! each statement, not wall-clock time: on a shared machine the wall clock measures the
 //! neighbours too. `cargo bench -p dbaudit-tests --bench trigger_overhead` prints the table
-//! (medians of ROUNDS rounds, min–max spread, ratios). Nothing is asserted.
+//! (medians of 5 rounds, min–max spread, ratios; `DBAUDIT_BENCH_ROUNDS` sets the rounds).
+//! Nothing is asserted. `--bench sysbench` measures the same configurations under sysbench.
 
 use std::time::Duration;
 
+use dbaudit_tests::bench::{concat_ws_triggers, knob, server_cpu};
 use dbaudit_tests::{sql_quote_str, MariaDb};
 use dbaudit_triggers::{watch_table, Flavour, TableName, Trigger, WatchRequest};
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
 const ROWS: u32 = 50_000;
-const ROUNDS: usize = 5;
 const CALLS: u32 = 200_000;
+const OPERATIONS: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
 const COLUMNS: [&str; 10] =
     ["id", "login", "password", "email", "first_name", "last_name", "role", "team", "phone", "note"];
 
@@ -44,17 +46,7 @@ impl Setup {
     }
 }
 
-fn concat_triggers(table: &str) -> Vec<String> {
-    let list = |side: &str| COLUMNS.iter().map(|c| format!("{side}.`{c}`")).collect::<Vec<_>>().join(", ");
-    [("ai", "INSERT", list("NEW")), ("au", "UPDATE", format!("{}, {}", list("OLD"), list("NEW"))), ("ad", "DELETE", list("OLD"))]
-        .into_iter()
-        .map(|(suffix, event, args)| {
-            format!("CREATE TRIGGER bench.{table}_{suffix} AFTER {event} ON bench.{table} FOR EACH ROW SET @concat = CONCAT_WS(',', {args})")
-        })
-        .collect()
-}
-
-fn procedures(table: &str) -> [String; 2] {
+fn procedures(table: &str) -> [String; 3] {
     [
         format!(
             "CREATE PROCEDURE bench.fill_{table}(n INT) BEGIN DECLARE i INT DEFAULT 0; START TRANSACTION; \
@@ -67,41 +59,40 @@ fn procedures(table: &str) -> [String; 2] {
              WHILE i < n DO UPDATE bench.{table} SET password = CONCAT('RjdqndSkxdjeX', i) WHERE id = i; \
              SET i = i + 1; END WHILE; COMMIT; END"
         ),
+        format!(
+            "CREATE PROCEDURE bench.empty_{table}(n INT) BEGIN DECLARE i INT DEFAULT 0; START TRANSACTION; \
+             WHILE i < n DO DELETE FROM bench.{table} WHERE id = i; \
+             SET i = i + 1; END WHILE; COMMIT; END"
+        ),
     ]
 }
 
 /// The same statements sent one by one from the client (prepared, one round trip each),
-/// as an application does; returns the INSERT and the UPDATE times.
-fn client_loop(pid: u32, conn: &mut Conn, table: &str) -> (Duration, Duration) {
+/// as an application does; returns the INSERT, the UPDATE and the DELETE times.
+fn client_loop(pid: u32, conn: &mut Conn, table: &str) -> [Duration; 3] {
     let insert = conn
         .prep(format!(
             "INSERT INTO bench.{table} VALUES (?, ?, 'zZDDIZ0NOlPzw', ?, 'Xavier', 'Mertens', 'admin', 'security', '+32 2 555 0101', 'a note')"
         ))
         .unwrap();
     let update = conn.prep(format!("UPDATE bench.{table} SET password = ? WHERE id = ?")).unwrap();
-    let start = server_cpu(pid);
-    conn.query_drop("START TRANSACTION").unwrap();
-    for i in 0..ROWS {
-        conn.exec_drop(&insert, (i, format!("login{i}"), format!("user{i}@example.com"))).unwrap();
-    }
-    conn.query_drop("COMMIT").unwrap();
-    let inserted = server_cpu(pid) - start;
-    let start = server_cpu(pid);
-    conn.query_drop("START TRANSACTION").unwrap();
-    for i in 0..ROWS {
-        conn.exec_drop(&update, (format!("RjdqndSkxdjeX{i}"), i)).unwrap();
-    }
-    conn.query_drop("COMMIT").unwrap();
-    (inserted, server_cpu(pid) - start)
-}
-
-/// mariadbd's CPU time so far: utime + stime of /proc/PID/stat, in clock ticks of 10 ms.
-fn server_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat of mariadbd");
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
+    let delete = conn.prep(format!("DELETE FROM bench.{table} WHERE id = ?")).unwrap();
+    let mut transaction = |statement: &dyn Fn(&mut Conn, u32)| {
+        let start = server_cpu(pid);
+        conn.query_drop("START TRANSACTION").unwrap();
+        for i in 0..ROWS {
+            statement(conn, i);
+        }
+        conn.query_drop("COMMIT").unwrap();
+        server_cpu(pid) - start
+    };
+    [
+        transaction(&|conn, i| {
+            conn.exec_drop(&insert, (i, format!("login{i}"), format!("user{i}@example.com"))).unwrap()
+        }),
+        transaction(&|conn, i| conn.exec_drop(&update, (format!("RjdqndSkxdjeX{i}"), i)).unwrap()),
+        transaction(&|conn, i| conn.exec_drop(&delete, (i,)).unwrap()),
+    ]
 }
 
 /// The server's CPU time spent on `sql`.
@@ -122,6 +113,39 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     Stats { median: samples[samples.len() / 2], min: samples[0], max: samples[samples.len() - 1] }
 }
 
+/// Prints one table: CPU per configuration and operation, then ratios and µs per row.
+fn report(title: &str, samples: Vec<Vec<Vec<Duration>>>, rounds: usize) {
+    const NAMES: [&str; 4] =
+        ["(a) no trigger", "(b) CONCAT_WS trigger", "(c) dbaudit trigger", "(d) (c) without drift handler"];
+    let stats: Vec<Vec<Stats>> = samples.into_iter().map(|op| op.into_iter().map(stats).collect()).collect();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let line = |label: &str, cells: Vec<String>| {
+        println!("{label:<32} {}", cells.iter().map(|c| format!("{c:>22}")).collect::<Vec<_>>().join(" "));
+    };
+    println!(
+        "{title}: {ROWS} single-row statements in one transaction, 10 columns; median of {rounds} rounds (min–max)"
+    );
+    line("configuration", OPERATIONS.iter().map(|op| format!("{op} CPU ms")).collect());
+    for (i, name) in NAMES.iter().enumerate() {
+        let cell = |s: &Stats| format!("{:.0} ({:.0}–{:.0})", ms(s.median), ms(s.min), ms(s.max));
+        line(name, stats.iter().map(|op| cell(&op[i])).collect());
+    }
+    let ratio = |x: &Stats, y: &Stats| format!("{:.3}", x.median.as_secs_f64() / y.median.as_secs_f64());
+    let per_row = |x: &Stats, y: &Stats| {
+        format!("{:.2}", (x.median.as_secs_f64() - y.median.as_secs_f64()) * 1e6 / f64::from(ROWS))
+    };
+    for (label, x, y) in
+        [("ratio c/a", 2, 0), ("ratio c/b", 2, 1), ("ratio b/a", 1, 0), ("ratio c/d (the handler)", 2, 3)]
+    {
+        line(label, stats.iter().map(|op| ratio(&op[x], &op[y])).collect());
+    }
+    for (label, x, y) in [("µs per row, c − a", 2, 0), ("µs per row, c − b", 2, 1), ("µs per row, c − d", 2, 3)]
+    {
+        line(label, stats.iter().map(|op| per_row(&op[x], &op[y])).collect());
+    }
+    println!();
+}
+
 fn main() {
     let server = MariaDb::start();
     let pid = server.pid();
@@ -137,7 +161,9 @@ fn main() {
         }
         match setup {
             Setup::NoTrigger => {}
-            Setup::ConcatWs => concat_triggers(table).iter().for_each(|sql| root.query_drop(sql).unwrap()),
+            Setup::ConcatWs => {
+                concat_ws_triggers("bench", table, &COLUMNS).iter().for_each(|sql| root.query_drop(sql).unwrap())
+            }
             Setup::Dbaudit | Setup::DbauditWithoutHandler => {
                 let request = WatchRequest {
                     secrets: vec!["password".into()],
@@ -160,20 +186,20 @@ fn main() {
         }
     }
 
-    let mut inserts: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    let mut updates: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    let mut client_inserts: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    let mut client_updates: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    for _ in 0..ROUNDS {
+    let rounds = knob("DBAUDIT_BENCH_ROUNDS", 5) as usize;
+    // samples[operation][setup]: one CPU time per round.
+    let mut server_side = vec![vec![Vec::new(); setups.len()]; OPERATIONS.len()];
+    let mut client_side = vec![vec![Vec::new(); setups.len()]; OPERATIONS.len()];
+    for _ in 0..rounds {
         for (i, setup) in setups.iter().enumerate() {
             let table = setup.table();
             root.query_drop(format!("TRUNCATE bench.{table}")).unwrap();
-            inserts[i].push(timed(pid, &mut root, &format!("CALL bench.fill_{table}({ROWS})")));
-            updates[i].push(timed(pid, &mut root, &format!("CALL bench.touch_{table}({ROWS})")));
-            root.query_drop(format!("TRUNCATE bench.{table}")).unwrap();
-            let (insert, update) = client_loop(pid, &mut root, table);
-            client_inserts[i].push(insert);
-            client_updates[i].push(update);
+            for (samples, procedure) in server_side.iter_mut().zip(["fill", "touch", "empty"]) {
+                samples[i].push(timed(pid, &mut root, &format!("CALL bench.{procedure}_{table}({ROWS})")));
+            }
+            for (samples, time) in client_side.iter_mut().zip(client_loop(pid, &mut root, table)) {
+                samples[i].push(time);
+            }
         }
     }
 
@@ -188,46 +214,17 @@ fn main() {
         COLUMNS.iter().enumerate().map(|(i, _)| format!("'value-{i}'")).collect::<Vec<_>>().join(", ")
     );
     let (mut udf_calls, mut concat_calls) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         udf_calls.push(timed(pid, &mut root, &udf));
         concat_calls.push(timed(pid, &mut root, &concat));
     }
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let names = ["(a) no trigger", "(b) CONCAT_WS trigger", "(c) dbaudit trigger", "(d) (c) without drift handler"];
-    let report = |title: &str, inserts: Vec<Vec<Duration>>, updates: Vec<Vec<Duration>>| {
-        println!(
-            "{title}: {ROWS} single-row statements in one transaction, 10 columns; median of {ROUNDS} rounds (min–max)"
-        );
-        println!("{:<32} {:>22} {:>22}", "configuration", "INSERT CPU ms", "UPDATE CPU ms");
-        let ins: Vec<Stats> = inserts.into_iter().map(stats).collect();
-        let upd: Vec<Stats> = updates.into_iter().map(stats).collect();
-        for i in 0..names.len() {
-            let cell = |s: &Stats| format!("{:.0} ({:.0}–{:.0})", ms(s.median), ms(s.min), ms(s.max));
-            println!("{:<32} {:>22} {:>22}", names[i], cell(&ins[i]), cell(&upd[i]));
-        }
-        let ratio = |x: &Stats, y: &Stats| x.median.as_secs_f64() / y.median.as_secs_f64();
-        println!("{:<32} {:>22.3} {:>22.3}", "ratio c/a", ratio(&ins[2], &ins[0]), ratio(&upd[2], &upd[0]));
-        println!("{:<32} {:>22.3} {:>22.3}", "ratio c/b", ratio(&ins[2], &ins[1]), ratio(&upd[2], &upd[1]));
-        println!("{:<32} {:>22.3} {:>22.3}", "ratio b/a", ratio(&ins[1], &ins[0]), ratio(&upd[1], &upd[0]));
-        println!(
-            "{:<32} {:>22.3} {:>22.3}",
-            "ratio c/d (the handler)",
-            ratio(&ins[2], &ins[3]),
-            ratio(&upd[2], &upd[3])
-        );
-        let per_row = |x: &Stats, y: &Stats| (x.median.as_secs_f64() - y.median.as_secs_f64()) * 1e6 / f64::from(ROWS);
-        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − a", per_row(&ins[2], &ins[0]), per_row(&upd[2], &upd[0]));
-        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − b", per_row(&ins[2], &ins[1]), per_row(&upd[2], &upd[1]));
-        println!("{:<32} {:>22.2} {:>22.2}", "µs per row, c − d", per_row(&ins[2], &ins[3]), per_row(&upd[2], &upd[3]));
-        println!();
-    };
-    report("server-side loop (stored procedure)", inserts, updates);
-    report("client loop (prepared statements over the socket)", client_inserts, client_updates);
+    report("server-side loop (stored procedure)", server_side, rounds);
+    report("client loop (prepared statements over the socket)", client_side, rounds);
     let (u, c) = (stats(udf_calls), stats(concat_calls));
     let per_call = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(CALLS);
     println!();
-    println!("per call, BENCHMARK({CALLS}, …) with 10 values, median of {ROUNDS}:");
+    println!("per call, BENCHMARK({CALLS}, …) with 10 values, median of {rounds}:");
     println!(
         "  dbaudit_log {:.3} µs, CONCAT_WS {:.3} µs, UDF work {:.3} µs per record",
         per_call(u.median),

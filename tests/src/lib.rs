@@ -16,6 +16,7 @@
 //! [`ossec_regex`] stands in for OSSEC itself, which no package registry carries: a model of
 //! its regex dialect, pre-decoder, decoders and rules that the tests of `ossec/` run lines through.
 
+pub mod bench;
 pub mod ossec_regex;
 mod server;
 mod setup;
