@@ -24,5 +24,5 @@ mod temp_dir;
 
 pub use dbaudit_connect::{quote_ident as sql_quote_ident, quote_str as sql_quote_str};
 pub use server::{copy_tree, MariaDb, Options};
-pub use setup::udf_library;
+pub use setup::{dbaudit_binary, udf_library};
 pub use temp_dir::TempDir;

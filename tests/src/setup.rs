@@ -127,28 +127,41 @@ pub(crate) fn running_as_root() -> bool {
 /// target directory of its own so it never waits on (or invalidates) the outer build.
 pub fn udf_library() -> &'static Path {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let workspace = workspace_root();
-        let target_dir = workspace.join("target").join("test-udf");
-        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        // Benchmarks (built optimised) measure an optimised UDF; tests use a debug one.
-        let release = !cfg!(debug_assertions);
-        let output = Command::new(&cargo)
-            .current_dir(&workspace)
-            .args(["build", "-p", "dbaudit-udf", "--features", "test-panic", "--target-dir"])
-            .arg(&target_dir)
-            .args(release.then_some("--release"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
-        if !output.status.success() {
-            panic!(
-                "building the UDF failed ({}): `cargo build -p dbaudit-udf --features test-panic`\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        target_dir.join(if release { "release" } else { "debug" }).join("libdbaudit_udf.so")
-    })
+    LIBRARY.get_or_init(|| build(&["-p", "dbaudit-udf", "--features", "test-panic"], "libdbaudit_udf.so"))
+}
+
+/// The `dbaudit` command, built as the UDF is (optimised for benchmarks), for benchmarks
+/// that check their log with `dbaudit verify`. (Tests of the command are in crates/cli.)
+pub fn dbaudit_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| build(&["-p", "dbaudit-cli", "--bin", "dbaudit"], "dbaudit"))
+}
+
+/// Builds with `cargo build <what>` into target/test-udf and returns the path of `artifact`.
+fn build(what: &[&str], artifact: &str) -> PathBuf {
+    let workspace = workspace_root();
+    let target_dir = workspace.join("target").join("test-udf");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Benchmarks (built optimised) measure an optimised build; tests use a debug one.
+    let release = !cfg!(debug_assertions);
+    let output = Command::new(&cargo)
+        .current_dir(&workspace)
+        .arg("build")
+        .args(what)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .args(release.then_some("--release"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
+    if !output.status.success() {
+        panic!(
+            "building failed ({}): `cargo build {}`\n{}",
+            output.status,
+            what.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    target_dir.join(if release { "release" } else { "debug" }).join(artifact)
 }
 
 fn workspace_root() -> PathBuf {
