@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use dbaudit_record::{protocol, Op};
 use dbaudit_tests::bench::{concat_ws_triggers, knob, server_cpu};
 use dbaudit_tests::{sql_quote_str, MariaDb};
 use dbaudit_triggers::{watch_table, Flavour, TableName, Trigger, WatchRequest};
@@ -204,11 +205,10 @@ fn main() {
     }
 
     let values: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("'value-{i}' AS `new.{c}`")).collect();
-    let token = sql_quote_str(&server.token_for("bench", "users"));
-    let udf = format!(
-        "SELECT BENCHMARK({CALLS}, dbaudit_log({token}, 'bench', 'users', 'insert', 'app@localhost', 1, 'id', 'password', {}))",
-        values.join(", ")
-    );
+    let token = server.token_for("bench", "users");
+    let header = sql_quote_str(&protocol::header(&token, "bench", "users", Op::Insert, &["id"], &["password"]));
+    let token = sql_quote_str(&token);
+    let udf = format!("SELECT BENCHMARK({CALLS}, dbaudit_log({header}, 'app@localhost', 1, {}))", values.join(", "));
     let concat = format!(
         "SELECT BENCHMARK({CALLS}, CONCAT_WS(',', {token}, 'bench', 'users', 'insert', 'app@localhost', 1, 'id', 'password', {}))",
         COLUMNS.iter().enumerate().map(|(i, _)| format!("'value-{i}'")).collect::<Vec<_>>().join(", ")

@@ -234,10 +234,14 @@ fn fail_open_trigger_lets_the_statement_through_when_the_log_cannot_be_written()
 fn junk_calls_and_a_panic_leave_mysqld_answering() {
     let server = MariaDb::start();
     let mut root = server.root();
-    let token = string(&server.token_for("d", "t"));
+    let raw_token = server.token_for("d", "t");
+    let token = string(&raw_token);
+    // A protocol-2 header for d.t with the right token, and one with a wrong token.
+    let header = |op: &str| string(&format!("dbaudit/2,{raw_token},d,t,{op},,"));
+    let wrong = string(&format!("dbaudit/2,{},d,t,insert,,", "0".repeat(32)));
     let refused_by_init = [
         "SELECT dbaudit_log()".to_owned(),
-        "SELECT dbaudit_log(1, 2, 3, 4, 5, 6, 7)".to_owned(),
+        "SELECT dbaudit_log(1, 2)".to_owned(),
         "SELECT dbaudit_version(1)".to_owned(),
         "SELECT dbaudit_health(1)".to_owned(),
     ];
@@ -253,6 +257,10 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
         format!("SELECT dbaudit_log({token}, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"),
         format!("SELECT dbaudit_log({token}, 'd', 't', 'insert', 'u', 1, '', '', REPEAT('x', 4 << 20) AS `new.big`, 1 AS `old.x`)"),
         "SELECT dbaudit_log(REPEAT('t', 1 << 20), REPEAT('d', 1 << 20), 't', 'insert', 'u', 1, '', '')".to_owned(),
+        "SELECT dbaudit_log('dbaudit/2,', 'u', 1)".to_owned(),
+        format!("SELECT dbaudit_log({}, 'u', 1)", header("truncate")),
+        format!("SELECT dbaudit_log({}, 'u', 1, 1 AS id)", header("insert")),
+        format!("SELECT dbaudit_log({wrong}, 'u', 1, 1 AS `new.id`)"),
         "SELECT dbaudit_test_panic()".to_owned(),
     ];
     for sql in &null_results {
@@ -267,6 +275,11 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
         .unwrap()
         .unwrap();
     assert!(ok.is_some(), "a megabyte value with the right token is recorded");
+    let ok: Option<i64> = root
+        .query_first(format!("SELECT dbaudit_log({}, 'u', 1, REPEAT('y', 1 << 20) AS `new.big`)", header("insert")))
+        .unwrap()
+        .unwrap();
+    assert!(ok.is_some(), "and so is one in protocol 2");
     let version: String = root.query_first("SELECT dbaudit_version()").unwrap().unwrap();
     assert!(version.starts_with("dbaudit_udf "), "{version}");
 
@@ -280,12 +293,12 @@ fn junk_calls_and_a_panic_leave_mysqld_answering() {
     // as lost.
     let records = verified(server.key_hex(), &lines_of(&server.log_path()));
     let forged = records.iter().filter(|r| matches!(r.event, Event::Forged(_))).count();
-    assert_eq!(forged, 4);
+    assert_eq!(forged, 6);
     let lost: Vec<u64> =
         records.iter().filter_map(|r| if let Event::Lost(l) = &r.event { Some(l.count) } else { None }).collect();
     // Each forged record or the last row is preceded by a count of the refusals before it.
-    assert_eq!(lost, [3, 1]);
-    assert_eq!(records.len(), 1 + forged + lost.len() + 1);
+    assert_eq!(lost, [3, 1, 2]);
+    assert_eq!(records.len(), 1 + forged + lost.len() + 2);
 }
 
 #[test]

@@ -9,8 +9,8 @@ use dbaudit_record::{json, Op};
 use mysql::prelude::Queryable;
 
 use dbaudit_triggers::{
-    options_of, our_triggers, sql_event, table_exists, triggers_on, written_for, ExistingTrigger, TableName,
-    TableSchema, Tokens, TriggerSet, WatchOptions,
+    call_protocol, options_of, our_triggers, sql_event, table_exists, triggers_on, written_for, ExistingTrigger,
+    TableName, TableSchema, Tokens, TriggerSet, WatchOptions,
 };
 
 use crate::error::{Failure, Outcome};
@@ -25,6 +25,9 @@ pub(crate) enum TriggerState {
     Unaltered,
     /// Present, but not what `watch` generates now: edited, or the table changed since.
     Differs,
+    /// Present, not what `watch` generates now, and calling the UDF in protocol 1: made by
+    /// an earlier dbaudit (or altered since). Still recorded by the UDF.
+    Earlier,
     /// Not there.
     Missing,
     /// Present; not compared, for want of the key.
@@ -37,6 +40,7 @@ impl TriggerState {
         match self {
             TriggerState::Unaltered => "ok",
             TriggerState::Differs => "altered",
+            TriggerState::Earlier => "from an earlier dbaudit, or altered",
             TriggerState::Missing => "missing",
             TriggerState::Unchecked => "unchecked",
         }
@@ -152,7 +156,7 @@ pub(crate) fn gather(
             }
         };
         for (event, state) in Op::ALL.iter().zip(status.triggers) {
-            if matches!(state, TriggerState::Differs | TriggerState::Missing) {
+            if matches!(state, TriggerState::Differs | TriggerState::Earlier | TriggerState::Missing) {
                 problems.push(format!(
                     "{table}: the {} trigger is {}: run `dbaudit watch --all` (or `dbaudit watch {table}`)",
                     sql_event(*event),
@@ -294,6 +298,8 @@ fn table_status(
         let wanted = wanted.triggers.iter().find(|t| t.event == event).expect("one trigger per event");
         if existing.timing == "AFTER" && existing.name == wanted.name && existing.body == wanted.body {
             TriggerState::Unaltered
+        } else if call_protocol(&existing.body) == Some(1) {
+            TriggerState::Earlier
         } else {
             TriggerState::Differs
         }

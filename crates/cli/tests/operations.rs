@@ -355,3 +355,59 @@ fn a_watched_table_moved_to_another_database_is_a_problem() {
     let healed = Dbaudit::new(&server).args(&["watch", "--all"]).expect(1);
     assert!(healed.stdout.contains("acme.users: does not exist"), "{}", healed.stdout);
 }
+
+/// Triggers made by an earlier dbaudit call the UDF in protocol 1 (eight fixed arguments, a
+/// handler with DECLAREd variables). After an upgrade they go on being recorded, with their
+/// secrets masked; status says what they are; `watch --all` makes them anew in protocol 2,
+/// keeping the secret, and the chain runs on unbroken.
+#[test]
+fn triggers_of_an_earlier_build_record_until_watch_all_makes_them_anew() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, pw VARCHAR(20))"]);
+    let token = dbaudit_tests::sql_quote_str(&server.token_for("shop", "t"));
+    for (event, suffix, values) in [
+        ("insert", "ai", "NEW.`id` AS `new.id`, NEW.`pw` AS `new.pw`"),
+        ("update", "au", "OLD.`id` AS `old.id`, OLD.`pw` AS `old.pw`, NEW.`id` AS `new.id`, NEW.`pw` AS `new.pw`"),
+        ("delete", "ad", "OLD.`id` AS `old.id`, OLD.`pw` AS `old.pw`"),
+    ] {
+        let body = format!(
+            "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN DECLARE dbaudit_errno INT DEFAULT 0; \
+             DECLARE dbaudit_error TEXT DEFAULT ''; GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, \
+             dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; \
+             SET @dbaudit_drift = dbaudit_log({token}, 'shop', 't', 'drift', USER(), CONNECTION_ID(), '{event}', \
+             CONCAT(dbaudit_errno, ': ', dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log({token}, \
+             'shop', 't', '{event}', USER(), CONNECTION_ID(), 'id', 'pw', {values}); END"
+        );
+        sql(&server, &[&format!("CREATE TRIGGER shop.dbaudit_t_{suffix} AFTER {event} ON shop.t FOR EACH ROW {body}")]);
+    }
+    sql(&server, &["INSERT INTO shop.t VALUES (1, 'hunter2')", "UPDATE shop.t SET pw = 'hunter3' WHERE id = 1"]);
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    for event in ["INSERT", "UPDATE", "DELETE"] {
+        let line =
+            format!("shop.t: the {event} trigger is from an earlier dbaudit, or altered: run `dbaudit watch --all`");
+        assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
+    }
+
+    Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    let bodies: Vec<String> = server
+        .root()
+        .query("SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'")
+        .unwrap();
+    assert_eq!(bodies.len(), 3);
+    assert!(bodies.iter().all(|b| b.contains("dbaudit_log('dbaudit/2,")), "{bodies:?}");
+    let status = Dbaudit::new(&server).args(&["status"]).run();
+    assert!(!status.stdout.contains("earlier dbaudit"), "{}", status.stdout);
+    sql(&server, &["DELETE FROM shop.t WHERE id = 1", "INSERT INTO shop.t VALUES (2, 'hunter4')"]);
+
+    let rows = rows(&server);
+    let ops: Vec<&str> = rows.iter().map(|r| r.op.as_str()).collect();
+    assert_eq!(ops, ["insert", "update", "delete", "insert"]);
+    for row in &rows {
+        let side = if row.op.as_str() == "delete" { &row.old } else { &row.new };
+        assert!(matches!(value(side, "pw"), Value::Text(t) if t.starts_with("secret:")), "{row:?}");
+    }
+    let log = std::fs::read_to_string(server.log_path()).unwrap();
+    assert!(!log.contains("hunter"), "a secret reached the log");
+    Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
+}

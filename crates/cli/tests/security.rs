@@ -19,7 +19,7 @@ fn token_in_trigger(conn: &mut mysql::Conn, db: &str, table: &str) -> String {
         )
         .unwrap()
         .unwrap_or_else(|| panic!("the account cannot see {db}.{table}'s trigger"));
-    let start = body.find("dbaudit_log('").expect("a call") + "dbaudit_log('".len();
+    let start = body.find("dbaudit_log('dbaudit/2,").expect("a protocol-2 call") + "dbaudit_log('dbaudit/2,".len();
     body[start..start + 32].to_owned()
 }
 
@@ -42,6 +42,19 @@ fn a_token_read_from_one_table_forges_nothing_for_another() {
     assert_eq!(forged, Some(None), "refused");
     let last = records(&server).pop().unwrap();
     assert!(matches!(&last.event, Event::Forged(c) if c.table == text("users")), "{last:?}");
+    // The same in protocol 2: the header names users, with scratch's token.
+    let forged: Option<Option<i64>> = mallory
+        .query_first(format!(
+            "SELECT dbaudit_log({}, 'victim@localhost', 1, 7 AS `old.id`)",
+            sql_quote_str(&format!("dbaudit/2,{token},acme,users,delete,id,"))
+        ))
+        .unwrap();
+    assert_eq!(forged, Some(None), "refused");
+    let last = records(&server).pop().unwrap();
+    assert!(
+        matches!(&last.event, Event::Forged(c) if c.table == text("users") && c.user == text("victim@localhost")),
+        "{last:?}"
+    );
     let verify = Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).run();
     assert_eq!(verify.code, 1, "a forged record is a finding: {}", verify.stdout);
 }

@@ -1,14 +1,23 @@
 //! The call protocol of `dbaudit_log`: what a generated trigger passes and what the UDF
 //! reads, defined once so that the trigger generator and the UDF cannot drift apart.
 //!
-//! A row call is `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then one argument
-//! per column value, named by its alias: `old.<column>` or `new.<column>` ([`Side`]). The
-//! column lists are [`crate::names`] lists.
+//! Protocol 2, which `dbaudit watch` generates, passes what never changes in one constant
+//! argument, the [`header`]: `header, user, conn`, then one argument per column value, named
+//! by its alias: `old.<column>` or `new.<column>` ([`Side`]). mysqld prepares every argument
+//! of a UDF call again for each row, so one constant costs a row far less than six.
+//!
+//! Protocol 1, the calls of triggers made by earlier builds, which the UDF still reads:
+//! `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then the values. The column lists
+//! are [`crate::names`] lists.
 //!
 //! A trigger whose own call failed (a column it names was dropped or renamed) calls from its
-//! error handler `token, db, tbl, 'drift', user, conn, row_op, error`: exactly the
-//! [`FIXED_ARGS`], the last two carrying the row change it fired on and the server's error.
+//! error handler `drift_header, user, conn, error` (protocol 1: `token, db, tbl, 'drift',
+//! user, conn, row_op, error`, exactly the [`FIXED_ARGS`]): the row change it fired on and
+//! the server's error.
 
+use std::borrow::Cow;
+
+use crate::names;
 use crate::Op;
 
 /// How many arguments come before the column values.
@@ -37,6 +46,67 @@ pub const ERROR: usize = 7;
 
 /// The op of a drift call.
 pub const DRIFT_OP: &str = "drift";
+
+/// The first field of a protocol-2 header.
+pub const HEADER_TAG: &str = "dbaudit/2";
+/// How many arguments of a protocol-2 call come before the column values.
+pub const HEADER_ARGS: usize = 3;
+/// Position, in a protocol-2 call, of the header.
+pub const HEADER: usize = 0;
+/// Position, in a protocol-2 call, of `USER()`.
+pub const HEADER_USER: usize = 1;
+/// Position, in a protocol-2 call, of `CONNECTION_ID()`.
+pub const HEADER_CONN: usize = 2;
+/// Position, in a protocol-2 drift call (which has exactly four arguments), of the server's error.
+pub const HEADER_ERROR: usize = 3;
+
+/// The constant part of a protocol-2 call, read from its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The table's trigger token.
+    pub token: Cow<'a, [u8]>,
+    /// The database's name, as the server spells it.
+    pub db: Cow<'a, [u8]>,
+    /// The table's name, as the server spells it.
+    pub table: Cow<'a, [u8]>,
+    /// A row [`Op`], or [`DRIFT_OP`].
+    pub op: Cow<'a, [u8]>,
+    /// A row call's key columns; a drift call's row op.
+    pub pk_cols: Cow<'a, [u8]>,
+    /// A row call's secret columns; empty in a drift call.
+    pub secret_cols: Cow<'a, [u8]>,
+}
+
+/// The header of a row call: `dbaudit/2,token,db,tbl,op,pk_cols,secret_cols`, a
+/// [`names`] list whose last two fields are lists themselves.
+pub fn header<S: AsRef<str>>(token: &str, db: &str, table: &str, op: Op, pk_cols: &[S], secret_cols: &[S]) -> String {
+    names::join(&[HEADER_TAG, token, db, table, op.as_str(), &names::join(pk_cols), &names::join(secret_cols)])
+}
+
+/// The header of a drift call: `dbaudit/2,token,db,tbl,drift,row_op`.
+pub fn drift_header(token: &str, db: &str, table: &str, row_op: Op) -> String {
+    names::join(&[HEADER_TAG, token, db, table, DRIFT_OP, row_op.as_str()])
+}
+
+/// Whether a call's first argument is a protocol-2 header.
+pub fn is_header(first: &[u8]) -> bool {
+    first.len() > HEADER_TAG.len() && first.starts_with(HEADER_TAG.as_bytes()) && first[HEADER_TAG.len()] == b','
+}
+
+/// Reads a header; None when it is not one (see [`header`] and [`drift_header`]).
+pub fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
+    if !is_header(bytes) {
+        return None;
+    }
+    let mut fields = names::fields(bytes).into_iter().skip(1);
+    let mut next = || fields.next();
+    let (token, db, table, op, pk_cols) = (next()?, next()?, next()?, next()?, next()?);
+    let secret_cols = next().unwrap_or_default();
+    if next().is_some() || (is_drift(&op) && !secret_cols.is_empty()) {
+        return None;
+    }
+    Some(Header { token, db, table, op, pk_cols, secret_cols })
+}
 
 /// Whether `op` is [`DRIFT_OP`], ASCII case-insensitively as every op is read.
 pub fn is_drift(op: &[u8]) -> bool {
@@ -110,5 +180,38 @@ mod tests {
         assert_eq!(Side::of(Op::Update), [Side::Old, Side::New]);
         assert_eq!(Side::of(Op::Delete), [Side::Old]);
         assert!(is_drift(b"Drift") && !is_drift(b"drifts"));
+    }
+
+    #[test]
+    fn headers_read_back_whatever_the_names_hold() {
+        let text = header("tok", "a,b", "t\\u", Op::Update, &["id", "x,y"], &["Pass\\word"]);
+        let read = read_header(text.as_bytes()).unwrap();
+        assert_eq!(
+            (&*read.token, &*read.db, &*read.table, &*read.op),
+            (&b"tok"[..], &b"a,b"[..], &b"t\\u"[..], &b"update"[..])
+        );
+        assert_eq!(names::split(&read.pk_cols), [&b"id"[..], b"x,y"]);
+        assert_eq!(names::split(&read.secret_cols), [&b"Pass\\word"[..]]);
+        let none: [&str; 0] = [];
+        let bare = header("tok", "d", "t", Op::Insert, &none, &none);
+        assert_eq!(bare, "dbaudit/2,tok,d,t,insert,,");
+        assert!(read_header(bare.as_bytes()).is_some_and(|h| h.pk_cols.is_empty() && h.secret_cols.is_empty()));
+
+        let drift = drift_header("tok", "d", "t", Op::Delete);
+        let drift = read_header(drift.as_bytes()).unwrap();
+        assert!(is_drift(&drift.op) && &*drift.pk_cols == b"delete" && drift.secret_cols.is_empty());
+
+        for not in [
+            "",
+            "dbaudit/2",
+            "dbaudit/2,",
+            "dbaudit/2,a,b,c",
+            "dbaudit/3,t,d,t,insert,,",
+            "t,d,t,insert,,",
+            "dbaudit/2,t,d,t,insert,,,extra",
+            "dbaudit/2,t,d,t,drift,insert,secret",
+        ] {
+            assert_eq!(read_header(not.as_bytes()), None, "{not}");
+        }
     }
 }

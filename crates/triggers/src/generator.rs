@@ -14,7 +14,7 @@
 //! `dbaudit watch`. Either way the change is chained and alerted.
 
 use dbaudit_connect::{quote_ident, quote_str};
-use dbaudit_record::protocol::{self, Side, FIXED_ARGS};
+use dbaudit_record::protocol::{self, Side};
 use dbaudit_record::{names, Key, Op};
 
 use crate::schema::{ColumnInfo, TableSchema};
@@ -155,20 +155,13 @@ impl TriggerSet {
             .map(|c| c.name.clone())
             .collect();
         let key: Vec<String> = schema.key.columns().to_vec();
+        let (db, table) = (&schema.name.db, &schema.name.table);
         let triggers = Op::ALL.map(|event| {
-            let mut args = vec![String::new(); FIXED_ARGS];
-            args[protocol::TOKEN] = quote_str(&token);
-            args[protocol::DB] = quote_str(&schema.name.db);
-            args[protocol::TABLE] = quote_str(&schema.name.table);
-            args[protocol::OP] = quote_str(event.as_str());
-            args[protocol::USER] = "USER()".to_owned();
-            args[protocol::CONN] = "CONNECTION_ID()".to_owned();
-            args[protocol::PK_COLS] = quote_str(&names::join(&key));
-            args[protocol::SECRET_COLS] = quote_str(&names::join(&secrets));
+            let header = protocol::header(&token, db, table, event, &key, &secrets);
+            let mut args = vec![quote_str(&header), "USER()".to_owned(), "CONNECTION_ID()".to_owned()];
             let mut drift = args.clone();
-            drift[protocol::OP] = quote_str(protocol::DRIFT_OP);
-            drift[protocol::ROW_OP] = quote_str(event.as_str());
-            drift[protocol::ERROR] = "CONCAT(dbaudit_errno, ': ', dbaudit_error)".to_owned();
+            drift[protocol::HEADER] = quote_str(&protocol::drift_header(&token, db, table, event));
+            drift.push("CONCAT(@dbaudit_errno, ': ', @dbaudit_error)".to_owned());
             for &side in Side::of(event) {
                 for column in &schema.columns {
                     let alias = format!("{}{}", side.prefix(), column.name);
@@ -206,16 +199,18 @@ fn call(args: &[String]) -> String {
 fn drift_handler(drift: &str, fail_closed: bool) -> String {
     let (pass_own_signal, refuse) = if fail_closed {
         (
-            format!("IF dbaudit_errno = {ER_SIGNAL_EXCEPTION} THEN RESIGNAL; END IF; "),
+            format!("IF @dbaudit_errno = {ER_SIGNAL_EXCEPTION} THEN RESIGNAL; END IF; "),
             format!(" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {};", quote_str(DRIFT_MESSAGE)),
         )
     } else {
         (String::new(), String::new())
     };
+    // User variables, not DECLAREd ones: mysqld makes a trigger's local variables afresh on
+    // every row, handler or not, which cost a row more than the handler itself.
     format!(
-        "BEGIN DECLARE dbaudit_errno INT DEFAULT 0; DECLARE dbaudit_error TEXT DEFAULT ''; \
-         GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, dbaudit_error = MESSAGE_TEXT; {pass_own_signal}\
-         BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = {drift}; END;{refuse} END;"
+        "BEGIN GET DIAGNOSTICS CONDITION 1 @dbaudit_errno = MYSQL_ERRNO, @dbaudit_error = MESSAGE_TEXT; \
+         {pass_own_signal}BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = {drift}; \
+         END;{refuse} END;"
     )
 }
 
@@ -278,26 +273,58 @@ pub fn options_of(body: &str) -> Option<WatchOptions> {
     if !fail_closed && !ours.iter().any(|start| body.starts_with(start)) {
         return None;
     }
-    let args = row_call(body)?;
-    let secrets = names::split(unquote(args.get(protocol::SECRET_COLS)?.trim())?.as_bytes())
-        .into_iter()
-        .map(|n| String::from_utf8_lossy(&n).into_owned())
-        .collect();
-    Some(WatchOptions { secrets, fail_closed })
+    let call = row_call(body)?;
+    Some(WatchOptions { secrets: call.secrets, fail_closed })
 }
 
 /// The table a trigger of ours was generated for, as its call names it: after `RENAME
 /// TABLE` the trigger moves with the table but its records still name the old one.
 pub fn written_for(body: &str) -> Option<TableName> {
-    let args = row_call(body)?;
-    Some(TableName { db: unquote(args.get(protocol::DB)?.trim())?, table: unquote(args.get(protocol::TABLE)?.trim())? })
+    let call = row_call(body)?;
+    Some(TableName { db: call.db, table: call.table })
 }
 
-/// The arguments of a body's row call: the one that is not the drift call (the handler's
-/// call comes first).
-fn row_call(body: &str) -> Option<Vec<&str>> {
-    calls(body).find(|args| {
-        args.get(protocol::OP).and_then(|op| unquote(op.trim())).is_some_and(|op| op != protocol::DRIFT_OP)
+/// The version of the call protocol (see [`dbaudit_record::protocol`]) that a trigger's row
+/// call follows: 2 for what this build makes, 1 for triggers made by earlier builds.
+pub fn call_protocol(body: &str) -> Option<u32> {
+    row_call(body).map(|call| call.protocol)
+}
+
+/// What a `dbaudit_log` call in a trigger's body says of the table, read from its literals.
+struct CallText {
+    protocol: u32,
+    db: String,
+    table: String,
+    op: String,
+    secrets: Vec<String>,
+}
+
+/// The body's row call: the one that is not the drift call (the handler's call comes first).
+fn row_call(body: &str) -> Option<CallText> {
+    calls(body).filter_map(|args| read_call(&args)).find(|call| call.op != protocol::DRIFT_OP)
+}
+
+/// A call's literals: a protocol-2 header, or protocol 1's db, tbl, op and secret_cols.
+fn read_call(args: &[&str]) -> Option<CallText> {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let list = |bytes: &[u8]| names::split(bytes).iter().map(|n| text(n)).collect();
+    let literal = |i: usize| args.get(i).and_then(|a| unquote(a.trim()));
+    let first = literal(0)?;
+    if let Some(header) = protocol::read_header(first.as_bytes()) {
+        return Some(CallText {
+            protocol: 2,
+            db: text(&header.db),
+            table: text(&header.table),
+            op: text(&header.op),
+            secrets: list(&header.secret_cols),
+        });
+    }
+    Some(CallText {
+        protocol: 1,
+        db: literal(protocol::DB)?,
+        table: literal(protocol::TABLE)?,
+        op: literal(protocol::OP)?,
+        secrets: list(literal(protocol::SECRET_COLS)?.as_bytes()),
     })
 }
 
@@ -423,7 +450,7 @@ mod tests {
         assert_eq!(insert.name, "dbaudit_users_ai");
         assert_eq!(
             body,
-            r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN DECLARE dbaudit_errno INT DEFAULT 0; DECLARE dbaudit_error TEXT DEFAULT ''; GET DIAGNOSTICS CONDITION 1 dbaudit_errno = MYSQL_ERRNO, dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('tok', 'acme', 'users', 'drift', USER(), CONNECTION_ID(), 'insert', CONCAT(dbaudit_errno, ': ', dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log('tok', 'acme', 'users', 'insert', USER(), CONNECTION_ID(), 'id,a\\,b\\\\c', 'Password', NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`); END"
+            r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN GET DIAGNOSTICS CONDITION 1 @dbaudit_errno = MYSQL_ERRNO, @dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('dbaudit/2,tok,acme,users,drift,insert', USER(), CONNECTION_ID(), CONCAT(@dbaudit_errno, ': ', @dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log('dbaudit/2,tok,acme,users,insert,id\\,a\\\\\\,b\\\\\\\\c,Password', USER(), CONNECTION_ID(), NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`); END"
         );
         assert!(set.triggers[1].body.contains("OLD.`id` AS `old.id`") && set.triggers[1].body.contains("NEW.`id`"));
         assert!(!set.triggers[2].body.contains("NEW."));
@@ -451,6 +478,13 @@ mod tests {
             "BEGIN IF dbaudit_log('t', 'd', 'u', 'update', USER(), CONNECTION_ID(), 'id', 'pw') IS NULL THEN";
         assert_eq!(options_of(earlier_build), Some(WatchOptions { secrets: vec!["pw".into()], fail_closed: true }));
         assert_eq!(options_of("SET @dbaudit_seq = dbaudit_log('t', 'd'"), None);
+        assert_eq!(call_protocol(earlier_build), Some(1));
+        let earlier =
+            r"SET @dbaudit_seq = dbaudit_log('t', 'd', 'u', 'insert', USER(), CONNECTION_ID(), 'id', 'a\\,b')";
+        assert_eq!(written_for(earlier), Some(TableName::new("d", "u")));
+        assert_eq!(options_of(earlier).unwrap().secrets, ["a,b"]);
+        let set = TriggerSet::generate(&users(), &Tokens::new(Key::from_bytes([3; 32]), 0), &WatchOptions::default());
+        assert!(set.triggers.iter().all(|t| call_protocol(&t.body) == Some(2)));
     }
 
     #[test]

@@ -15,7 +15,8 @@ mod watch;
 
 pub use error::{Error, ErrorKind};
 pub use generator::{
-    options_of, sql_event, written_for, Tokens, Trigger, TriggerSet, WatchOptions, DRIFT_MESSAGE, FAIL_CLOSED_MESSAGE,
+    call_protocol, options_of, sql_event, written_for, Tokens, Trigger, TriggerSet, WatchOptions, DRIFT_MESSAGE,
+    FAIL_CLOSED_MESSAGE,
 };
 pub use schema::{
     our_triggers, table_exists, triggers_in, triggers_on, watched_tables, ColumnInfo, ExistingTrigger, IndexPart,

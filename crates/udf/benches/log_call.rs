@@ -15,7 +15,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use dbaudit_record::Key;
+use dbaudit_record::{protocol, Key, Op};
 use dbaudit_udf::{Arg, Auditor, Outcome};
 
 const ROUNDS: usize = 5;
@@ -59,7 +59,9 @@ fn main() {
     let new = ["7", "xavier", "RjdqndSkxdjeX", "x@example.com", "Xavier", "M", "admin", "2026-11-26", "09:00:00", "n"];
     let names: Vec<String> =
         ["old", "new"].iter().flat_map(|side| columns.iter().map(move |c| format!("{side}.{c}"))).collect();
-    let fixed = [token.as_str(), "acme", "users", "update", "admin@localhost", "17", "id", "password"];
+    // What a generated trigger passes: protocol 2's header, then user and conn.
+    let header = protocol::header(&token, "acme", "users", Op::Update, &["id"], &["password"]);
+    let fixed = [header.as_str(), "admin@localhost", "17"];
     let mut args: Vec<Arg> = fixed.iter().map(|v| Arg::new(Some(v.as_bytes()), b"")).collect();
     args.extend(old.iter().chain(&new).zip(&names).map(|(v, n)| Arg::new(Some(v.as_bytes()), n.as_bytes())));
 

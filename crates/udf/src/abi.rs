@@ -8,7 +8,7 @@
 use std::ffi::{c_char, c_int, c_longlong, c_uint, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use dbaudit_record::protocol::FIXED_ARGS;
+use dbaudit_record::protocol::HEADER_ARGS;
 
 use crate::auditor::{Auditor, Outcome};
 use crate::call::Arg;
@@ -128,10 +128,11 @@ pub(crate) unsafe extern "C" fn dbaudit_log_init(
         // SAFETY: mysqld passes valid UDF_INIT and UDF_ARGS; arg_type has arg_count entries.
         unsafe {
             let count = (*args).arg_count as usize;
-            if count < FIXED_ARGS {
+            // Protocol 1 has more; the call itself says which protocol it follows.
+            if count < HEADER_ARGS {
                 return Err(format!(
-                    "dbaudit_log needs at least {FIXED_ARGS} arguments (token, db, tbl, op, user, conn, pk_cols, \
-                     secret_cols, then old./new. values); got {count}"
+                    "dbaudit_log needs at least {HEADER_ARGS} arguments (header, user, conn, then old./new. values); \
+                     got {count}"
                 ));
             }
             for i in 0..count {

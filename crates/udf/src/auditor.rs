@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dbaudit_record::protocol;
 use dbaudit_record::{json, Chain, ChainPoint, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
-use crate::call::{self, Arg, Call};
+use crate::call::{self, Arg, Call, Site};
 use crate::sink::Sink;
 use dbaudit_udfconfig::{Destination, UdfConfig};
 
@@ -48,6 +48,9 @@ struct Keys {
     /// every row, so the same few are asked again and again, and a byte comparison is far
     /// cheaper than the keyed hash.
     checked: RwLock<Vec<Checked>>,
+    /// Protocol-2 headers whose token was found good, with what they say: a trigger passes
+    /// the same header on every row, so it is read once.
+    sites: RwLock<Vec<(Vec<u8>, Arc<Site>)>>,
 }
 
 /// A table whose token was found good: its db, its table and the token.
@@ -56,24 +59,26 @@ type Checked = (Vec<u8>, Vec<u8>, [u8; 32]);
 /// How many tables' tokens are remembered as checked.
 const CHECKED_TABLES: usize = 16;
 
+/// How many headers are remembered: three row triggers a table and their drift calls.
+const KNOWN_SITES: usize = 64;
+
 impl Keys {
-    /// Whether the call carries the token of the table it names, in a generation the UDF accepts.
-    fn token_ok(&self, args: &[Arg]) -> bool {
-        let at = |i: usize| args.get(i).and_then(|a| a.value);
-        let (Some(db), Some(table)) = (at(protocol::DB), at(protocol::TABLE)) else {
-            return false;
-        };
+    fn new(version: u64, key: Key, generations: Vec<u32>) -> Keys {
+        Keys { version, key, generations, checked: RwLock::new(Vec::new()), sites: RwLock::new(Vec::new()) }
+    }
+
+    /// Whether `token` is the token of `db`.`table` in a generation the UDF accepts.
+    fn token_ok(&self, token: &[u8], db: &[u8], table: &[u8]) -> bool {
         // During a rotation a table has two good tokens, so both may be here.
-        let known =
-            |(d, t, token): &(Vec<u8>, Vec<u8>, [u8; 32])| d == db && t == table && call::token_matches(args, token);
+        let known = |(d, t, good): &Checked| d == db && t == table && call::same_secret(token, good);
         if read(&self.checked).iter().any(known) {
             return true;
         }
-        let Some(token) = self
+        let Some(good) = self
             .generations
             .iter()
             .map(|&g| self.key.trigger_token_hex(g, db, table))
-            .find(|t| call::token_matches(args, t))
+            .find(|good| call::same_secret(token, good))
         else {
             return false;
         };
@@ -82,20 +87,58 @@ impl Keys {
             if checked.len() == CHECKED_TABLES {
                 checked.remove(0);
             }
-            checked.push((db.to_vec(), table.to_vec(), token));
+            checked.push((db.to_vec(), table.to_vec(), good));
         }
         true
     }
 
     /// Reads the call and encodes its record, or says why the call breaks the protocol.
     fn encode(&self, args: &[Arg]) -> Encoded {
-        let version = self.version;
-        if !self.token_ok(args) {
-            let event = EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args)));
-            return Encoded { version, event: Ok((event, true)) };
+        let first = args.first().and_then(|a| a.value).unwrap_or_default();
+        let event = if protocol::is_header(first) { self.encode_v2(args, first) } else { self.encode_v1(args) };
+        Encoded { version: self.version, event }
+    }
+
+    fn encode_v1(&self, args: &[Arg]) -> Result<(EncodedEvent, bool), String> {
+        let at = |i: usize| args.get(i).and_then(|a| a.value);
+        let good = match (at(protocol::TOKEN), at(protocol::DB), at(protocol::TABLE)) {
+            (Some(token), Some(db), Some(table)) => self.token_ok(token, db, table),
+            _ => false,
+        };
+        if !good {
+            return Ok((EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args, None))), true));
         }
-        let event = match call::parse(args) {
-            Ok(Call::Row(row)) => EncodedEvent::new(
+        let mut site = None;
+        Ok((self.event(call::parse_v1(args, &mut site)?), false))
+    }
+
+    fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
+        if let Some(site) = self.known_site(header) {
+            return Ok((self.event(call::parse_v2(&site, args)?), false));
+        }
+        let read = protocol::read_header(header);
+        let Some(fields) = read.as_ref().filter(|h| self.token_ok(&h.token, &h.db, &h.table)) else {
+            return Ok((EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args, read.as_ref()))), true));
+        };
+        let site = Arc::new(Site::of_header(fields)?);
+        let mut sites = self.sites.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sites.len() == KNOWN_SITES {
+            sites.remove(0);
+        }
+        sites.push((header.to_vec(), Arc::clone(&site)));
+        drop(sites);
+        Ok((self.event(call::parse_v2(&site, args)?), false))
+    }
+
+    /// What a header read before says, if its token was good. Headers are compared in
+    /// constant time: they hold the token.
+    fn known_site(&self, header: &[u8]) -> Option<Arc<Site>> {
+        read(&self.sites).iter().find(|(known, _)| call::same_secret(header, known)).map(|(_, site)| Arc::clone(site))
+    }
+
+    fn event(&self, call: Call) -> EncodedEvent {
+        match call {
+            Call::Row(row) => EncodedEvent::new(
                 &self.key,
                 &EventRef::Row(RowRef {
                     db: row.db,
@@ -109,10 +152,8 @@ impl Keys {
                     new: row.new.as_deref(),
                 }),
             ),
-            Ok(Call::Drift(drift)) => EncodedEvent::new(&self.key, &EventRef::Drift(drift)),
-            Err(message) => return Encoded { version, event: Err(message) },
-        };
-        Encoded { version, event: Ok((event, false)) }
+            Call::Drift(drift) => EncodedEvent::new(&self.key, &EventRef::Drift(drift)),
+        }
     }
 }
 
@@ -344,12 +385,11 @@ impl Auditor {
         match UdfConfig::read(&path) {
             Ok(config) if ready.sink.destination() == config.destination && ready.key_file == config.key_file => {
                 writer.versions += 1;
-                ready.keys = Arc::new(Keys {
-                    version: writer.versions,
-                    key: ready.keys.key.clone(),
-                    generations: config.accepted_generations().collect(),
-                    checked: RwLock::new(Vec::new()),
-                });
+                ready.keys = Arc::new(Keys::new(
+                    writer.versions,
+                    ready.keys.key.clone(),
+                    config.accepted_generations().collect(),
+                ));
                 ready.config = now;
                 self.publish(Some(Arc::clone(&ready.keys)));
             }
@@ -401,12 +441,7 @@ impl Auditor {
         })?;
         let epoch = Epoch::generate().map_err(|e| format!("cannot read /dev/urandom for a new epoch: {e}"))?;
         writer.versions += 1;
-        let keys = Keys {
-            version: writer.versions,
-            key: key.clone(),
-            generations: config.accepted_generations().collect(),
-            checked: RwLock::new(Vec::new()),
-        };
+        let keys = Keys::new(writer.versions, key.clone(), config.accepted_generations().collect());
         let prev = sink.last_record();
         let mut ready = Ready {
             chain: Chain::new(key, epoch),
