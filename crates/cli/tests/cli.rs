@@ -341,3 +341,28 @@ fn fail_closed_trigger_refuses_writes_the_log_cannot_take() {
     Dbaudit::new(&server).args(&["watch", "acme.users", "--fail-open"]).expect(0);
     server.root().query_drop("INSERT INTO acme.users VALUES (1)").unwrap();
 }
+
+/// Commas and backslashes in the database's and the table's names travel inside the
+/// protocol-2 header, escaped: records name the table exactly, and status finds its
+/// triggers unaltered.
+#[test]
+fn names_with_commas_and_backslashes_survive_the_header() {
+    let server = MariaDb::start();
+    server.fresh_database("d,b\\1");
+    sql(&server, &["CREATE TABLE `d,b\\1`.`t,a\\b` (id INT PRIMARY KEY, `c,d` VARCHAR(10))"]);
+    Dbaudit::new(&server).args(&["watch", "`d,b\\1`.`t,a\\b`", "--secret", "c,d"]).expect(0);
+    sql(&server, &["INSERT INTO `d,b\\1`.`t,a\\b` VALUES (1, 'x')", "UPDATE `d,b\\1`.`t,a\\b` SET `c,d` = 'y'"]);
+    let rows = rows(&server);
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!((&row.db, &row.table), (&text("d,b\\1"), &text("t,a\\b")));
+        assert!(matches!(value(&row.new, "c,d"), Value::Text(t) if t.starts_with("secret:")), "{row:?}");
+    }
+    let status = Dbaudit::new(&server).args(&["status"]).run();
+    assert!(
+        status.stdout.contains("d,b\\1.t,a\\b") || status.stdout.contains("`d,b\\1`.`t,a\\b`"),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains("altered"), "{}{}", status.stdout, status.stderr);
+}

@@ -1,6 +1,7 @@
-//! The column lists a trigger passes to `dbaudit_log` (`pk_cols`, `secret_cols`): names
+//! The column lists of protocol 1 (`pk_cols`, `secret_cols`; see [`crate::protocol`]): names
 //! joined by commas, with `\,` and `\\` standing for a comma and a backslash inside a name,
-//! since a column may be called `a,b`. Written by `dbaudit watch`, read by the UDF.
+//! since a column may be called `a,b`. Triggers made by earlier builds pass them; the UDF
+//! and `dbaudit` still read them. Protocol 2's header encodes names without backslashes.
 
 use std::borrow::Cow;
 
@@ -12,15 +13,7 @@ pub fn join<S: AsRef<str>>(names: &[S]) -> String {
 /// Splits a list back into names; empty names are dropped. A name without escapes is
 /// borrowed from the list: the UDF splits two lists on every row.
 pub fn split(list: &[u8]) -> Vec<Cow<'_, [u8]>> {
-    let mut names = fields(list);
-    names.retain(|name| !name.is_empty());
-    names
-}
-
-/// Splits a list into its fields, empty ones kept: `a,,b` is three fields, the empty list
-/// one. Fields without escapes are borrowed from the list.
-pub fn fields(list: &[u8]) -> Vec<Cow<'_, [u8]>> {
-    let mut fields = Vec::with_capacity(list.iter().filter(|&&b| b == b',').count() + 1);
+    let mut names = Vec::with_capacity(list.iter().filter(|&&b| b == b',').count() + 1);
     let mut start = 0;
     let mut i = 0;
     let mut escaped = false;
@@ -34,7 +27,9 @@ pub fn fields(list: &[u8]) -> Vec<Cow<'_, [u8]>> {
             }
             Some(b',') | None => {
                 let raw = &list[start..i.min(list.len())];
-                fields.push(if escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) });
+                if !raw.is_empty() {
+                    names.push(if escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) });
+                }
                 start = i + 1;
                 escaped = false;
             }
@@ -42,7 +37,7 @@ pub fn fields(list: &[u8]) -> Vec<Cow<'_, [u8]>> {
         }
         i += 1;
     }
-    fields
+    names
 }
 
 fn unescape(raw: &[u8]) -> Vec<u8> {
@@ -64,18 +59,6 @@ mod tests {
         assert_eq!(names, vec![b"a".to_vec(), b"b,c".to_vec(), b"d\\".to_vec()]);
         assert!(split(b"").is_empty());
         assert_eq!(split(br"trailing\"), vec![Cow::Owned::<[u8]>(b"trailing\\".to_vec())]);
-    }
-
-    #[test]
-    fn fields_keep_the_empty_ones() {
-        let fields: Vec<Vec<u8>> = fields(br"a,,b\,c,").into_iter().map(Cow::into_owned).collect();
-        assert_eq!(fields, vec![b"a".to_vec(), vec![], b"b,c".to_vec(), vec![]]);
-        assert_eq!(super::fields(b""), vec![Cow::Borrowed(&b""[..])]);
-        let nested = join(&[join(&["id", "a,b"]), String::new(), "x".into()]);
-        let outer = super::fields(nested.as_bytes());
-        assert_eq!(outer.len(), 3);
-        assert_eq!(split(&outer[0]), vec![Cow::Borrowed(&b"id"[..]), Cow::Owned(b"a,b".to_vec())]);
-        assert!(split(&outer[1]).is_empty());
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! Protocol 2, which `dbaudit watch` generates, passes what never changes in one constant
 //! argument, the [`header`]: `header, user, conn`, then one argument per column value, named
 //! by its alias: `old.<column>` or `new.<column>` ([`Side`]). mysqld prepares every argument
-//! of a UDF call again for each row, so one constant costs a row far less than six.
+//! of a UDF call again for each row, so one constant costs a row less than six.
 //!
 //! Protocol 1, the calls of triggers made by earlier builds, which the UDF still reads:
-//! `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then the values. The column lists
+//! `token, db, tbl, op, user, conn, pk_cols, secret_cols`, then the values. Its column lists
 //! are [`crate::names`] lists.
 //!
 //! A trigger whose own call failed (a column it names was dropped or renamed) calls from its
@@ -17,7 +17,6 @@
 
 use std::borrow::Cow;
 
-use crate::names;
 use crate::Op;
 
 /// How many arguments come before the column values.
@@ -71,21 +70,79 @@ pub struct Header<'a> {
     pub table: Cow<'a, [u8]>,
     /// A row [`Op`], or [`DRIFT_OP`].
     pub op: Cow<'a, [u8]>,
-    /// A row call's key columns; a drift call's row op.
+    /// A row call's key columns, a [`list`]; a drift call's row op.
     pub pk_cols: Cow<'a, [u8]>,
-    /// A row call's secret columns; empty in a drift call.
+    /// A row call's secret columns, a [`list`]; empty in a drift call.
     pub secret_cols: Cow<'a, [u8]>,
 }
 
-/// The header of a row call: `dbaudit/2,token,db,tbl,op,pk_cols,secret_cols`, a
-/// [`names`] list whose last two fields are lists themselves.
+/// The header of a row call: `dbaudit/2,token,db,tbl,op,pk_cols,secret_cols`, each field
+/// [`encode`]d; the column lists are lists of encoded names, encoded once more as a field.
 pub fn header<S: AsRef<str>>(token: &str, db: &str, table: &str, op: Op, pk_cols: &[S], secret_cols: &[S]) -> String {
-    names::join(&[HEADER_TAG, token, db, table, op.as_str(), &names::join(pk_cols), &names::join(secret_cols)])
+    let list = |names: &[S]| names.iter().map(|n| encode(n.as_ref())).collect::<Vec<_>>().join(",");
+    fields(&[HEADER_TAG, token, db, table, op.as_str(), &list(pk_cols), &list(secret_cols)])
 }
 
 /// The header of a drift call: `dbaudit/2,token,db,tbl,drift,row_op`.
 pub fn drift_header(token: &str, db: &str, table: &str, row_op: Op) -> String {
-    names::join(&[HEADER_TAG, token, db, table, DRIFT_OP, row_op.as_str()])
+    fields(&[HEADER_TAG, token, db, table, DRIFT_OP, row_op.as_str()])
+}
+
+fn fields(fields: &[&str]) -> String {
+    fields.iter().map(|f| encode(f)).collect::<Vec<_>>().join(",")
+}
+
+/// A header field or a listed name: `%`, `,` and `\` as `%25`, `%2C` and `%5C`. Not the
+/// backslash escapes of [`names`]: information_schema shows a trigger's string literals
+/// with their backslash escapes undone, so a body with a backslash in a literal would never
+/// read back as the body generated.
+pub fn encode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', ',', '\\']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ',' => out.push_str("%2C"),
+            '\\' => out.push_str("%5C"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The text of an [`encode`]d field; any other `%` stands for itself.
+pub fn decode(field: &[u8]) -> Cow<'_, [u8]> {
+    if !field.contains(&b'%') {
+        return Cow::Borrowed(field);
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let escaped = match field.get(i..i + 3) {
+            Some([b'%', b'2', b'5']) => Some(b'%'),
+            Some([b'%', b'2', b'C' | b'c']) => Some(b','),
+            Some([b'%', b'5', b'C' | b'c']) => Some(b'\\'),
+            _ => None,
+        };
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The names of a header's column list; empty names are dropped.
+pub fn list(list: &[u8]) -> Vec<Cow<'_, [u8]>> {
+    list.split(|&b| b == b',').filter(|n| !n.is_empty()).map(decode).collect()
 }
 
 /// Whether a call's first argument is a protocol-2 header.
@@ -98,7 +155,7 @@ pub fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
     if !is_header(bytes) {
         return None;
     }
-    let mut fields = names::fields(bytes).into_iter().skip(1);
+    let mut fields = bytes.split(|&b| b == b',').skip(1).map(decode);
     let mut next = || fields.next();
     let (token, db, table, op, pk_cols) = (next()?, next()?, next()?, next()?, next()?);
     let secret_cols = next().unwrap_or_default();
@@ -184,18 +241,19 @@ mod tests {
 
     #[test]
     fn headers_read_back_whatever_the_names_hold() {
-        let text = header("tok", "a,b", "t\\u", Op::Update, &["id", "x,y"], &["Pass\\word"]);
+        let text = header("tok", "a,b", "t\\u%", Op::Update, &["id", "x,y%2C"], &["Pass\\word"]);
+        assert!(!text.contains('\\'), "{text}");
         let read = read_header(text.as_bytes()).unwrap();
         assert_eq!(
             (&*read.token, &*read.db, &*read.table, &*read.op),
-            (&b"tok"[..], &b"a,b"[..], &b"t\\u"[..], &b"update"[..])
+            (&b"tok"[..], &b"a,b"[..], &b"t\\u%"[..], &b"update"[..])
         );
-        assert_eq!(names::split(&read.pk_cols), [&b"id"[..], b"x,y"]);
-        assert_eq!(names::split(&read.secret_cols), [&b"Pass\\word"[..]]);
+        assert_eq!(list(&read.pk_cols), [&b"id"[..], b"x,y%2C"]);
+        assert_eq!(list(&read.secret_cols), [&b"Pass\\word"[..]]);
         let none: [&str; 0] = [];
         let bare = header("tok", "d", "t", Op::Insert, &none, &none);
         assert_eq!(bare, "dbaudit/2,tok,d,t,insert,,");
-        assert!(read_header(bare.as_bytes()).is_some_and(|h| h.pk_cols.is_empty() && h.secret_cols.is_empty()));
+        assert!(read_header(bare.as_bytes()).is_some_and(|h| list(&h.pk_cols).is_empty() && h.secret_cols.is_empty()));
 
         let drift = drift_header("tok", "d", "t", Op::Delete);
         let drift = read_header(drift.as_bytes()).unwrap();
@@ -213,5 +271,13 @@ mod tests {
         ] {
             assert_eq!(read_header(not.as_bytes()), None, "{not}");
         }
+    }
+
+    #[test]
+    fn fields_decode_to_what_was_encoded_and_other_percents_stand() {
+        for text in ["", "plain", "%", "%25", "a,b\\c%2C", ",,,", "ünï cødé", "%zz%2"] {
+            assert_eq!(&*decode(encode(text).as_bytes()), text.as_bytes(), "{text}");
+        }
+        assert_eq!(&*decode(b"50%off%2c%5c"), b"50%off,\\");
     }
 }

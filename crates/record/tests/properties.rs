@@ -276,6 +276,23 @@ proptest! {
     }
 
     #[test]
+    fn headers_read_back_the_names_they_carry(
+        db in "\\PC{1,8}",
+        table in "[,%\\\\a-z]{1,8}",
+        pk in prop::collection::vec("[,%\\\\2Ca-z]{1,6}", 0..4),
+        secrets in prop::collection::vec("\\PC{1,6}", 0..4),
+    ) {
+        use dbaudit_record::protocol::{header, list, read_header};
+        let text = header("tok", &db, &table, dbaudit_record::Op::Update, &pk, &secrets);
+        prop_assert!(!text.contains('\\'));
+        let read = read_header(text.as_bytes()).unwrap();
+        let names = |l: &[u8]| list(l).into_iter().map(|n| String::from_utf8(n.into_owned()).unwrap()).collect::<Vec<_>>();
+        prop_assert_eq!((&*read.db, &*read.table), (db.as_bytes(), table.as_bytes()));
+        prop_assert_eq!(names(&read.pk_cols), pk);
+        prop_assert_eq!(names(&read.secret_cols), secrets);
+    }
+
+    #[test]
     fn a_sealed_log_verifies_clean(rows in prop::collection::vec(row(), 1..8)) {
         let key = Key::from_bytes([5; 32]);
         prop_assert!(!objects(&key, &sealed_log(&key, &rows)));

@@ -64,7 +64,14 @@ enum SiteKind {
 impl Site {
     /// Reads the constant part of a call: its db and table, and either a row op with the
     /// key and secret columns or, for a drift call, the row op it fired on.
-    fn read(db: &[u8], table: &[u8], op: &[u8], pk_cols: &[u8], secret_cols: &[u8]) -> Result<Site, String> {
+    fn read(
+        db: &[u8],
+        table: &[u8],
+        op: &[u8],
+        pk_cols: &[u8],
+        secret_cols: &[u8],
+        split: fn(&[u8]) -> Vec<Cow<'_, [u8]>>,
+    ) -> Result<Site, String> {
         let kind = if protocol::is_drift(op) {
             let row_op = Op::parse(pk_cols).ok_or_else(|| {
                 format!("row_op {:?} is not insert, update or delete", String::from_utf8_lossy(pk_cols))
@@ -74,7 +81,7 @@ impl Site {
             let op = Op::parse(op).ok_or_else(|| {
                 format!("op {:?} is not insert, update, delete or drift", String::from_utf8_lossy(op))
             })?;
-            let list = |l: &[u8]| names::split(l).into_iter().map(Cow::into_owned).collect();
+            let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
         Ok(Site { db: db.to_vec(), table: table.to_vec(), kind })
@@ -82,7 +89,7 @@ impl Site {
 
     /// The site of a protocol-2 header.
     pub(crate) fn of_header(header: &Header) -> Result<Site, String> {
-        Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols)
+        Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)
     }
 }
 
@@ -136,7 +143,7 @@ pub(crate) fn parse_v1<'a>(args: &'a [Arg<'a>], site: &'a mut Option<Site>) -> R
     let row_op =
         if drift { required(protocol::ROW_OP, "row_op")? } else { args[protocol::PK_COLS].value.unwrap_or_default() };
     let secret_cols = if drift { b"" } else { args[protocol::SECRET_COLS].value.unwrap_or_default() };
-    let site = site.insert(Site::read(db, table, op, row_op, secret_cols)?);
+    let site = site.insert(Site::read(db, table, op, row_op, secret_cols, names::split)?);
     if drift && args.len() != FIXED_ARGS {
         return Err(format!("a drift call has exactly {FIXED_ARGS} arguments, got {}", args.len()));
     }
