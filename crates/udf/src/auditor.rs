@@ -8,6 +8,8 @@
 //! changed in between (a configuration change), the record is built again under the lock,
 //! so every record is sealed with the key and generations of the chain it joins.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -49,9 +51,16 @@ struct Keys {
     /// cheaper than the keyed hash.
     checked: RwLock<Vec<Checked>>,
     /// Protocol-2 headers whose token was found good, with what they say: a trigger passes
-    /// the same header on every row, so it is read once.
-    sites: RwLock<Vec<(Vec<u8>, Arc<Site>)>>,
+    /// the same header on every row, so it is read once. Found by a keyed hash of the whole
+    /// header, so finding one costs the same however many tables are watched, and a header
+    /// that is only partly right (a guessed token) is never compared with a good one.
+    sites: RwLock<HashMap<u64, Vec<KnownSite>>>,
+    /// The hash's keys, random for each set of keys.
+    hasher: RandomState,
 }
+
+/// A header whose token was found good, and what it says.
+type KnownSite = (Vec<u8>, Arc<Site>);
 
 /// A table whose token was found good: its db, its table and the token.
 type Checked = (Vec<u8>, Vec<u8>, [u8; 32]);
@@ -59,12 +68,20 @@ type Checked = (Vec<u8>, Vec<u8>, [u8; 32]);
 /// How many tables' tokens are remembered as checked.
 const CHECKED_TABLES: usize = 16;
 
-/// How many headers are remembered: three row triggers a table and their drift calls.
-const KNOWN_SITES: usize = 64;
+/// How many headers are remembered (three row triggers a table and, rarely, their drift
+/// calls); when there are more, they are all forgotten and read again as they come.
+const KNOWN_SITES: usize = 1024;
 
 impl Keys {
     fn new(version: u64, key: Key, generations: Vec<u32>) -> Keys {
-        Keys { version, key, generations, checked: RwLock::new(Vec::new()), sites: RwLock::new(Vec::new()) }
+        Keys {
+            version,
+            key,
+            generations,
+            checked: RwLock::new(Vec::new()),
+            sites: RwLock::new(HashMap::new()),
+            hasher: RandomState::new(),
+        }
     }
 
     /// Whether `token` is the token of `db`.`table` in a generation the UDF accepts.
@@ -113,7 +130,8 @@ impl Keys {
     }
 
     fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
-        if let Some(site) = self.known_site(header) {
+        let hash = self.hasher.hash_one(header);
+        if let Some(site) = self.known_site(hash, header) {
             return Ok((self.event(call::parse_v2(&site, args)?), false));
         }
         let read = protocol::read_header(header);
@@ -122,18 +140,20 @@ impl Keys {
         };
         let site = Arc::new(Site::of_header(fields)?);
         let mut sites = self.sites.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if sites.len() == KNOWN_SITES {
-            sites.remove(0);
+        if sites.len() >= KNOWN_SITES {
+            sites.clear();
         }
-        sites.push((header.to_vec(), Arc::clone(&site)));
+        sites.entry(hash).or_default().push((header.to_vec(), Arc::clone(&site)));
         drop(sites);
         Ok((self.event(call::parse_v2(&site, args)?), false))
     }
 
     /// What a header read before says, if its token was good. Headers are compared in
     /// constant time: they hold the token.
-    fn known_site(&self, header: &[u8]) -> Option<Arc<Site>> {
-        read(&self.sites).iter().find(|(known, _)| call::same_secret(header, known)).map(|(_, site)| Arc::clone(site))
+    fn known_site(&self, hash: u64, header: &[u8]) -> Option<Arc<Site>> {
+        let sites = read(&self.sites);
+        let found = sites.get(&hash)?.iter().find(|(known, _)| call::same_secret(header, known));
+        found.map(|(_, site)| Arc::clone(site))
     }
 
     fn event(&self, call: Call) -> EncodedEvent {
@@ -523,6 +543,45 @@ mod tests {
             assert_eq!(verifier.check(line).unwrap().tamper, None);
         }
         assert!(!String::from_utf8_lossy(&lines[1]).contains("hunter2"));
+    }
+
+    /// More tables than headers are kept: every call is still read with its own header,
+    /// and a header whose token is one character off is a forgery, never the good one's.
+    #[test]
+    fn headers_of_many_tables_each_name_their_own() {
+        let fx = Fixture::new("headers");
+        let auditor = fx.auditor();
+        let tables: Vec<String> = (0..KNOWN_SITES + 100).map(|i| format!("t{i}")).collect();
+        let none: [&str; 0] = [];
+        for round in 0..2 {
+            for table in &tables {
+                let token = fx.key.trigger_token(0, b"acme", table.as_bytes());
+                let header = protocol::header(&token, "acme", table, dbaudit_record::Op::Insert, &["id"], &none);
+                let args = [
+                    Arg::new(Some(header.as_bytes()), b"h"),
+                    Arg::new(Some(b"app@localhost"), b"u"),
+                    Arg::new(Some(b"5"), b"c"),
+                    Arg::new(Some(table.as_bytes()), b"new.id"),
+                ];
+                assert!(matches!(auditor.log(&args), Outcome::Written(_)), "{table}, round {round}");
+                let mut wrong = header.clone().into_bytes();
+                let at = protocol::HEADER_TAG.len() + 1;
+                wrong[at] = if wrong[at] == b'0' { b'1' } else { b'0' };
+                let forged = [Arg::new(Some(&wrong), b"h"), args[1], args[2], args[3]];
+                assert_eq!(auditor.log(&forged), Outcome::Forged, "{table}");
+            }
+        }
+        let lines = fx.lines();
+        let mut verifier = Verifier::new(fx.key.clone());
+        let events: Vec<Event> = lines.iter().map(|l| verifier.check(l).unwrap().record.event).collect();
+        assert_eq!(events.len(), 1 + 4 * tables.len());
+        for (i, pair) in events[1..].chunks(2).enumerate() {
+            let table = &tables[i % tables.len()];
+            let Event::Row(row) = &pair[0] else { panic!("{:?}", pair[0]) };
+            assert_eq!(row.table, dbaudit_record::Value::Text(table.clone()));
+            assert_eq!(row.new.as_ref().unwrap()[0].value, dbaudit_record::Value::Text(table.clone()));
+            assert!(matches!(&pair[1], Event::Forged(c) if c.table == dbaudit_record::Value::Text(table.clone())));
+        }
     }
 
     #[test]
