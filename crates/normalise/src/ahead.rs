@@ -3,10 +3,13 @@
 //! it — as a rule, the mac the line before claims. So a helper thread that lives as long as
 //! the run seals the lines of each read in groups, in order, while the normaliser's own thread
 //! parses, judges, frames and writes them; when that thread reaches a group the helper has
-//! not begun, it seals the group itself, and one the helper is at, it waits for only as
-//! long as sealing it would take (a busy machine may not run the helper for a while). The verifier uses a mac computed ahead only where it chains
-//! to the mac it would have used itself (`Verifier::check_view_sealed`), so a wrong guess
-//! (junk between records, a start record, a moved line) changes nothing.
+//! not begun, it seals the group itself, and while it waits for one the helper is at, it
+//! seals the next group neither has claimed — so the two threads share the macs whichever is
+//! the faster. With none left, it waits for only as long as sealing the group would take (a
+//! busy machine may not run the helper for a while), then seals it too. The verifier uses a
+//! mac computed ahead only where it chains to the mac it would have used itself
+//! (`Verifier::check_view_sealed`), so a wrong guess (junk between records, a start record, a
+//! moved line) changes nothing.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,17 +96,25 @@ impl MacsAhead {
 
     /// The macs of `group` of `batch`: sealed here when the helper has not begun the group
     /// (claiming it makes the helper pass it over); else the helper's, once it is through
-    /// with them — unless that takes longer than [`WAIT`] (a busy machine does not run it),
-    /// and then sealed here too.
+    /// with them. Meanwhile this thread seals the next group no thread has claimed, so that
+    /// the two share the macs when this one is the faster; with none left, it waits no longer
+    /// than [`WAIT`] (a busy machine does not run the helper), then seals the group too.
     pub(crate) fn group(&self, batch: &Batch, group: usize) -> Vec<Option<Sealed>> {
+        if let Some(sealed) = batch.sealed[group].get() {
+            return sealed.clone();
+        }
         // Groups are claimed in order, so every one before it is claimed already.
         if batch.next.compare_exchange(group, group + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
             return batch.seal(&self.key, group);
         }
-        let deadline = Instant::now() + WAIT;
+        let mut deadline = Instant::now() + WAIT;
         loop {
             if let Some(sealed) = batch.sealed[group].get() {
                 return sealed.clone();
+            }
+            if batch.seal_next(&self.key) {
+                deadline = Instant::now() + WAIT;
+                continue;
             }
             if Instant::now() >= deadline {
                 return batch.seal(&self.key, group);
@@ -131,12 +142,19 @@ impl Drop for MacsAhead {
 impl Batch {
     /// The helper's part: claims the groups in order and seals them, until none is left.
     fn help(&self, key: &Key) {
-        loop {
-            // Claims are ordered by the one counter; the macs pass through the OnceLock.
-            let group = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = self.sealed.get(group) else { return };
-            let _ = slot.set(self.seal(key, group));
+        while self.seal_next(key) {}
+    }
+
+    /// Claims the next group no thread has claimed and seals it; false when none is left.
+    fn seal_next(&self, key: &Key) -> bool {
+        if self.next.load(Ordering::Relaxed) >= self.sealed.len() {
+            return false;
         }
+        // Claims are ordered by the one counter; the macs pass through the OnceLock.
+        let group = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.sealed.get(group) else { return false };
+        let _ = slot.set(self.seal(key, group));
+        true
     }
 
     /// The mac of each line of `group` chained to the mac the record line before it claims
