@@ -111,6 +111,8 @@ pub struct ClaimedView<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Columns<'a> {
     json: &'a [u8],
+    /// Read from a plain line (see [`Reader::line`]).
+    plain: bool,
 }
 
 impl<'a> Columns<'a> {
@@ -121,7 +123,7 @@ impl<'a> Columns<'a> {
 
     /// The columns in order: name and value.
     pub fn iter(&self) -> impl Iterator<Item = (RawStr<'a>, RawValue<'a>)> + 'a {
-        let mut r = Reader::new(self.json);
+        let mut r = Reader::part(self.json, self.plain);
         r.expect("{").ok();
         let mut done = r.eat("}");
         std::iter::from_fn(move || {
@@ -145,12 +147,14 @@ impl<'a> Columns<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Names<'a> {
     json: &'a [u8],
+    /// Read from a plain line (see [`Reader::line`]).
+    plain: bool,
 }
 
 impl<'a> Names<'a> {
     /// The names in order.
     pub fn iter(&self) -> impl Iterator<Item = RawStr<'a>> + 'a {
-        let mut r = Reader::new(self.json);
+        let mut r = Reader::part(self.json, self.plain);
         r.expect("[").ok();
         let mut done = r.eat("]");
         std::iter::from_fn(move || {
@@ -306,7 +310,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
                     r.expect(",")?;
                 }
             }
-            Some(Names { json: r.since(start) })
+            Some(Names { json: r.since(start), plain: r.is_plain() })
         };
         r.expect(",\"old\":")?;
         let old = columns(&mut r)?;
@@ -352,6 +356,9 @@ fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
         return Ok(None);
     }
     let start = r.pos();
+    if r.plain_strings_object() {
+        return Ok(Some(Columns { json: r.since(start), plain: true }));
+    }
     r.expect("{")?;
     if !r.eat("}") {
         loop {
@@ -364,5 +371,5 @@ fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
             r.expect(",")?;
         }
     }
-    Ok(Some(Columns { json: r.since(start) }))
+    Ok(Some(Columns { json: r.since(start), plain: r.is_plain() }))
 }
