@@ -282,13 +282,14 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0, plain: false }
     }
 
-    /// [`Reader::new`] for a whole line, looked over first: when it holds no backslash, no
-    /// control character and nothing beyond ASCII (what the UDF writes, as a rule), each
-    /// string in it is read by finding its closing quote alone. Two vectorised passes over the
-    /// line cost less than checking each string byte by byte.
+    /// [`Reader::new`] for a whole line, looked over first: when it is *plain* — no backslash,
+    /// only printable ASCII, no DEL (what the UDF writes, as a rule) — each string in it is
+    /// read by finding its closing quote alone, and its text needs no escaping in a normalised
+    /// line either. Two vectorised passes over the line cost less than checking each string
+    /// byte by byte.
     pub fn line(bytes: &'a [u8]) -> Self {
         let (low, high) = bytes.iter().fold((u8::MAX, 0), |(low, high), &b| (low.min(b), high.max(b)));
-        let plain = low >= 0x20 && high < 0x80 && memchr::memchr(b'\\', bytes).is_none();
+        let plain = low >= 0x20 && high < 0x7f && memchr::memchr(b'\\', bytes).is_none();
         Reader { bytes, pos: 0, plain }
     }
 
@@ -297,7 +298,7 @@ impl<'a> Reader<'a> {
         Reader { bytes: part, pos: 0, plain }
     }
 
-    /// Whether the line holds no backslash, control character or byte beyond ASCII.
+    /// Whether the line is plain (see [`Reader::line`]).
     pub fn is_plain(&self) -> bool {
         self.plain
     }

@@ -354,7 +354,12 @@ impl Frame {
             out.push(b'"');
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b"\":");
-            json::write_text(out, columns.json(), Escaping::Line);
+            if columns.is_plain() {
+                // Nothing in it is a character the line escapes.
+                out.extend_from_slice(columns.json());
+            } else {
+                json::write_text(out, columns.json(), Escaping::Line);
+            }
         }
         out.push(b'}');
         if !self.cut.is_empty() || out.len() - start + 1 > MAX_LINE {

@@ -121,6 +121,11 @@ impl<'a> Columns<'a> {
         self.json
     }
 
+    /// Whether it was read from a plain line: printable ASCII, no backslash, no DEL.
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
     /// The columns in order: name and value.
     pub fn iter(&self) -> impl Iterator<Item = (RawStr<'a>, RawValue<'a>)> + 'a {
         let mut r = Reader::part(self.json, self.plain);
