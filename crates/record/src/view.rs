@@ -232,7 +232,7 @@ impl RecordView<'_> {
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
     let mut r = Reader::line(line);
     r.expect("{\"v\":1,\"epoch\":")?;
-    let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+    let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
     r.expect(",\"seq\":")?;
     let seq = r.u64()?;
     r.expect(",\"ts\":\"")?;
@@ -246,11 +246,11 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
             None
         } else {
             r.expect("{\"epoch\":")?;
-            let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+            let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
             r.expect(",\"seq\":")?;
             let seq = r.u64()?;
             r.expect(",\"mac\":")?;
-            let mac = fixed_hex(&mut r, Mac::from_hex)?;
+            let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
             r.expect("}")?;
             Some(ChainPoint { epoch, seq, mac })
         };
@@ -328,7 +328,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
     };
     let body_end = r.pos();
     r.expect(",\"mac\":")?;
-    let mac = fixed_hex(&mut r, Mac::from_hex)?;
+    let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
     r.expect("}")?;
     if !r.at_end() {
         return Err(r.error("the end of the line").into());
@@ -344,10 +344,22 @@ fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
 
 fn op(r: &mut Reader) -> Result<Op, SyntaxError> {
     let at = r.pos();
-    Op::parse(&r.raw_string()?.text()).ok_or(SyntaxError { at, expected: "insert, update or delete" })
+    let name = r.raw_string()?;
+    // As the UDF writes it, as a rule; else in any case, as `Op::parse` takes it.
+    let written = Op::ALL.into_iter().find(|op| name.raw() == op.as_str().as_bytes());
+    written.or_else(|| Op::parse(&name.text())).ok_or(SyntaxError { at, expected: "insert, update or delete" })
 }
 
-fn fixed_hex<T>(r: &mut Reader, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+fn fixed_hex<T>(r: &mut Reader, digits: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+    // Hex digits hold no quote: when `digits` of them and a quote follow the opening quote,
+    // that is the whole string, and its end need not be looked for.
+    let mut ahead = r.clone();
+    if ahead.eat("\"") {
+        if let Some(value) = ahead.take(digits).ok().filter(|_| ahead.eat("\"")).and_then(&parse) {
+            *r = ahead;
+            return Ok(value);
+        }
+    }
     let at = r.pos();
     let text = r.raw_string()?;
     if text.is_escaped() {
