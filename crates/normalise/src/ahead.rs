@@ -2,16 +2,18 @@
 //! one cost of verifying that cannot be cut, and it needs only the line and the mac before
 //! it — as a rule, the mac the line before claims. So a helper thread that lives as long as
 //! the run seals the lines of each read in groups, in order, while the normaliser's own thread
-//! parses, judges, frames and writes them; when that thread reaches a group the helper has
-//! not begun, it seals the group itself, and while it waits for one the helper is at, it
-//! seals the next group neither has claimed — so the two threads share the macs whichever is
-//! the faster. With none left, it waits for only as long as sealing the group would take (a
-//! busy machine may not run the helper for a while), then seals it too. The verifier uses a
-//! mac computed ahead only where it chains to the mac it would have used itself
-//! (`Verifier::check_view_sealed`), so a wrong guess (junk between records, a start record, a
-//! moved line) changes nothing.
+//! parses, judges, frames and writes them — those of the read before, so that the helper has
+//! lines to seal while that thread reads (`Normaliser::deferred`). When that thread reaches a
+//! group the helper has not begun, it seals the group itself, and while it waits for one the
+//! helper is at, it seals the next group neither has claimed — so the two threads share the
+//! macs whichever is the faster. With none left, it waits for only as long as sealing the
+//! group would take (a busy machine may not run the helper for a while), then seals it too.
+//! The verifier uses a mac computed ahead only where it chains to the mac it would have used
+//! itself (`Verifier::check_view_sealed`), so a wrong guess (junk between records, a start
+//! record, a moved line) changes nothing.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, OnceLock};
@@ -41,18 +43,28 @@ pub(crate) struct MacsAhead {
     helper: Option<JoinHandle<()>>,
 }
 
-/// The lines of one read, copied for the helper (the reader's buffer is reused once the
-/// read is handled), and their macs as they are sealed.
+/// The lines of one read, copied (the reader's buffer is reused for the next read, which
+/// may come before these lines are judged), and their macs as they are sealed.
 #[derive(Debug)]
 pub(crate) struct Batch {
     tip: Option<Mac>,
     text: Vec<u8>,
-    /// Each line's bytes in `text`; None for a line too long to hold, which has no mac.
-    lines: Vec<Option<Range<usize>>>,
+    file: PathBuf,
+    lines: Vec<BatchLine>,
     /// The first group no thread has claimed.
     next: AtomicUsize,
     /// The groups the helper has sealed.
     sealed: Vec<OnceLock<Vec<Option<Sealed>>>>,
+}
+
+/// Where a line of a batch is: its bytes in the batch's text and its place in the file.
+#[derive(Debug)]
+struct BatchLine {
+    bytes: Range<usize>,
+    /// Too long to hold (see [`Line::cut`]): it has no mac.
+    cut: bool,
+    start: u64,
+    end: u64,
 }
 
 impl MacsAhead {
@@ -74,18 +86,18 @@ impl MacsAhead {
     /// Hands `lines` (which come after the record whose mac is `tip`) to the helper.
     pub(crate) fn batch(&self, tip: Option<Mac>, lines: &[Line<'_>]) -> Arc<Batch> {
         let mut text = Vec::with_capacity(lines.iter().map(|line| line.bytes.len()).sum());
+        let file = lines.first().map(|line| line.file.to_owned()).unwrap_or_default();
         let lines = lines
             .iter()
             .map(|line| {
-                (!line.cut).then(|| {
-                    text.extend_from_slice(line.bytes);
-                    text.len() - line.bytes.len()..text.len()
-                })
+                text.extend_from_slice(line.bytes);
+                let bytes = text.len() - line.bytes.len()..text.len();
+                BatchLine { bytes, cut: line.cut, start: line.start, end: line.end }
             })
             .collect::<Vec<_>>();
         let groups = lines.len().div_ceil(GROUP);
         let sealed = (0..groups).map(|_| OnceLock::new()).collect();
-        let batch = Arc::new(Batch { tip, text, lines, next: AtomicUsize::new(0), sealed });
+        let batch = Arc::new(Batch { tip, text, file, lines, next: AtomicUsize::new(0), sealed });
         if let Some(batches) = &self.batches {
             // A helper that is gone, or still has a batch waiting, leaves every group of this
             // one to the normaliser's own thread.
@@ -140,6 +152,43 @@ impl Drop for MacsAhead {
 }
 
 impl Batch {
+    /// How many groups of lines it has.
+    pub(crate) fn groups(&self) -> usize {
+        self.sealed.len()
+    }
+
+    /// The lines of `group`, as the reader handed them out.
+    pub(crate) fn lines(&self, group: usize) -> impl Iterator<Item = Line<'_>> {
+        let end = self.lines.len().min((group + 1) * GROUP);
+        self.lines[group * GROUP..end].iter().map(|line| Line {
+            bytes: &self.text[line.bytes.clone()],
+            cut: line.cut,
+            start: line.start,
+            end: line.end,
+            file: &self.file,
+        })
+    }
+
+    /// The offset of its first line.
+    pub(crate) fn start(&self) -> u64 {
+        self.lines.first().map_or(0, |line| line.start)
+    }
+
+    /// The offset just after its last line.
+    pub(crate) fn end(&self) -> u64 {
+        self.lines.last().map_or(0, |line| line.end)
+    }
+
+    /// The mac its last record line claims, if it has one: what the lines after it chain to,
+    /// as a rule.
+    pub(crate) fn last_claimed(&self) -> Option<Mac> {
+        self.lines
+            .iter()
+            .rev()
+            .filter(|line| !line.cut)
+            .find_map(|line| Sealed::claimed(&self.text[line.bytes.clone()]))
+    }
+
     /// The helper's part: claims the groups in order and seals them, until none is left.
     fn help(&self, key: &Key) {
         while self.seal_next(key) {}
@@ -161,13 +210,13 @@ impl Batch {
     /// (for the first line, the last one in the group before; failing that, the tip's).
     fn seal(&self, key: &Key, group: usize) -> Vec<Option<Sealed>> {
         let start = group * GROUP;
-        let line = |range: &Option<Range<usize>>| range.clone().map(|range| &self.text[range]);
+        let line = |line: &BatchLine| (!line.cut).then(|| &self.text[line.bytes.clone()]);
         let before = &self.lines[start.saturating_sub(GROUP)..start];
-        let mut prev = before.iter().rev().find_map(|range| Sealed::claimed(line(range)?)).or(self.tip);
+        let mut prev = before.iter().rev().find_map(|before| Sealed::claimed(line(before)?)).or(self.tip);
         self.lines[start..self.lines.len().min(start + GROUP)]
             .iter()
-            .map(|range| {
-                let bytes = line(range)?;
+            .map(|here| {
+                let bytes = line(here)?;
                 let sealed = prev.and_then(|prev| Sealed::ahead(key, &prev, bytes));
                 // A line that is no record leaves the verifier's tip where it was.
                 if let Some(claimed) = Sealed::claimed(bytes) {
