@@ -131,7 +131,8 @@ impl MacsAhead {
             if Instant::now() >= deadline {
                 return batch.seal(&self.key, group);
             }
-            std::hint::spin_loop();
+            // The core may be wanted by the helper itself, or by the write-behind thread.
+            std::thread::yield_now();
         }
     }
 

@@ -430,7 +430,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     let mut run = Run {
         settings,
         state,
-        output,
+        output: output.write_behind(),
         last: checkpoint.clone(),
         since_commit: 0,
         at: checkpoint.input.map(|id| (id, checkpoint.offset)),
@@ -699,11 +699,10 @@ impl Run<'_> {
     }
 
     fn write(&mut self, norm: &mut Normaliser) -> Result<(), RunError> {
-        self.output
-            .write(&norm.pending)
-            .map_err(|e| RunError::Io(format!("cannot write to {}", self.settings.output.display()), e))?;
         self.since_commit += norm.pending.len() as u64;
-        norm.pending.clear();
+        self.output
+            .write(&mut norm.pending)
+            .map_err(|e| RunError::Io(format!("cannot write to {}", self.settings.output.display()), e))?;
         Ok(())
     }
 
