@@ -62,6 +62,9 @@ pub struct Frame {
     second: Option<(u64, [u8; SECOND_LEN])>,
     /// The last epoch written and its hex.
     epoch: Option<(Epoch, [u8; 16])>,
+    /// The last seq written and its digits: seqs follow one another, and the next one's
+    /// digits are the last one's plus one.
+    seq: Option<(u64, Vec<u8>)>,
     /// The last `table=` (or `claimed_table=`) written, and the last `user=` and `host=`:
     /// records of one table and one client come in runs, and their encoding need not be
     /// worked out again for each.
@@ -137,6 +140,7 @@ impl Frame {
             cut: Vec::new(),
             second: None,
             epoch: None,
+            seq: None,
             table: Seen::default(),
             actor: Seen::default(),
         }
@@ -247,7 +251,7 @@ impl Frame {
         field(out, "op", b"error");
         field(out, "kind", kind.as_bytes());
         for (key, value) in fields {
-            self.capped(out, key, |out| encode(out, value, b""));
+            self.capped(out, key, |out| encode(out, value, &PLAIN));
         }
         self.finish(out, start);
     }
@@ -293,7 +297,20 @@ impl Frame {
         };
         out.extend_from_slice(b" epoch=");
         out.extend_from_slice(&hex);
-        number(out, "seq", record.seq);
+        let digits = match &mut self.seq {
+            Some((last, digits)) if last.checked_add(1) == Some(record.seq) => {
+                *last = record.seq;
+                add_one(digits);
+                digits
+            }
+            seq => {
+                let mut digits = Vec::with_capacity(20);
+                write_u64(&mut digits, record.seq);
+                &mut seq.insert((record.seq, digits)).1
+            }
+        };
+        out.extend_from_slice(b" seq=");
+        out.extend_from_slice(digits);
     }
 
     /// `user=`, the client's `host=` taken from it, and `conn=`: who made the change.
@@ -306,7 +323,7 @@ impl Frame {
             self.value_field(out, "user", user);
             if let Some(user) = user.bytes() {
                 if let Some(at) = user.iter().rposition(|&b| b == b'@') {
-                    self.capped(out, "host", |out| encode(out, &user[at + 1..], b""));
+                    self.capped(out, "host", |out| encode(out, &user[at + 1..], &PLAIN));
                 }
             }
             self.actor.keep("user", values, &out[start..], &self.cut[cut..]);
@@ -322,9 +339,9 @@ impl Frame {
                 if i > 0 {
                     out.push(b',');
                 }
-                encode(out, &name.text(), b":,");
+                encode(out, &name.text(), &PLAIN_BUT_COLON);
                 out.push(b':');
-                encode(out, &value.bytes().unwrap_or_default(), b":,");
+                encode(out, &value.bytes().unwrap_or_default(), &PLAIN_BUT_COLON);
             }
         });
         if let Some(changed) = &row.changed {
@@ -333,7 +350,7 @@ impl Frame {
                     if i > 0 {
                         out.push(b',');
                     }
-                    encode(out, &name.text(), b",");
+                    encode(out, &name.text(), &PLAIN);
                 }
             });
         }
@@ -383,15 +400,15 @@ impl Frame {
         }
         let (start, cut) = (out.len(), self.cut.len());
         self.capped(out, key, |out| {
-            encode(out, &db.bytes().unwrap_or_default(), b".");
+            encode(out, &db.bytes().unwrap_or_default(), &PLAIN_BUT_DOT);
             out.push(b'.');
-            encode(out, &table.bytes().unwrap_or_default(), b".");
+            encode(out, &table.bytes().unwrap_or_default(), &PLAIN_BUT_DOT);
         });
         self.table.keep(key, [db, table], &out[start..], &self.cut[cut..]);
     }
 
     fn value_field(&mut self, out: &mut Vec<u8>, key: &'static str, value: &RawValue) {
-        self.capped(out, key, |out| encode(out, &value.bytes().unwrap_or_default(), b""));
+        self.capped(out, key, |out| encode(out, &value.bytes().unwrap_or_default(), &PLAIN));
     }
 
     /// Appends ` key=` and the value `write` encodes, cut to [`MAX_FIELD`] bytes.
@@ -446,7 +463,19 @@ fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
     out.push(b' ');
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
-    encode(out, plain, b"");
+    encode(out, plain, &PLAIN);
+}
+
+/// Adds one to a number written in decimal.
+fn add_one(digits: &mut Vec<u8>) {
+    for digit in digits.iter_mut().rev() {
+        if *digit < b'9' {
+            *digit += 1;
+            return;
+        }
+        *digit = b'0';
+    }
+    digits.insert(0, b'1');
 }
 
 fn epoch_field(out: &mut Vec<u8>, key: &str, epoch: Epoch) {
@@ -463,17 +492,10 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
     write_u64(out, n);
 }
 
-/// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
-/// (separators of the field it goes into: `.`, `:` or `,`), become `%XX`.
-fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
+/// Appends `raw` percent-encoded: bytes that are not `plain` ([`PLAIN`], or less a separator
+/// of the field it goes into: `.` or `:`; `,` is never plain) become `%XX`.
+fn encode(out: &mut Vec<u8>, raw: &[u8], plain: &[bool; 256]) {
     const UPPER: &[u8; 16] = b"0123456789ABCDEF";
-    // Only plain bytes can be reserved (`.` and `:`, never both): the others are encoded anyway.
-    debug_assert!(!(reserved.contains(&b'.') && reserved.contains(&b':')));
-    let plain = match reserved {
-        r if r.contains(&b'.') => &PLAIN_BUT_DOT,
-        r if r.contains(&b':') => &PLAIN_BUT_COLON,
-        _ => &PLAIN,
-    };
     // Most values need no encoding at all: one pass to see so, one copy.
     if raw.iter().all(|&b| plain[usize::from(b)]) {
         out.extend_from_slice(raw);
@@ -814,6 +836,17 @@ mod tests {
             let mut out = Vec::new();
             shared.record(&mut out, &parse_view(record).unwrap());
             assert_eq!(String::from_utf8(out).unwrap(), line(record));
+        }
+    }
+
+    #[test]
+    fn the_next_seq_is_written_as_its_own_number() {
+        for n in [0u64, 8, 9, 99, 1_099, 999_999, u64::MAX - 1] {
+            let (mut digits, mut next) = (Vec::new(), Vec::new());
+            write_u64(&mut digits, n);
+            add_one(&mut digits);
+            write_u64(&mut next, n + 1);
+            assert_eq!(digits, next, "{n}");
         }
     }
 
