@@ -25,7 +25,7 @@ use crate::recheck::{Judge, Recheck};
 use dbaudit_record::normalised::{Frame, LineFields};
 
 /// Lines are written out once this many bytes are waiting.
-const WRITE_AT: usize = 1 << 20;
+const WRITE_AT: usize = 256 << 10;
 
 /// A checkpoint is stored at least once per this many output bytes, and whenever the input is idle.
 const COMMIT_AT: u64 = 8 << 20;
