@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,16 @@ pub(crate) struct MacsAhead {
     key: Key,
     batches: Option<SyncSender<Arc<Batch>>>,
     helper: Option<JoinHandle<()>>,
+    spare: Arc<Spare>,
 }
+
+/// The buffers of batches that are over, for the next ones: a megabyte allocated and freed
+/// for each read costs the kernel its pages again each time.
+#[derive(Debug, Default)]
+struct Spare(Mutex<Vec<(Vec<u8>, Vec<BatchLine>)>>);
+
+/// Batches alive at once, at most: the one judged, the one the helper seals, the one waiting.
+const SPARE_KEPT: usize = 3;
 
 /// The lines of one read, copied (the reader's buffer is reused for the next read, which
 /// may come before these lines are judged), and their macs as they are sealed.
@@ -51,6 +60,7 @@ pub(crate) struct Batch {
     text: Vec<u8>,
     file: PathBuf,
     lines: Vec<BatchLine>,
+    spare: Arc<Spare>,
     /// The first group no thread has claimed.
     next: AtomicUsize,
     /// The groups the helper has sealed.
@@ -80,24 +90,23 @@ impl MacsAhead {
             .name("mac-ahead".to_owned())
             .spawn(move || incoming.iter().for_each(|batch| batch.help(&helper_key)))
             .ok()?;
-        Some(MacsAhead { key: key.clone(), batches: Some(batches), helper: Some(helper) })
+        Some(MacsAhead { key: key.clone(), batches: Some(batches), helper: Some(helper), spare: Arc::default() })
     }
 
     /// Hands `lines` (which come after the record whose mac is `tip`) to the helper.
     pub(crate) fn batch(&self, tip: Option<Mac>, lines: &[Line<'_>]) -> Arc<Batch> {
-        let mut text = Vec::with_capacity(lines.iter().map(|line| line.bytes.len()).sum());
+        let (mut text, mut kept) = self.spare.0.lock().ok().and_then(|mut spare| spare.pop()).unwrap_or_default();
         let file = lines.first().map(|line| line.file.to_owned()).unwrap_or_default();
-        let lines = lines
-            .iter()
-            .map(|line| {
-                text.extend_from_slice(line.bytes);
-                let bytes = text.len() - line.bytes.len()..text.len();
-                BatchLine { bytes, cut: line.cut, start: line.start, end: line.end }
-            })
-            .collect::<Vec<_>>();
-        let groups = lines.len().div_ceil(GROUP);
+        text.reserve(lines.iter().map(|line| line.bytes.len()).sum());
+        kept.extend(lines.iter().map(|line| {
+            text.extend_from_slice(line.bytes);
+            let bytes = text.len() - line.bytes.len()..text.len();
+            BatchLine { bytes, cut: line.cut, start: line.start, end: line.end }
+        }));
+        let groups = kept.len().div_ceil(GROUP);
         let sealed = (0..groups).map(|_| OnceLock::new()).collect();
-        let batch = Arc::new(Batch { tip, text, file, lines, next: AtomicUsize::new(0), sealed });
+        let spare = Arc::clone(&self.spare);
+        let batch = Arc::new(Batch { tip, text, file, lines: kept, spare, next: AtomicUsize::new(0), sealed });
         if let Some(batches) = &self.batches {
             // A helper that is gone, or still has a batch waiting, leaves every group of this
             // one to the normaliser's own thread.
@@ -148,6 +157,19 @@ impl Drop for MacsAhead {
         self.batches = None;
         if let Some(helper) = self.helper.take() {
             let _ = helper.join();
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Ok(mut spare) = self.spare.0.lock() {
+            if spare.len() < SPARE_KEPT {
+                let (mut text, mut lines) = (std::mem::take(&mut self.text), std::mem::take(&mut self.lines));
+                text.clear();
+                lines.clear();
+                spare.push((text, lines));
+            }
         }
     }
 }
