@@ -268,6 +268,15 @@ impl std::fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
+/// Whether `line` is *plain* (see [`Reader::line`]): no backslash, only printable ASCII, no DEL.
+pub(crate) fn is_plain(line: &[u8]) -> bool {
+    // Three minimums and maximums, which vectorise: a backslash XOR itself is the only 0.
+    let (low, high, backslash) = line
+        .iter()
+        .fold((u8::MAX, 0, u8::MAX), |(low, high, backslash), &b| (low.min(b), high.max(b), backslash.min(b ^ b'\\')));
+    low >= 0x20 && high < 0x7f && backslash != 0
+}
+
 /// A cursor over one line, reading the canonical form only.
 #[derive(Clone)]
 pub struct Reader<'a> {
@@ -289,11 +298,11 @@ impl<'a> Reader<'a> {
     /// line either. One vectorised pass over the line costs less than checking each string
     /// byte by byte.
     pub fn line(bytes: &'a [u8]) -> Self {
-        // Three minimums and maximums, which vectorise: a backslash XOR itself is the only 0.
-        let (low, high, backslash) = bytes.iter().fold((u8::MAX, 0, u8::MAX), |(low, high, backslash), &b| {
-            (low.min(b), high.max(b), backslash.min(b ^ b'\\'))
-        });
-        let plain = low >= 0x20 && high < 0x7f && backslash != 0;
+        Reader { bytes, pos: 0, plain: is_plain(bytes) }
+    }
+
+    /// [`Reader::line`] for a line already looked over: `plain` is what [`is_plain`] said of it.
+    pub(crate) fn looked_over(bytes: &'a [u8], plain: bool) -> Self {
         Reader { bytes, pos: 0, plain }
     }
 

@@ -6,7 +6,7 @@
 //! [`crate::parse`] is this parse followed by [`RecordView::to_record`].
 
 use crate::chain::{ChainPoint, Epoch, Mac};
-use crate::json::{RawStr, RawValue, Reader, SyntaxError};
+use crate::json::{is_plain, RawStr, RawValue, Reader, SyntaxError};
 use crate::record::{Claimed, Column, Drift, Event, Lost, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
 use crate::time::Timestamp;
 
@@ -230,7 +230,12 @@ impl RecordView<'_> {
 
 /// Reads one record line (without its newline) in place. Only the canonical form is accepted.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
-    let mut r = Reader::line(line);
+    parse_looked_over(line, is_plain(line))
+}
+
+/// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
+pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'_>, ParseError> {
+    let mut r = Reader::looked_over(line, plain);
     r.expect("{\"v\":1,\"epoch\":")?;
     let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
     r.expect(",\"seq\":")?;
