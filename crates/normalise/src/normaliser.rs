@@ -10,13 +10,14 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use dbaudit_record::{ChainPoint, Epoch, Key, Sealed, TamperKind, Timestamp, Verifier};
 use memchr::memchr;
 
-use crate::ahead::{MacsAhead, AHEAD_MIN, GROUP};
+use crate::ahead::{Batch, MacsAhead, AHEAD_MIN};
 use crate::checkpoint::{Checkpoint, StateFile, REPORTED_KEPT};
 use crate::input::{self, FileId, Found, Line, Read, Source};
 use crate::output::Output;
@@ -24,7 +25,7 @@ use crate::recheck::{Judge, Recheck};
 use dbaudit_record::normalised::{Frame, LineFields};
 
 /// Lines are written out once this many bytes are waiting.
-const WRITE_AT: usize = 1 << 20;
+const WRITE_AT: usize = 256 << 10;
 
 /// A checkpoint is stored at least once per this many output bytes, and whenever the input is idle.
 const COMMIT_AT: u64 = 8 << 20;
@@ -88,6 +89,11 @@ struct Normaliser {
     verifier: Verifier,
     /// The helper that computes macs ahead, when there is a second core.
     ahead: Option<MacsAhead>,
+    /// The lines of the last read, handed to the helper but not yet judged: they are judged
+    /// once the next read is handed to it too, so that it seals those while this thread
+    /// reads, and never waits for a read. Nothing that depends on them (a checkpoint, a
+    /// change of file, the tip) happens before they are judged ([`Normaliser::flush`]).
+    deferred: Option<Arc<Batch>>,
     frame: Frame,
     format: InputFormat,
     pending: Vec<u8>,
@@ -102,22 +108,47 @@ struct Normaliser {
 
 impl Normaliser {
     /// Takes the lines of one read, in order. With a second core, their macs are computed
-    /// ahead ([`crate::ahead`]); every line is still judged, framed and written here, in
-    /// order, so output, replay and checkpoints are what one thread makes of the input.
+    /// ahead ([`crate::ahead`]) and they are judged after the next read ([`Normaliser::deferred`]);
+    /// every line is still judged, framed and written here, in order, so output, replay and
+    /// checkpoints are what one thread makes of the input.
     fn lines(&mut self, lines: &[Line<'_>]) {
         let Some(ahead) = self.ahead.as_ref().filter(|_| lines.len() >= AHEAD_MIN) else {
+            self.flush();
             lines.iter().for_each(|line| self.line(*line, None));
             return;
         };
-        let batch = ahead.batch(self.verifier.tip().map(|tip| tip.mac), lines);
-        for (group, lines) in lines.chunks(GROUP).enumerate() {
-            let sealed = self.ahead.as_ref().map(|ahead| ahead.group(&batch, group)).unwrap_or_default();
-            for (i, line) in lines.iter().enumerate() {
-                self.line(*line, sealed.get(i).copied().flatten());
+        // The first line chains, as a rule, to the last record before it.
+        let tip = match &self.deferred {
+            Some(before) => before.last_claimed(),
+            None => self.verifier.tip().map(|tip| tip.mac),
+        };
+        let batch = ahead.batch(tip, lines);
+        if let Some(before) = self.deferred.replace(batch) {
+            self.judge(&before);
+        }
+    }
+
+    /// Judges the lines read but not yet judged; the offset just after them, if there were any.
+    fn flush(&mut self) -> Option<u64> {
+        let batch = self.deferred.take()?;
+        self.judge(&batch);
+        Some(batch.end())
+    }
+
+    /// The offset after the last line judged, `read_to` being the offset after the last line read.
+    fn judged_to(&self, read_to: u64) -> u64 {
+        self.deferred.as_ref().map_or(read_to, |batch| batch.start())
+    }
+
+    fn judge(&mut self, batch: &Batch) {
+        for group in 0..batch.groups() {
+            let sealed = self.ahead.as_ref().map(|ahead| ahead.group(batch, group)).unwrap_or_default();
+            for (i, line) in batch.lines(group).enumerate() {
+                self.line(line, sealed.get(i).copied().flatten());
             }
         }
         if let Some(ahead) = &self.ahead {
-            ahead.done(&batch);
+            ahead.done(batch);
         }
     }
 
@@ -374,6 +405,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     let mut norm = Normaliser {
         verifier: Verifier::resume(settings.key.clone(), checkpoint.tip),
         ahead: MacsAhead::start(&settings.key),
+        deferred: None,
         frame: Frame::new(&settings.host),
         format: settings.format,
         pending: Vec::with_capacity(WRITE_AT + 64 * 1024),
@@ -398,7 +430,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
     let mut run = Run {
         settings,
         state,
-        output,
+        output: output.write_behind(),
         last: checkpoint.clone(),
         since_commit: 0,
         at: checkpoint.input.map(|id| (id, checkpoint.offset)),
@@ -480,6 +512,9 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
         let read = source
             .read_batches(|lines| norm.lines(lines))
             .map_err(|e| RunError::Io(io_err("cannot read the input", &source.path), e))?;
+        if read != Read::Lines {
+            norm.flush();
+        }
         match read {
             Read::Lines => run.progress(&mut norm, source)?,
             Read::Replaced => {
@@ -505,6 +540,7 @@ pub(crate) fn run(settings: &Settings, state: &StateFile, checkpoint: Checkpoint
                             break;
                         }
                     }
+                    norm.flush();
                     source.take_partial(|line| norm.line(line, None));
                     run.progress(&mut norm, source)?;
                     let next = input::next_file(input, norm.verifier.tip(), Some(&source.id))
@@ -594,6 +630,10 @@ impl Run<'_> {
     fn rechecked(&mut self, norm: &mut Normaliser, source: &Source) {
         let Some(recheck) = &mut self.recheck else { return };
         if let Some(checked) = recheck.finished(source) {
+            // Findings come after the lines read before the round ended.
+            if let Some(end) = norm.flush() {
+                self.at = Some((source.id, end));
+            }
             let mut new = 0;
             for finding in &checked.findings {
                 if norm.reported.insert(finding.record) {
@@ -627,8 +667,8 @@ impl Run<'_> {
     }
 
     fn progress(&mut self, norm: &mut Normaliser, source: &Source) -> Result<(), RunError> {
-        self.at = Some((source.id, source.offset));
         self.rechecked(norm, source);
+        self.at = Some((source.id, norm.judged_to(source.offset)));
         if norm.pending.len() >= WRITE_AT {
             self.write(norm)?;
         }
@@ -639,6 +679,7 @@ impl Run<'_> {
     }
 
     fn idle(&mut self, norm: &mut Normaliser, source: Option<&Source>) -> Result<(), RunError> {
+        norm.flush();
         if let Some(source) = source {
             self.at = Some((source.id, source.offset));
         }
@@ -658,15 +699,19 @@ impl Run<'_> {
     }
 
     fn write(&mut self, norm: &mut Normaliser) -> Result<(), RunError> {
-        self.output
-            .write(&norm.pending)
-            .map_err(|e| RunError::Io(format!("cannot write to {}", self.settings.output.display()), e))?;
         self.since_commit += norm.pending.len() as u64;
-        norm.pending.clear();
+        self.output
+            .write(&mut norm.pending)
+            .map_err(|e| RunError::Io(format!("cannot write to {}", self.settings.output.display()), e))?;
         Ok(())
     }
 
     fn commit(&mut self, norm: &mut Normaliser) -> Result<(), RunError> {
+        if let Some(end) = norm.flush() {
+            if let Some((_, offset)) = &mut self.at {
+                *offset = end;
+            }
+        }
         norm.flush_junk();
         if norm.replay.is_some() {
             // Lines an earlier run wrote are not all matched yet: storing now would forget them.

@@ -5,6 +5,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use dbaudit_syslog::{Severity, Syslog};
@@ -17,6 +19,8 @@ const ROTATION_CHECK: Duration = Duration::from_secs(1);
 pub enum Output {
     /// An append-only file.
     File(OutputFile),
+    /// The same, written on a thread of its own ([`Output::write_behind`]).
+    Behind(WriteBehind),
     /// Standard output.
     Stdout,
     /// The local syslog daemon, facility `authpriv`.
@@ -42,13 +46,35 @@ impl Output {
         }
     }
 
-    /// Writes whole lines.
-    pub fn write(&mut self, lines: &[u8]) -> io::Result<()> {
+    /// With a second core, the output file from now on written on a thread of its own, while
+    /// this one goes on framing: the kernel's copy of a line into a file costs about as much
+    /// as framing it. Lines still go out in order, and [`Output::sync`] waits for them all.
+    pub fn write_behind(self) -> Output {
+        match self {
+            Output::File(out) if thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2) => {
+                match WriteBehind::start(out) {
+                    Ok(behind) => Output::Behind(behind),
+                    Err(out) => Output::File(*out),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Writes whole lines, taking them: `lines` is left empty (its buffer may be another).
+    pub fn write(&mut self, lines: &mut Vec<u8>) -> io::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
+        let written = self.write_now(lines);
+        lines.clear();
+        written
+    }
+
+    fn write_now(&mut self, lines: &mut Vec<u8>) -> io::Result<()> {
         match self {
             Output::File(out) => out.write(lines),
+            Output::Behind(behind) => behind.write(lines),
             Output::Stdout => io::stdout().lock().write_all(lines),
             Output::Syslog(syslog) => {
                 for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -63,17 +89,15 @@ impl Output {
     /// Makes what was written durable and says where the file ends: device, inode, length.
     pub fn sync(&mut self) -> io::Result<Option<(u64, u64, u64)>> {
         match self {
-            Output::File(out) => {
-                out.file.sync_data()?;
-                let meta = out.file.metadata()?;
-                Ok(Some((meta.dev(), meta.ino(), meta.len())))
-            }
+            Output::File(out) => out.sync().map(Some),
+            Output::Behind(behind) => behind.sync().map(Some),
             Output::Stdout => io::stdout().lock().flush().map(|()| None),
             Output::Syslog(_) => Ok(None),
         }
     }
 
-    /// The last `max` bytes of the output file (nothing for standard output or syslog).
+    /// The last `max` bytes of the output file (nothing for standard output or syslog, or
+    /// once it is written behind).
     pub fn tail(&self, max: u64) -> io::Result<Vec<u8>> {
         let Output::File(out) = self else { return Ok(Vec::new()) };
         let len = out.file.metadata()?.len();
@@ -129,6 +153,119 @@ impl OutputFile {
         }
         self.file.write_all(lines)
     }
+
+    fn sync(&mut self) -> io::Result<(u64, u64, u64)> {
+        self.file.sync_data()?;
+        let meta = self.file.metadata()?;
+        Ok((meta.dev(), meta.ino(), meta.len()))
+    }
+}
+
+/// The output file on a thread of its own ("write-behind"), fed buffers of lines in order.
+#[derive(Debug)]
+pub struct WriteBehind {
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<Done>,
+    thread: Option<JoinHandle<()>>,
+    /// Buffers written and handed back, to take the next lines.
+    spare: Vec<Vec<u8>>,
+}
+
+#[derive(Debug)]
+enum Job {
+    Write(Vec<u8>),
+    Sync,
+}
+
+#[derive(Debug)]
+enum Done {
+    /// A buffer written (emptied, to be used again), or why it was not.
+    Written(Vec<u8>, io::Result<()>),
+    Synced(io::Result<(u64, u64, u64)>),
+}
+
+impl WriteBehind {
+    /// The thread, started; `out` back if it could not be.
+    fn start(out: OutputFile) -> Result<WriteBehind, Box<OutputFile>> {
+        // One buffer waiting at most: a writer that lags holds this thread back (memory stays flat).
+        let (jobs, incoming) = mpsc::sync_channel::<Job>(1);
+        let (finished, done) = mpsc::channel();
+        // The file goes to the thread once it runs, so that it stays here if it cannot.
+        let (handed, back) = mpsc::channel::<OutputFile>();
+        let thread = thread::Builder::new().name("write-behind".to_owned()).spawn(move || {
+            let Ok(mut out) = back.recv() else { return };
+            // After a failed write nothing more is written: the output must not skip lines.
+            let mut failed = false;
+            for job in incoming {
+                let done = match job {
+                    Job::Write(mut lines) => {
+                        let written =
+                            if failed { Err(io::Error::other("an earlier write failed")) } else { out.write(&lines) };
+                        failed |= written.is_err();
+                        lines.clear();
+                        Done::Written(lines, written)
+                    }
+                    Job::Sync => Done::Synced(out.sync()),
+                };
+                if finished.send(done).is_err() {
+                    return;
+                }
+            }
+        });
+        match thread {
+            Ok(thread) => {
+                let _ = handed.send(out);
+                Ok(WriteBehind { jobs: Some(jobs), done, thread: Some(thread), spare: Vec::new() })
+            }
+            Err(_) => Err(Box::new(out)),
+        }
+    }
+
+    fn write(&mut self, lines: &mut Vec<u8>) -> io::Result<()> {
+        while let Ok(done) = self.done.try_recv() {
+            self.finished(done)?;
+        }
+        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(lines.capacity()));
+        self.send(Job::Write(std::mem::replace(lines, next)))
+    }
+
+    fn sync(&mut self) -> io::Result<(u64, u64, u64)> {
+        self.send(Job::Sync)?;
+        loop {
+            match self.done.recv().map_err(|_| gone())? {
+                Done::Synced(synced) => return synced,
+                written => self.finished(written)?,
+            }
+        }
+    }
+
+    fn send(&self, job: Job) -> io::Result<()> {
+        self.jobs.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())
+    }
+
+    fn finished(&mut self, done: Done) -> io::Result<()> {
+        match done {
+            Done::Written(buffer, written) => {
+                self.spare.push(buffer);
+                written
+            }
+            Done::Synced(synced) => synced.map(|_| ()),
+        }
+    }
+}
+
+impl Drop for WriteBehind {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once what was handed to it is written.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("the write-behind thread is gone")
 }
 
 /// The bytes of `file` (`size` long) past `len`; none when it is not longer than that.
@@ -156,6 +293,29 @@ fn syslog_message(line: &[u8]) -> (Severity, &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_written_behind_are_all_in_the_file_in_order_once_synced() {
+        let path = std::env::temp_dir().join(format!("dbaudit-write-behind-{}", std::process::id()));
+        let _ = fs::remove_file(&path);
+        let mut output = Output::File(OutputFile::open(&path).unwrap());
+        if thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2) {
+            output = output.write_behind();
+            assert!(matches!(output, Output::Behind(_)));
+        }
+        let mut expected = Vec::new();
+        for i in 0..50 {
+            let mut lines = format!("line {i}\n").repeat(1000).into_bytes();
+            expected.extend_from_slice(&lines);
+            output.write(&mut lines).unwrap();
+            assert!(lines.is_empty());
+        }
+        let (_, _, len) = output.sync().unwrap().unwrap();
+        assert_eq!(len, expected.len() as u64);
+        assert!(fs::read(&path).unwrap() == expected);
+        drop(output);
+        fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn syslog_message_keeps_the_fields_and_flags_tamper_as_warning() {

@@ -268,7 +268,17 @@ impl std::fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
+/// Whether `line` is *plain* (see [`Reader::line`]): no backslash, only printable ASCII, no DEL.
+pub(crate) fn is_plain(line: &[u8]) -> bool {
+    // Three minimums and maximums, which vectorise: a backslash XOR itself is the only 0.
+    let (low, high, backslash) = line
+        .iter()
+        .fold((u8::MAX, 0, u8::MAX), |(low, high, backslash), &b| (low.min(b), high.max(b), backslash.min(b ^ b'\\')));
+    low >= 0x20 && high < 0x7f && backslash != 0
+}
+
 /// A cursor over one line, reading the canonical form only.
+#[derive(Clone)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -282,14 +292,62 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0, plain: false }
     }
 
-    /// [`Reader::new`] for a whole line, looked over first: when it holds no backslash, no
-    /// control character and nothing beyond ASCII (what the UDF writes, as a rule), each
-    /// string in it is read by finding its closing quote alone. Two vectorised passes over the
-    /// line cost less than checking each string byte by byte.
+    /// [`Reader::new`] for a whole line, looked over first: when it is *plain* — no backslash,
+    /// only printable ASCII, no DEL (what the UDF writes, as a rule) — each string in it is
+    /// read by finding its closing quote alone, and its text needs no escaping in a normalised
+    /// line either. One vectorised pass over the line costs less than checking each string
+    /// byte by byte.
     pub fn line(bytes: &'a [u8]) -> Self {
-        let (low, high) = bytes.iter().fold((u8::MAX, 0), |(low, high), &b| (low.min(b), high.max(b)));
-        let plain = low >= 0x20 && high < 0x80 && memchr::memchr(b'\\', bytes).is_none();
+        Reader { bytes, pos: 0, plain: is_plain(bytes) }
+    }
+
+    /// [`Reader::line`] for a line already looked over: `plain` is what [`is_plain`] said of it.
+    pub(crate) fn looked_over(bytes: &'a [u8], plain: bool) -> Self {
         Reader { bytes, pos: 0, plain }
+    }
+
+    /// A reader of `part`, a piece of a line that [`Reader::line`] found `plain` or not.
+    pub(crate) fn part(part: &'a [u8], plain: bool) -> Self {
+        Reader { bytes: part, pos: 0, plain }
+    }
+
+    /// Whether the line is plain (see [`Reader::line`]).
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
+    /// Reads an object whose values are all strings (`{"name":"value",…}`, a row as a rule)
+    /// in a plain line, one quote after the other; false, having read nothing, for any other
+    /// object or line, which [`Reader::raw_string`] and [`Reader::raw_value`] read then.
+    pub fn plain_strings_object(&mut self) -> bool {
+        let b = self.bytes;
+        if !self.plain || b.get(self.pos) != Some(&b'{') {
+            return false;
+        }
+        let mut at = self.pos + 1;
+        if b.get(at) == Some(&b'}') {
+            self.pos = at + 1;
+            return true;
+        }
+        loop {
+            if b.get(at) != Some(&b'"') {
+                return false;
+            }
+            let Some(name_end) = quote_at(b, at + 1) else { return false };
+            if b.get(name_end + 1..name_end + 3) != Some(b":\"") {
+                return false;
+            }
+            let Some(value_end) = quote_at(b, name_end + 3) else { return false };
+            at = value_end + 2;
+            match b.get(value_end + 1) {
+                Some(b',') => {}
+                Some(b'}') => {
+                    self.pos = at;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
     }
 
     /// The position reached, in bytes.
@@ -664,6 +722,58 @@ mod tests {
                 if a.is_err() || !looked_over.eat(",") || !byte_wise.eat(",") {
                     break;
                 }
+            }
+        }
+    }
+
+    /// An object of values read a value at a time: where it ends, or None.
+    fn object_end(r: &mut Reader) -> Option<usize> {
+        r.expect("{").ok()?;
+        if !r.eat("}") {
+            loop {
+                r.raw_string().ok()?;
+                r.expect(":").ok()?;
+                r.raw_value().ok()?;
+                if r.eat("}") {
+                    break;
+                }
+                r.expect(",").ok()?;
+            }
+        }
+        Some(r.pos())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_object_of_strings_read_at_once_ends_where_one_read_value_by_value_ends(
+            columns in proptest::collection::vec(
+                (
+                    proptest::collection::vec(0x20u8..0x7f, 0..6),
+                    proptest::prop_oneof![
+                        proptest::strategy::Strategy::prop_map(
+                            proptest::collection::vec(0x20u8..0x7f, 0..20),
+                            |v| [&b"\""[..], &v, b"\""].concat(),
+                        ),
+                        proptest::strategy::Just(b"null".to_vec()),
+                        proptest::strategy::Just(b"{\"hex\":\"0a\"}".to_vec()),
+                    ],
+                ),
+                0..5,
+            ),
+            damage in proptest::option::of((0usize..200, proptest::prelude::any::<u8>())),
+        ) {
+            let fields: Vec<Vec<u8>> =
+                columns.iter().map(|(name, value)| [&b"\""[..], name, b"\":", value].concat()).collect();
+            let mut line = [&b"{"[..], &fields.join(&b","[..]), b"},"].concat();
+            if let Some((at, byte)) = damage {
+                let at = at % line.len();
+                line[at] = byte;
+            }
+            let mut at_once = Reader::line(&line);
+            if at_once.plain_strings_object() {
+                proptest::prop_assert_eq!(object_end(&mut Reader::new(&line)), Some(at_once.pos()));
+            } else {
+                proptest::prop_assert_eq!(at_once.pos(), 0);
             }
         }
     }

@@ -60,6 +60,67 @@ pub struct Frame {
     /// The last second written and its text up to the fraction (`2026-11-26T08:31:24.`):
     /// records come many to a second, and the calendar need not be worked out for each.
     second: Option<(u64, [u8; SECOND_LEN])>,
+    /// The last epoch written and its hex.
+    epoch: Option<(Epoch, [u8; 16])>,
+    /// The last seq written and its digits: seqs follow one another, and the next one's
+    /// digits are the last one's plus one.
+    seq: Option<(u64, Vec<u8>)>,
+    /// The last `table=` (or `claimed_table=`) written, and the last `user=` and `host=`:
+    /// records of one table and one client come in runs, and their encoding need not be
+    /// worked out again for each.
+    table: Seen,
+    actor: Seen,
+}
+
+/// Fields as last written and the raw values they were written from.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    key: &'static str,
+    /// Each value's kind (null, text, hex) and bytes as the record holds them.
+    from: [(u8, Vec<u8>); 2],
+    written: Vec<u8>,
+    cut: Vec<&'static str>,
+}
+
+impl Seen {
+    /// Whether these fields were written last for `key` and `values`.
+    fn holds(&self, key: &'static str, values: [&RawValue; 2]) -> bool {
+        // The same literal as a rule; another copy of it only misses.
+        std::ptr::eq(self.key, key)
+            && values.iter().zip(&self.from).all(|(value, (kind, bytes))| {
+                let (k, b) = as_written(value);
+                k == *kind && b == bytes.as_slice()
+            })
+    }
+
+    /// Writes the fields again, and what they cut.
+    fn repeat(&self, out: &mut Vec<u8>, cut: &mut Vec<&'static str>) {
+        out.extend_from_slice(&self.written);
+        cut.extend_from_slice(&self.cut);
+    }
+
+    fn keep(&mut self, key: &'static str, values: [&RawValue; 2], written: &[u8], cut: &[&'static str]) {
+        self.key = key;
+        for (value, (kind, bytes)) in values.iter().zip(&mut self.from) {
+            let (k, b) = as_written(value);
+            *kind = k;
+            bytes.clear();
+            bytes.extend_from_slice(b);
+        }
+        self.written.clear();
+        self.written.extend_from_slice(written);
+        self.cut.clear();
+        self.cut.extend_from_slice(cut);
+    }
+}
+
+/// A value as the record holds it: its kind and its bytes, still escaped or in hex.
+fn as_written<'a>(value: &RawValue<'a>) -> (u8, &'a [u8]) {
+    match value {
+        RawValue::Null => (0, b""),
+        RawValue::Text(text) => (1 + u8::from(text.is_escaped()), text.raw()),
+        RawValue::Hex(digits) => (3, digits),
+    }
 }
 
 /// The length of a timestamp's text up to and including its `.`.
@@ -74,7 +135,16 @@ impl Frame {
         if name.is_empty() {
             name.extend_from_slice(b"localhost");
         }
-        Frame { host: name, data: Vec::new(), cut: Vec::new(), second: None }
+        Frame {
+            host: name,
+            data: Vec::new(),
+            cut: Vec::new(),
+            second: None,
+            epoch: None,
+            seq: None,
+            table: Seen::default(),
+            actor: Seen::default(),
+        }
     }
 
     /// Appends the line for a record that verified: a row change, a start, a forged call, a
@@ -92,7 +162,7 @@ impl Frame {
         match &record.event {
             EventView::Row(row) => {
                 self.table(out, "table", &row.db, &row.table);
-                self.row_fields(out, record, row);
+                self.row_fields(out, start, record, row);
             }
             EventView::Start { prev } => {
                 self.position(out, record);
@@ -182,7 +252,7 @@ impl Frame {
         field(out, "op", b"error");
         field(out, "kind", kind.as_bytes());
         for (key, value) in fields {
-            self.capped(out, key, |out| encode(out, value, b""));
+            self.capped(out, key, |out| encode(out, value, &PLAIN));
         }
         self.finish(out, start);
     }
@@ -217,22 +287,52 @@ impl Frame {
     }
 
     fn position(&mut self, out: &mut Vec<u8>, record: &RecordView) {
-        epoch_field(out, "epoch", record.epoch);
-        number(out, "seq", record.seq);
+        let hex = match self.epoch {
+            Some((epoch, hex)) if epoch == record.epoch => hex,
+            _ => {
+                let mut hex = [0; 16];
+                hex::encode_to_slice(&record.epoch.0.to_be_bytes(), &mut hex);
+                self.epoch = Some((record.epoch, hex));
+                hex
+            }
+        };
+        out.extend_from_slice(b" epoch=");
+        out.extend_from_slice(&hex);
+        let digits = match &mut self.seq {
+            Some((last, digits)) if last.checked_add(1) == Some(record.seq) => {
+                *last = record.seq;
+                add_one(digits);
+                digits
+            }
+            seq => {
+                let mut digits = Vec::with_capacity(20);
+                write_u64(&mut digits, record.seq);
+                &mut seq.insert((record.seq, digits)).1
+            }
+        };
+        out.extend_from_slice(b" seq=");
+        out.extend_from_slice(digits);
     }
 
     /// `user=`, the client's `host=` taken from it, and `conn=`: who made the change.
     fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: u64) {
-        self.value_field(out, "user", user);
-        if let Some(user) = user.bytes() {
-            if let Some(at) = user.iter().rposition(|&b| b == b'@') {
-                self.capped(out, "host", |out| encode(out, &user[at + 1..], b""));
+        let values = [user, &RawValue::Null];
+        if self.actor.holds("user", values) {
+            self.actor.repeat(out, &mut self.cut);
+        } else {
+            let (start, cut) = (out.len(), self.cut.len());
+            self.value_field(out, "user", user);
+            if let Some(user) = user.bytes() {
+                if let Some(at) = user.iter().rposition(|&b| b == b'@') {
+                    self.capped(out, "host", |out| encode(out, &user[at + 1..], &PLAIN));
+                }
             }
+            self.actor.keep("user", values, &out[start..], &self.cut[cut..]);
         }
         number(out, "conn", conn);
     }
 
-    fn row_fields(&mut self, out: &mut Vec<u8>, record: &RecordView, row: &RowView) {
+    fn row_fields(&mut self, out: &mut Vec<u8>, start: usize, record: &RecordView, row: &RowView) {
         self.actor(out, &row.user, row.conn);
         self.position(out, record);
         self.capped(out, "pk", |out| {
@@ -240,9 +340,9 @@ impl Frame {
                 if i > 0 {
                     out.push(b',');
                 }
-                encode(out, &name.text(), b":,");
+                encode(out, &name.text(), &PLAIN_BUT_COLON);
                 out.push(b':');
-                encode(out, &value.bytes().unwrap_or_default(), b":,");
+                encode(out, &value.bytes().unwrap_or_default(), &PLAIN_BUT_COLON);
             }
         });
         if let Some(changed) = &row.changed {
@@ -251,27 +351,39 @@ impl Frame {
                     if i > 0 {
                         out.push(b',');
                     }
-                    encode(out, &name.text(), b",");
+                    encode(out, &name.text(), &PLAIN);
                 }
             });
         }
         // The values go as the record holds them, escaped already; what the record may leave
-        // raw and the line may not (C1 controls) is escaped on the way.
-        self.data.push(b'{');
+        // raw and the line may not (C1 controls) is escaped on the way. They go straight to
+        // the line; only when something was cut, or they make it too long, are they taken
+        // back for `finish` to cut and name.
+        let data = out.len();
+        out.extend_from_slice(b" data={");
         let sides = [("old", &row.old), ("new", &row.new)];
         let mut first = true;
         for (name, side) in sides {
             let Some(columns) = side else { continue };
             if !first {
-                self.data.push(b',');
+                out.push(b',');
             }
             first = false;
-            self.data.push(b'"');
-            self.data.extend_from_slice(name.as_bytes());
-            self.data.extend_from_slice(b"\":");
-            json::write_text(&mut self.data, columns.json(), Escaping::Line);
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            if columns.is_plain() {
+                // Nothing in it is a character the line escapes.
+                out.extend_from_slice(columns.json());
+            } else {
+                json::write_text(out, columns.json(), Escaping::Line);
+            }
         }
-        self.data.push(b'}');
+        out.push(b'}');
+        if !self.cut.is_empty() || out.len() - start + 1 > MAX_LINE {
+            self.data.extend_from_slice(&out[data + " data=".len()..]);
+            out.truncate(data);
+        }
     }
 
     fn claimed(&mut self, out: &mut Vec<u8>, claimed: &ClaimedView) {
@@ -283,15 +395,21 @@ impl Frame {
 
     // `db.table`, each part with its own dots encoded so the separator is unambiguous.
     fn table(&mut self, out: &mut Vec<u8>, key: &'static str, db: &RawValue, table: &RawValue) {
+        if self.table.holds(key, [db, table]) {
+            self.table.repeat(out, &mut self.cut);
+            return;
+        }
+        let (start, cut) = (out.len(), self.cut.len());
         self.capped(out, key, |out| {
-            encode(out, &db.bytes().unwrap_or_default(), b".");
+            encode(out, &db.bytes().unwrap_or_default(), &PLAIN_BUT_DOT);
             out.push(b'.');
-            encode(out, &table.bytes().unwrap_or_default(), b".");
+            encode(out, &table.bytes().unwrap_or_default(), &PLAIN_BUT_DOT);
         });
+        self.table.keep(key, [db, table], &out[start..], &self.cut[cut..]);
     }
 
     fn value_field(&mut self, out: &mut Vec<u8>, key: &'static str, value: &RawValue) {
-        self.capped(out, key, |out| encode(out, &value.bytes().unwrap_or_default(), b""));
+        self.capped(out, key, |out| encode(out, &value.bytes().unwrap_or_default(), &PLAIN));
     }
 
     /// Appends ` key=` and the value `write` encodes, cut to [`MAX_FIELD`] bytes.
@@ -346,7 +464,19 @@ fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
     out.push(b' ');
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
-    encode(out, plain, b"");
+    encode(out, plain, &PLAIN);
+}
+
+/// Adds one to a number written in decimal.
+fn add_one(digits: &mut Vec<u8>) {
+    for digit in digits.iter_mut().rev() {
+        if *digit < b'9' {
+            *digit += 1;
+            return;
+        }
+        *digit = b'0';
+    }
+    digits.insert(0, b'1');
 }
 
 fn epoch_field(out: &mut Vec<u8>, key: &str, epoch: Epoch) {
@@ -363,17 +493,10 @@ fn number(out: &mut Vec<u8>, key: &str, n: u64) {
     write_u64(out, n);
 }
 
-/// Appends `raw` percent-encoded: bytes outside `[A-Za-z0-9._@:-]`, and those in `reserved`
-/// (separators of the field it goes into: `.`, `:` or `,`), become `%XX`.
-fn encode(out: &mut Vec<u8>, raw: &[u8], reserved: &[u8]) {
+/// Appends `raw` percent-encoded: bytes that are not `plain` ([`PLAIN`], or less a separator
+/// of the field it goes into: `.` or `:`; `,` is never plain) become `%XX`.
+fn encode(out: &mut Vec<u8>, raw: &[u8], plain: &[bool; 256]) {
     const UPPER: &[u8; 16] = b"0123456789ABCDEF";
-    // Only plain bytes can be reserved (`.` and `:`, never both): the others are encoded anyway.
-    debug_assert!(!(reserved.contains(&b'.') && reserved.contains(&b':')));
-    let plain = match reserved {
-        r if r.contains(&b'.') => &PLAIN_BUT_DOT,
-        r if r.contains(&b':') => &PLAIN_BUT_COLON,
-        _ => &PLAIN,
-    };
     // Most values need no encoding at all: one pass to see so, one copy.
     if raw.iter().all(|&b| plain[usize::from(b)]) {
         out.extend_from_slice(raw);
@@ -679,6 +802,53 @@ mod tests {
              claimed_user=admin@localhost\n"
         );
         assert_eq!(again.replace(" found=recheck", ""), first);
+    }
+
+    #[test]
+    fn a_frame_writes_each_line_as_a_new_frame_would_whatever_came_before() {
+        let long = "u".repeat(700);
+        let row = |db: &[u8], table: &[u8], user: &[u8]| {
+            let values = [ColumnRef { name: b"id", value: Some(b"7"), secret: false }];
+            record_line(&EventRef::Row(RowRef {
+                db,
+                table,
+                op: Op::Insert,
+                user,
+                conn: 17,
+                pk: &values,
+                changed: None,
+                old: None,
+                new: Some(&values),
+            }))
+        };
+        let records = [
+            row(b"acme", b"users", b"admin@localhost"),
+            row(b"acme", b"users", b"admin@localhost"),
+            row(b"acme", b"orders", b"admin@localhost"),
+            row(b"acme.x", b"orders", b"app@10.0.0.5"),
+            row(b"acme", b"users", long.as_bytes()),
+            row(b"acme", b"users", long.as_bytes()),
+            row(b"acme", b"users", b"admin@localhost"),
+            row(b"acme", b"users", "\u{e9}@h\"".as_bytes()),
+            row(b"acme", b"users", b"no host"),
+        ];
+        let mut shared = Frame::new("dbhost");
+        for record in records.iter().chain(records.iter().rev()) {
+            let mut out = Vec::new();
+            shared.record(&mut out, &parse_view(record).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), line(record));
+        }
+    }
+
+    #[test]
+    fn the_next_seq_is_written_as_its_own_number() {
+        for n in [0u64, 8, 9, 99, 1_099, 999_999, u64::MAX - 1] {
+            let (mut digits, mut next) = (Vec::new(), Vec::new());
+            write_u64(&mut digits, n);
+            add_one(&mut digits);
+            write_u64(&mut next, n + 1);
+            assert_eq!(digits, next, "{n}");
+        }
     }
 
     #[test]

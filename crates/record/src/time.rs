@@ -50,18 +50,35 @@ impl Timestamp {
 
     /// Parses the record form; years 1970–9999 only.
     pub fn parse(text: &[u8]) -> Option<Timestamp> {
-        if text.len() != TIMESTAMP_LEN {
+        let text: &[u8; TIMESTAMP_LEN] = text.try_into().ok()?;
+        // Eight bytes at a time (one record in every line is read so): each byte XORed with
+        // the shape's, so a digit becomes its value (0–9 exactly when it was a digit) and a
+        // separator in its place becomes 0.
+        let word = |at: usize| {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&text[at..at + 8]);
+            u64::from_le_bytes(bytes) ^ u64::from_le_bytes(SHAPE[at..at + 8].try_into().unwrap_or_default())
+        };
+        let (a, b, c) = (word(0), word(8), word(16));
+        let tail = [text[24] ^ b'0', text[25] ^ b'0', text[26] ^ b'Z'];
+        // A byte above 9 has its high bit set, or sets it when 0x76 is added to its low seven bits.
+        let above_nine = |x: u64| (x | ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+        if above_nine(a) | above_nine(b) | above_nine(c) != 0
+            || (a & SEPARATORS[0]) | (b & SEPARATORS[1]) | (c & SEPARATORS[2]) != 0
+            || tail[0] > 9
+            || tail[1] > 9
+            || tail[2] != 0
+        {
             return None;
         }
-        let shape = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
-        for (c, s) in text.iter().zip(shape) {
-            if (*s == b'd' && !c.is_ascii_digit()) || (*s != b'd' && c != s) {
-                return None;
-            }
+        let mut digits = [0; 24];
+        for (part, x) in digits.chunks_exact_mut(8).zip([a, b, c]) {
+            part.copy_from_slice(&x.to_le_bytes());
         }
-        let num = |r: std::ops::Range<usize>| text[r].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let num = |r: std::ops::Range<usize>| digits[r].iter().fold(0u64, |n, &d| n * 10 + u64::from(d));
         let (y, mo, d) = (num(0..4) as i64, num(5..7) as u32, num(8..10) as u32);
-        let (h, mi, s, us) = (num(11..13), num(14..16), num(17..19), num(20..26));
+        let (h, mi, s) = (num(11..13), num(14..16), num(17..19));
+        let us = num(20..24) * 100 + u64::from(tail[0]) * 10 + u64::from(tail[1]);
         if y < 1970 || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
             return None;
         }
@@ -69,6 +86,22 @@ impl Timestamp {
         Some(Timestamp(((days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000) + us))
     }
 }
+
+/// The written form, a digit standing for `0`.
+const SHAPE: &[u8; TIMESTAMP_LEN] = b"0000-00-00T00:00:00.000000Z";
+
+/// The separators' bytes in each of the first three eight-byte words of the written form.
+const SEPARATORS: [u64; 3] = {
+    let mut masks = [0; 3];
+    let mut i = 0;
+    while i < 24 {
+        if SHAPE[i] != b'0' {
+            masks[i / 8] |= 0xff << (8 * (i % 8));
+        }
+        i += 1;
+    }
+    masks
+};
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -135,6 +168,23 @@ mod tests {
         assert_eq!(t.to_string(), "2024-02-29T23:59:59.999999Z");
         assert_eq!(Timestamp::parse(b"2023-02-29T00:00:00.000000Z"), None);
         assert_eq!(Timestamp::parse(b"2023-13-01T00:00:00.000000Z"), None);
+    }
+
+    #[test]
+    fn every_byte_out_of_shape_at_every_place_is_refused() {
+        let good = *b"2024-02-29T23:59:59.999999Z";
+        for at in 0..TIMESTAMP_LEN {
+            for byte in 0..=255u8 {
+                let mut text = good;
+                text[at] = byte;
+                let in_shape = if SHAPE[at] == b'0' { byte.is_ascii_digit() } else { byte == SHAPE[at] };
+                if !in_shape {
+                    assert_eq!(Timestamp::parse(&text), None, "{:?}", String::from_utf8_lossy(&text));
+                }
+            }
+        }
+        assert_eq!(Timestamp::parse(&good[..26]), None);
+        assert_eq!(Timestamp::parse(b"2024-02-29T23:59:59.999999Z0"), None);
     }
 
     #[test]

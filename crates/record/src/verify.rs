@@ -4,8 +4,9 @@
 use std::fmt;
 
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::json::is_plain;
 use crate::record::{ParseError, Record, MAC_MARKER, MAC_SUFFIX_LEN};
-use crate::view::{parse_view, EventView, RecordView};
+use crate::view::{parse_looked_over, EventView, RecordView};
 
 /// How the log was altered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -105,14 +106,17 @@ impl Verifier {
     }
 
     /// [`Verifier::check_view`], given the mac of `line` that [`Sealed::ahead`] computed (on
-    /// another thread, say). It is used only if it chains to the very mac the verifier chains
-    /// to; else the mac is computed here: the verdict is the same either way.
+    /// another thread, say) from these very bytes. The mac is used only if it chains to the very
+    /// mac the verifier chains to; else the mac is computed here: the verdict is the same either
+    /// way. Its look over the line (whether strings can be read quote to quote) is taken as is.
     pub fn check_view_sealed<'a>(
         &mut self,
         line: &'a [u8],
         ahead: Option<Sealed>,
     ) -> Result<Verdict<RecordView<'a>>, ParseError> {
-        let record = parse_view(line)?;
+        // The thread that sealed the line looked it over too.
+        let plain = ahead.map_or_else(|| is_plain(line), |sealed| sealed.plain);
+        let record = parse_looked_over(line, plain)?;
         let mac = |key: &Key, prev: &Mac, body: &[u8]| match ahead {
             Some(sealed) if sealed.prev == *prev => sealed.mac,
             _ => key.mac(prev, body),
@@ -177,6 +181,8 @@ pub struct Sealed {
     pub prev: Mac,
     /// The mac of the line's body chained to `prev`.
     pub mac: Mac,
+    /// Whether the line is plain (`json::Reader::line`): looked over on the same thread.
+    plain: bool,
 }
 
 impl Sealed {
@@ -184,7 +190,7 @@ impl Sealed {
     /// (`,"mac":"<32 hex>"}`), so it has no body to seal.
     pub fn ahead(key: &Key, prev: &Mac, line: &[u8]) -> Option<Sealed> {
         let body = body_of(line)?;
-        Some(Sealed { prev: *prev, mac: key.mac(prev, body) })
+        Some(Sealed { prev: *prev, mac: key.mac(prev, body), plain: is_plain(line) })
     }
 
     /// The mac a record line claims for itself (what the next record is chained to, if this

@@ -6,7 +6,7 @@
 //! [`crate::parse`] is this parse followed by [`RecordView::to_record`].
 
 use crate::chain::{ChainPoint, Epoch, Mac};
-use crate::json::{RawStr, RawValue, Reader, SyntaxError};
+use crate::json::{is_plain, RawStr, RawValue, Reader, SyntaxError};
 use crate::record::{Claimed, Column, Drift, Event, Lost, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
 use crate::time::Timestamp;
 
@@ -111,6 +111,8 @@ pub struct ClaimedView<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Columns<'a> {
     json: &'a [u8],
+    /// Read from a plain line (see [`Reader::line`]).
+    plain: bool,
 }
 
 impl<'a> Columns<'a> {
@@ -119,9 +121,14 @@ impl<'a> Columns<'a> {
         self.json
     }
 
+    /// Whether it was read from a plain line: printable ASCII, no backslash, no DEL.
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
     /// The columns in order: name and value.
     pub fn iter(&self) -> impl Iterator<Item = (RawStr<'a>, RawValue<'a>)> + 'a {
-        let mut r = Reader::new(self.json);
+        let mut r = Reader::part(self.json, self.plain);
         r.expect("{").ok();
         let mut done = r.eat("}");
         std::iter::from_fn(move || {
@@ -145,12 +152,14 @@ impl<'a> Columns<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Names<'a> {
     json: &'a [u8],
+    /// Read from a plain line (see [`Reader::line`]).
+    plain: bool,
 }
 
 impl<'a> Names<'a> {
     /// The names in order.
     pub fn iter(&self) -> impl Iterator<Item = RawStr<'a>> + 'a {
-        let mut r = Reader::new(self.json);
+        let mut r = Reader::part(self.json, self.plain);
         r.expect("[").ok();
         let mut done = r.eat("]");
         std::iter::from_fn(move || {
@@ -221,9 +230,14 @@ impl RecordView<'_> {
 
 /// Reads one record line (without its newline) in place. Only the canonical form is accepted.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
-    let mut r = Reader::line(line);
+    parse_looked_over(line, is_plain(line))
+}
+
+/// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
+pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'_>, ParseError> {
+    let mut r = Reader::looked_over(line, plain);
     r.expect("{\"v\":1,\"epoch\":")?;
-    let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+    let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
     r.expect(",\"seq\":")?;
     let seq = r.u64()?;
     r.expect(",\"ts\":\"")?;
@@ -237,11 +251,11 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
             None
         } else {
             r.expect("{\"epoch\":")?;
-            let epoch = fixed_hex(&mut r, Epoch::from_hex)?;
+            let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
             r.expect(",\"seq\":")?;
             let seq = r.u64()?;
             r.expect(",\"mac\":")?;
-            let mac = fixed_hex(&mut r, Mac::from_hex)?;
+            let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
             r.expect("}")?;
             Some(ChainPoint { epoch, seq, mac })
         };
@@ -306,7 +320,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
                     r.expect(",")?;
                 }
             }
-            Some(Names { json: r.since(start) })
+            Some(Names { json: r.since(start), plain: r.is_plain() })
         };
         r.expect(",\"old\":")?;
         let old = columns(&mut r)?;
@@ -319,7 +333,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
     };
     let body_end = r.pos();
     r.expect(",\"mac\":")?;
-    let mac = fixed_hex(&mut r, Mac::from_hex)?;
+    let mac = fixed_hex(&mut r, 32, Mac::from_hex)?;
     r.expect("}")?;
     if !r.at_end() {
         return Err(r.error("the end of the line").into());
@@ -335,10 +349,22 @@ fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
 
 fn op(r: &mut Reader) -> Result<Op, SyntaxError> {
     let at = r.pos();
-    Op::parse(&r.raw_string()?.text()).ok_or(SyntaxError { at, expected: "insert, update or delete" })
+    let name = r.raw_string()?;
+    // As the UDF writes it, as a rule; else in any case, as `Op::parse` takes it.
+    let written = Op::ALL.into_iter().find(|op| name.raw() == op.as_str().as_bytes());
+    written.or_else(|| Op::parse(&name.text())).ok_or(SyntaxError { at, expected: "insert, update or delete" })
 }
 
-fn fixed_hex<T>(r: &mut Reader, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+fn fixed_hex<T>(r: &mut Reader, digits: usize, parse: impl Fn(&[u8]) -> Option<T>) -> Result<T, SyntaxError> {
+    // Hex digits hold no quote: when `digits` of them and a quote follow the opening quote,
+    // that is the whole string, and its end need not be looked for.
+    let mut ahead = r.clone();
+    if ahead.eat("\"") {
+        if let Some(value) = ahead.take(digits).ok().filter(|_| ahead.eat("\"")).and_then(&parse) {
+            *r = ahead;
+            return Ok(value);
+        }
+    }
     let at = r.pos();
     let text = r.raw_string()?;
     if text.is_escaped() {
@@ -352,6 +378,9 @@ fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
         return Ok(None);
     }
     let start = r.pos();
+    if r.plain_strings_object() {
+        return Ok(Some(Columns { json: r.since(start), plain: true }));
+    }
     r.expect("{")?;
     if !r.eat("}") {
         loop {
@@ -364,5 +393,5 @@ fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
             r.expect(",")?;
         }
     }
-    Ok(Some(Columns { json: r.since(start) }))
+    Ok(Some(Columns { json: r.since(start), plain: r.is_plain() }))
 }
