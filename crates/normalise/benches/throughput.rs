@@ -7,7 +7,8 @@
 //! not disturb.
 //!
 //! `cargo bench -p dbaudit-normalise --bench throughput [-- N …]` (default: 1,000,000 and
-//! 5,000,000 records). Each `once` runs 3 times; the fastest run is shown. Not a test: it
+//! 5,000,000 records). Each `once` runs 3 times, taking turns with the baseline's; the
+//! fastest run of each is shown. Not a test: it
 //! prints tables, and asserts only that the output has one line per record and, when there is
 //! a baseline, that it is byte for byte the baseline's.
 //!
@@ -72,11 +73,13 @@ fn main() {
         macs_only(&raw, &key);
         let secs = started.elapsed().as_secs_f64();
         row("the macs alone: keyed BLAKE3 over every line, one thread", (secs, secs, 0));
-        let before = baseline.as_ref().map(|bin| {
-            let (timing, out) = best_once(bin, &dir, "before", &raw, &key_file);
-            (row("dbaudit-normalise once, before (baseline)", timing), out)
-        });
-        let (timing, out) = best_once(Path::new(BIN), &dir, "after", &raw, &key_file);
+        // The baseline and this build take turns, run for run, so that what the machine's
+        // neighbours do falls on both alike.
+        let mut builds = vec![(Path::new(BIN), "after")];
+        builds.extend(baseline.as_deref().map(|bin| (bin, "before")));
+        let mut best = best_once(&builds, &dir, &raw, &key_file).into_iter();
+        let (timing, out) = best.next().expect("this build ran");
+        let before = best.next().map(|(timing, out)| (row("dbaudit-normalise once, before (baseline)", timing), out));
         let (after, after_cpu) = row("dbaudit-normalise once, after (verify + frame + write)", timing);
         println!("| {n} | ratio: once after / wc -l (wall) | {:.1}× | | | | |", after / wc);
         if let Some(((before, before_cpu), before_out)) = &before {
@@ -125,19 +128,24 @@ fn once_command(bin: &Path, raw: &Path, key_file: &Path, state: &Path, out: &Pat
     once
 }
 
-/// The fastest of [`RUNS`] runs of `once` (wall and CPU seconds, peak RSS) and its output.
-fn best_once(bin: &Path, dir: &Path, name: &str, raw: &Path, key_file: &Path) -> ((f64, f64, u64), PathBuf) {
-    let (state, out) = (dir.join(format!("state-{name}")), dir.join(format!("out-{name}.log")));
-    let best = (0..RUNS)
-        .map(|_| {
+/// For each of `builds` (a binary and a name), the fastest of [`RUNS`] runs of `once` (wall
+/// and CPU seconds, peak RSS) and its output; the builds take turns, one run each a round.
+fn best_once(builds: &[(&Path, &str)], dir: &Path, raw: &Path, key_file: &Path) -> Vec<((f64, f64, u64), PathBuf)> {
+    let mut best: Vec<Option<(f64, f64, u64)>> = vec![None; builds.len()];
+    let paths = |name: &str| (dir.join(format!("state-{name}")), dir.join(format!("out-{name}.log")));
+    for _ in 0..RUNS {
+        for ((bin, name), best) in builds.iter().zip(&mut best) {
+            let (state, out) = paths(name);
             for path in [&state, &out] {
                 let _ = fs::remove_file(path);
             }
-            timed(&mut once_command(bin, raw, key_file, &state, &out))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .unwrap();
-    (best, out)
+            let run = timed(&mut once_command(bin, raw, key_file, &state, &out));
+            if best.is_none_or(|b| run.0 < b.0) {
+                *best = Some(run);
+            }
+        }
+    }
+    builds.iter().zip(best).map(|((_, name), best)| (best.expect("RUNS > 0"), paths(name).1)).collect()
 }
 
 /// What the helper thread does, alone: each line's mac chained to the mac the line before
