@@ -2,9 +2,10 @@
 //! generator in the codebase. [`crate::watch_table`] installs its output, `dbaudit status`
 //! compares the server's triggers with it.
 //!
-//! The call follows [`dbaudit_record::protocol`], which the UDF reads: the fixed arguments
-//! with `USER()` and `CONNECTION_ID()`, then `OLD.<c> AS old.<c>` and `NEW.<c> AS new.<c>`
-//! for every column.
+//! The call follows protocol 2 of [`dbaudit_record::protocol`], which the UDF reads: the
+//! table's header, `USER()` and `CONNECTION_ID()`, then `OLD.<c> AS old.<c>` and
+//! `NEW.<c> AS new.<c>` for every column. Bodies made by earlier builds (protocol 1) are
+//! still read back ([`options_of`], [`written_for`], [`call_protocol`]).
 //!
 //! A trigger names the table's columns as they were when it was made. After `ALTER TABLE …
 //! DROP COLUMN` or `RENAME COLUMN` its call fails at run time (ERROR 1054), which would fail
