@@ -309,7 +309,7 @@ pub struct LostRef<'a> {
 /// Appends the record's body: everything before `,"mac":"`.
 pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Timestamp, event: &EventRef) {
     encode_header(out, epoch, seq, ts);
-    encode_event(out, key, event);
+    encode_event(out, key, event, None);
 }
 
 /// Appends the part of a body that places the record: `{"v":1,"epoch":…,"seq":…,"ts":…`.
@@ -326,7 +326,7 @@ pub(crate) fn encode_header(out: &mut Vec<u8>, epoch: Epoch, seq: u64, ts: Times
 /// Appends the part of a body that says what happened: everything after the header. It
 /// depends on the key (secret masks) but not on the record's place in the chain, so it can
 /// be built before that place is known (see [`crate::EncodedEvent`]).
-pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef) {
+pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef, names: Option<&ColumnNames>) {
     match event {
         EventRef::Start { prev } => {
             out.extend_from_slice(b",\"op\":\"start\",\"prev\":");
@@ -356,7 +356,7 @@ pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef) {
             write_u64(out, row.conn);
             out.extend_from_slice(b",\"pk\":");
             let secrets = Secrets { key, db: row.db, table: row.table };
-            write_columns(out, &secrets, Some(row.pk));
+            write_columns(out, &secrets, Some(row.pk), None);
             out.extend_from_slice(b",\"changed\":");
             match row.changed {
                 None => out.extend_from_slice(b"null"),
@@ -372,9 +372,9 @@ pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef) {
                 }
             }
             out.extend_from_slice(b",\"old\":");
-            write_columns(out, &secrets, row.old);
+            write_columns(out, &secrets, row.old, names);
             out.extend_from_slice(b",\"new\":");
-            write_columns(out, &secrets, row.new);
+            write_columns(out, &secrets, row.new, names);
         }
         EventRef::Forged(c) => {
             out.extend_from_slice(b",\"op\":\"forged\",\"claimed\":{\"db\":");
@@ -455,7 +455,7 @@ struct Secrets<'a> {
     table: &'a [u8],
 }
 
-fn write_columns(out: &mut Vec<u8>, secrets: &Secrets, columns: Option<&[ColumnRef]>) {
+fn write_columns(out: &mut Vec<u8>, secrets: &Secrets, columns: Option<&[ColumnRef]>, names: Option<&ColumnNames>) {
     let Some(columns) = columns else {
         out.extend_from_slice(b"null");
         return;
@@ -465,7 +465,10 @@ fn write_columns(out: &mut Vec<u8>, secrets: &Secrets, columns: Option<&[ColumnR
         if i > 0 {
             out.push(b',');
         }
-        write_name(out, c.name);
+        match names.and_then(|n| n.json(i, c.name)) {
+            Some(json) => out.extend_from_slice(json),
+            None => write_name(out, c.name),
+        }
         out.push(b':');
         match (c.secret, c.value) {
             (true, Some(value)) => {
@@ -477,6 +480,34 @@ fn write_columns(out: &mut Vec<u8>, secrets: &Secrets, columns: Option<&[ColumnR
         }
     }
     out.push(b'}');
+}
+
+/// The column names of a row's sides as the record writes them, each beside the name it was
+/// made from. A trigger passes the same names on every row, so its UDF writes them once and
+/// then copies them ([`crate::EncodedEvent::with_names`]); a column whose name differs from
+/// the one kept at its place is written afresh.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnNames(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl ColumnNames {
+    /// The names of one side's columns, in order.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> ColumnNames {
+        ColumnNames(
+            names
+                .into_iter()
+                .map(|name| {
+                    let mut json = Vec::with_capacity(name.len() + 2);
+                    write_name(&mut json, name);
+                    (name.to_vec(), json)
+                })
+                .collect(),
+        )
+    }
+
+    /// The written form of the column at `place`, if it is named `name`.
+    fn json(&self, place: usize, name: &[u8]) -> Option<&[u8]> {
+        self.0.get(place).filter(|(raw, _)| raw == name).map(|(_, json)| &json[..])
+    }
 }
 
 /// Why a line could not be read as a record.

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use dbaudit_record::protocol;
-use dbaudit_record::{json, Chain, ChainPoint, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
+use dbaudit_record::{
+    json, Chain, ChainPoint, ColumnNames, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp,
+};
 
 use crate::call::{self, Arg, Call, Site};
 use crate::sink::Sink;
@@ -158,26 +160,26 @@ impl Keys {
             return Ok((EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args, None))), true));
         }
         let mut site = None;
-        Ok((self.event(call::parse_v1(args, &mut site)?), false))
+        Ok((self.event(call::parse_v1(args, &mut site)?, None), false))
     }
 
     fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
         let hash = site_key(header);
         if let Some(site) = self.known_site(hash, header) {
-            return Ok((self.event(call::parse_v2(&site, args)?), false));
+            return Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false));
         }
         let read = protocol::read_header(header);
         let Some(fields) = read.as_ref().filter(|h| self.token_ok(&h.token, &h.db, &h.table)) else {
             return Ok((EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args, read.as_ref()))), true));
         };
-        let site = Arc::new(Site::of_header(fields)?);
+        let site = Arc::new(Site::of_header(fields, args)?);
         let mut sites = self.sites.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if sites.len() >= KNOWN_SITES {
             sites.clear();
         }
         sites.entry(hash).or_default().push((header.to_vec(), Arc::clone(&site)));
         drop(sites);
-        Ok((self.event(call::parse_v2(&site, args)?), false))
+        Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false))
     }
 
     /// What a header read before says, if its token was good. Headers are compared in
@@ -188,23 +190,25 @@ impl Keys {
         found.map(|(_, site)| Arc::clone(site))
     }
 
-    fn event(&self, call: Call) -> EncodedEvent {
+    /// The record of a call read, its column names copied from `names` where they match.
+    fn event(&self, call: Call, names: Option<&ColumnNames>) -> EncodedEvent {
+        let encode = |event: &EventRef| match names {
+            Some(names) => EncodedEvent::with_names(&self.key, event, names),
+            None => EncodedEvent::new(&self.key, event),
+        };
         match call {
-            Call::Row(row) => EncodedEvent::new(
-                &self.key,
-                &EventRef::Row(RowRef {
-                    db: row.db,
-                    table: row.table,
-                    op: row.op,
-                    user: row.user,
-                    conn: row.conn,
-                    pk: &row.pk,
-                    changed: row.changed.as_deref(),
-                    old: row.old.as_deref(),
-                    new: row.new.as_deref(),
-                }),
-            ),
-            Call::Drift(drift) => EncodedEvent::new(&self.key, &EventRef::Drift(drift)),
+            Call::Row(row) => encode(&EventRef::Row(RowRef {
+                db: row.db,
+                table: row.table,
+                op: row.op,
+                user: row.user,
+                conn: row.conn,
+                pk: &row.pk,
+                changed: row.changed.as_deref(),
+                old: row.old.as_deref(),
+                new: row.new.as_deref(),
+            })),
+            Call::Drift(drift) => encode(&EventRef::Drift(drift)),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use dbaudit_record::protocol::{self, Header, Side, FIXED_ARGS, HEADER_ARGS};
-use dbaudit_record::{names, ClaimedRef, ColumnRef, DriftRef, Op};
+use dbaudit_record::{names, ClaimedRef, ColumnNames, ColumnRef, DriftRef, Op};
 
 /// One argument as mysqld passed it: its bytes (None for NULL) and its alias.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +53,9 @@ pub(crate) struct Site {
     pub db: Vec<u8>,
     pub table: Vec<u8>,
     kind: SiteKind,
+    /// The value columns' names as the record writes them, from the first call read with
+    /// this site (protocol 2); empty for protocol 1.
+    pub names: ColumnNames,
 }
 
 #[derive(Debug)]
@@ -84,12 +87,20 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind })
+        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, names: ColumnNames::default() })
     }
 
-    /// The site of a protocol-2 header.
-    pub(crate) fn of_header(header: &Header) -> Result<Site, String> {
-        Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)
+    /// The site of a protocol-2 header, with the names of the columns `args` (a call that
+    /// carries it) passes for its first side.
+    pub(crate) fn of_header(header: &Header, args: &[Arg]) -> Result<Site, String> {
+        let mut site =
+            Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)?;
+        let mut aliases = args.iter().skip(HEADER_ARGS).filter_map(|a| Side::split_alias(a.name));
+        if let Some((first, name)) = aliases.next() {
+            let names = aliases.take_while(|(side, _)| *side == first).map(|(_, name)| name);
+            site.names = ColumnNames::new(std::iter::once(name).chain(names));
+        }
+        Ok(site)
     }
 }
 
@@ -297,7 +308,7 @@ mod tests {
             Arg::new(Some(b"17"), b"CONNECTION_ID()"),
         ];
         values(&mut args, &UPDATE);
-        let site = Site::of_header(&protocol::read_header(header.as_bytes()).unwrap()).unwrap();
+        let site = Site::of_header(&protocol::read_header(header.as_bytes()).unwrap(), &args).unwrap();
         let two = row(parse_v2(&site, &args)).unwrap();
 
         let mut v1 = fixed("update", "id", "password");
@@ -332,7 +343,9 @@ mod tests {
         args[5].value = Some(b"17; DROP");
         assert!(row(parse_v1(&args, &mut None)).is_err());
         let header = protocol::header::<&str>("t", "d", "u", Op::Insert, &[], &[]).replace("insert", "truncate");
-        assert!(Site::of_header(&protocol::read_header(header.as_bytes()).unwrap()).unwrap_err().contains("truncate"));
+        assert!(Site::of_header(&protocol::read_header(header.as_bytes()).unwrap(), &[])
+            .unwrap_err()
+            .contains("truncate"));
     }
 
     #[test]
@@ -350,7 +363,7 @@ mod tests {
         assert!(parse_v1(&longer, &mut None).unwrap_err().contains("exactly 8"));
 
         let header = protocol::drift_header("t", "acme", "users", Op::Delete);
-        let site = Site::of_header(&protocol::read_header(header.as_bytes()).unwrap()).unwrap();
+        let site = Site::of_header(&protocol::read_header(header.as_bytes()).unwrap(), &[]).unwrap();
         let mut args: Vec<Arg> = [&header[..], "u@localhost", "17", "1054: Unknown column"]
             .iter()
             .map(|v| Arg::new(Some(v.as_bytes()), b"x"))
