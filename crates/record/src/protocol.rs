@@ -93,7 +93,7 @@ fn fields(fields: &[&str]) -> String {
 }
 
 /// A header field or a listed name: `%`, `,` and `\` as `%25`, `%2C` and `%5C`. Not the
-/// backslash escapes of [`names`]: information_schema shows a trigger's string literals
+/// backslash escapes of [`crate::names`]: information_schema shows a trigger's string literals
 /// with their backslash escapes undone, so a body with a backslash in a literal would never
 /// read back as the body generated.
 pub fn encode(text: &str) -> Cow<'_, str> {

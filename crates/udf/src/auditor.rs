@@ -177,7 +177,11 @@ impl Keys {
         if sites.len() >= KNOWN_SITES {
             sites.clear();
         }
-        sites.entry(hash).or_default().push((header.to_vec(), Arc::clone(&site)));
+        // Two callers may have read the same new header at once: it is kept once.
+        let known = sites.entry(hash).or_default();
+        if !known.iter().any(|(kept, _)| kept == header) {
+            known.push((header.to_vec(), Arc::clone(&site)));
+        }
         drop(sites);
         Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false))
     }
