@@ -69,9 +69,10 @@ dbaudit=("$target/release/dbaudit" --defaults-file /dev/null --socket "$D/sock" 
 sql -N bench -e "SELECT TRIGGER_NAME, EVENT_MANIPULATION FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_TABLE = 'users_d'" |
 while read -r name event; do
     body=$(sql -N --raw bench -e "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = '$name'")
-    call=$(printf '%s' "$body" | grep -o 'SET @dbaudit_seq = dbaudit_log(.*); END$' | sed 's/; END$//')
+    call=$(printf '%s' "$body" | grep -o 'IF dbaudit_log(.*END IF; END$' | sed 's/; END$//')
     [ -n "$call" ] || { echo "trigger_instructions: no row call in $name" >&2; exit 1; }
-    sql bench -e "DROP TRIGGER $name; CREATE TRIGGER $name AFTER $event ON users_d FOR EACH ROW $call"
+    sql bench -e "DROP TRIGGER $name"
+    sql --delimiter=// bench -e "CREATE TRIGGER $name AFTER $event ON users_d FOR EACH ROW $call"
 done
 
 # Instructions per row of one statement in the thread that ran it (InnoDB's background

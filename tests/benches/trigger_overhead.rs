@@ -178,7 +178,7 @@ fn main() {
                     for trigger in &plan.set.triggers {
                         let body = &trigger.body;
                         let call =
-                            &body[body.find("SET @dbaudit_seq = ").expect("the row call")..body.len() - "; END".len()];
+                            &body[body.find("IF dbaudit_log(").expect("the row call")..body.len() - "; END".len()];
                         let bare = Trigger { body: call.to_owned(), ..trigger.clone() };
                         root.query_drop(bare.create_sql(&name, true)).unwrap();
                     }

@@ -294,11 +294,14 @@ fn table_status(
         let (Some(tokens), Some(options)) = (tokens, listed.clone().or_else(|| options_of(&existing.body))) else {
             return if tokens.is_none() { TriggerState::Unchecked } else { TriggerState::Differs };
         };
-        let wanted = TriggerSet::generate(&schema, tokens, &options);
-        let wanted = wanted.triggers.iter().find(|t| t.event == event).expect("one trigger per event");
-        if existing.timing == "AFTER" && existing.name == wanted.name && existing.body == wanted.body {
+        let of = |set: TriggerSet| set.triggers.into_iter().find(|t| t.event == event).expect("one trigger per event");
+        let wanted = of(TriggerSet::generate(&schema, tokens, &options));
+        let made_here = existing.timing == "AFTER" && existing.name == wanted.name;
+        if made_here && existing.body == wanted.body {
             TriggerState::Unaltered
-        } else if call_protocol(&existing.body) == Some(1) {
+        } else if call_protocol(&existing.body) == Some(1)
+            || made_here && existing.body == of(TriggerSet::generate_earlier(&schema, tokens, &options)).body
+        {
             TriggerState::Earlier
         } else {
             TriggerState::Differs

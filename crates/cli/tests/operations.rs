@@ -411,3 +411,53 @@ fn triggers_of_an_earlier_build_record_until_watch_all_makes_them_anew() {
     assert!(!log.contains("hunter"), "a secret reached the log");
     Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
 }
+
+/// The build before this one made fail-open row calls as `SET @dbaudit_seq = dbaudit_log(…)`.
+/// Such triggers are called what they are, not altered, and `watch --all` makes them anew.
+#[test]
+fn fail_open_triggers_of_the_build_before_are_earlier_not_altered() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(20))"]);
+    Dbaudit::new(&server).args(&["watch", "shop.t"]).expect(0);
+    let triggers: Vec<(String, String, String)> = server
+        .root()
+        .query(
+            "SELECT TRIGGER_NAME, EVENT_MANIPULATION, ACTION_STATEMENT FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = 'shop'",
+        )
+        .unwrap();
+    assert_eq!(triggers.len(), 3);
+    for (name, event, body) in &triggers {
+        let start = body.find(" IF dbaudit_log(").unwrap_or_else(|| panic!("no IF row call: {body}"));
+        let call = body[start + " IF ".len()..].strip_suffix(" IS NULL THEN BEGIN END; END IF; END").expect("the tail");
+        let before = format!("{} SET @dbaudit_seq = {call}; END", &body[..start]);
+        sql(
+            &server,
+            &[&format!("CREATE OR REPLACE TRIGGER shop.{name} AFTER {event} ON shop.t FOR EACH ROW {before}")],
+        );
+    }
+    // They run as they did: the session sees each record's seq.
+    let mut conn = server.root();
+    conn.query_drop("INSERT INTO shop.t VALUES (1, 'a')").unwrap();
+    conn.query_drop("UPDATE shop.t SET v = 'b' WHERE id = 1").unwrap();
+    let seq: Option<i64> = conn.query_first("SELECT @dbaudit_seq").unwrap().unwrap();
+    assert_eq!(seq, Some(2), "the start record is 0, the insert 1");
+    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
+    for event in ["INSERT", "UPDATE", "DELETE"] {
+        let line =
+            format!("shop.t: the {event} trigger is from an earlier dbaudit, or altered: run `dbaudit watch --all`");
+        assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
+    }
+    assert!(!status.stdout.contains("trigger is altered"), "{}", status.stdout);
+
+    Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    let status = Dbaudit::new(&server).args(&["status"]).run();
+    assert!(!status.stdout.contains("earlier dbaudit"), "{}", status.stdout);
+    conn.query_drop("DELETE FROM shop.t WHERE id = 1").unwrap();
+    let seq: Option<i64> = conn.query_first("SELECT @dbaudit_seq").unwrap().unwrap();
+    assert_eq!(seq, Some(2), "made anew, the row call sets no variable");
+    let ops: Vec<String> = rows(&server).iter().map(|r| r.op.as_str().to_owned()).collect();
+    assert_eq!(ops, ["insert", "update", "delete"]);
+    Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
+}

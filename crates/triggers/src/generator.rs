@@ -148,6 +148,17 @@ pub struct TriggerSet {
 impl TriggerSet {
     /// The triggers for `schema`, calling `dbaudit_log` with the table's token.
     pub fn generate(schema: &TableSchema, tokens: &Tokens, options: &WatchOptions) -> TriggerSet {
+        TriggerSet::generate_as(schema, tokens, options, RowCall::Condition)
+    }
+
+    /// The triggers the build before this one made for the same table: its fail-open row call
+    /// was `SET @dbaudit_seq = <call>`. They record the same; `dbaudit status` tells them
+    /// from altered ones, and `watch --all` re-makes them.
+    pub fn generate_earlier(schema: &TableSchema, tokens: &Tokens, options: &WatchOptions) -> TriggerSet {
+        TriggerSet::generate_as(schema, tokens, options, RowCall::SetSeq)
+    }
+
+    fn generate_as(schema: &TableSchema, tokens: &Tokens, options: &WatchOptions, row_call: RowCall) -> TriggerSet {
         let token = tokens.for_table(&schema.name);
         let secrets: Vec<String> = schema
             .columns
@@ -178,15 +189,34 @@ impl TriggerSet {
                     quote_str(FAIL_CLOSED_MESSAGE)
                 )
             } else {
-                format!(
-                    "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION {} SET @dbaudit_seq = {call}; END",
-                    drift_handler(&drift, false)
-                )
+                let handler = drift_handler(&drift, false);
+                match row_call {
+                    RowCall::Condition => format!(
+                        "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION {handler} IF {call} IS NULL THEN BEGIN END; \
+                         END IF; END"
+                    ),
+                    RowCall::SetSeq => {
+                        format!(
+                            "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION {handler} SET @dbaudit_seq = {call}; END"
+                        )
+                    }
+                }
             };
             Trigger { name: trigger_name(&schema.name.table, event), event, body }
         });
         TriggerSet { table: schema.name.clone(), triggers, secrets }
     }
+}
+
+/// How a fail-open trigger makes its row call. mysqld runs `SET @v = <call>` as a statement
+/// of its own on every row (about 2,500 instructions more than the call); the condition of an
+/// `IF` is only evaluated. A NULL (a record not written) needs nothing from the trigger: the
+/// UDF counts it, says so in its next record and in `dbaudit_health()`.
+#[derive(Clone, Copy)]
+enum RowCall {
+    Condition,
+    /// The build before this one's.
+    SetSeq,
 }
 
 /// `dbaudit_log(<args>)`.
@@ -450,7 +480,7 @@ mod tests {
         assert_eq!(insert.name, "dbaudit_users_ai");
         assert_eq!(
             body,
-            r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN GET DIAGNOSTICS CONDITION 1 @dbaudit_errno = MYSQL_ERRNO, @dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('dbaudit/2,tok,acme,users,drift,insert', USER(), CONNECTION_ID(), CONCAT(@dbaudit_errno, ': ', @dbaudit_error)); END; END; SET @dbaudit_seq = dbaudit_log('dbaudit/2,tok,acme,users,insert,id%2Ca%252Cb%255Cc,Password', USER(), CONNECTION_ID(), NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`); END"
+            r"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN GET DIAGNOSTICS CONDITION 1 @dbaudit_errno = MYSQL_ERRNO, @dbaudit_error = MESSAGE_TEXT; BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; SET @dbaudit_drift = dbaudit_log('dbaudit/2,tok,acme,users,drift,insert', USER(), CONNECTION_ID(), CONCAT(@dbaudit_errno, ': ', @dbaudit_error)); END; END; IF dbaudit_log('dbaudit/2,tok,acme,users,insert,id%2Ca%252Cb%255Cc,Password', USER(), CONNECTION_ID(), NEW.`id` AS `new.id`, NEW.`Password` AS `new.Password`, CONVERT(NEW.`a,b\c` USING utf8mb4) AS `new.a,b\c`, ST_AsText(NEW.`where`) AS `new.where`) IS NULL THEN BEGIN END; END IF; END"
         );
         assert!(set.triggers[1].body.contains("OLD.`id` AS `old.id`") && set.triggers[1].body.contains("NEW.`id`"));
         // information_schema shows string literals with backslash escapes undone: none may be
@@ -474,10 +504,18 @@ mod tests {
             WatchOptions { secrets: vec![], fail_closed: false },
             WatchOptions { secrets: vec!["Password".into(), "a,b\\c".into()], fail_closed: true },
         ] {
-            let set = TriggerSet::generate(&users(), &Tokens::new(Key::from_bytes([2; 32]), 7), &options);
-            for trigger in &set.triggers {
+            let tokens = Tokens::new(Key::from_bytes([2; 32]), 7);
+            let set = TriggerSet::generate(&users(), &tokens, &options);
+            let earlier = TriggerSet::generate_earlier(&users(), &tokens, &options);
+            for trigger in set.triggers.iter().chain(&earlier.triggers) {
                 assert_eq!(options_of(&trigger.body), Some(options.clone()), "{}", trigger.body);
                 assert_eq!(written_for(&trigger.body), Some(set.table.clone()));
+                assert_eq!(call_protocol(&trigger.body), Some(2));
+            }
+            // Only a fail-open row call changed form.
+            for (now, before) in set.triggers.iter().zip(&earlier.triggers) {
+                assert_eq!(now.body == before.body, options.fail_closed, "{}", before.body);
+                assert_eq!(before.body.contains("SET @dbaudit_seq = dbaudit_log("), !options.fail_closed);
             }
         }
         assert_eq!(options_of("SET @x = 1"), None);
