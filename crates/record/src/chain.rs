@@ -451,6 +451,11 @@ impl EncodedEvent {
         Self::encode(key, event, Some(names))
     }
 
+    /// A row event whose body [`crate::RowShape::encode`] wrote.
+    pub(crate) fn of_body(bytes: Vec<u8>) -> EncodedEvent {
+        EncodedEvent { start: None, bytes }
+    }
+
     fn encode(key: &Key, event: &crate::EventRef, names: Option<&crate::ColumnNames>) -> EncodedEvent {
         let mut bytes = Vec::with_capacity(size_hint(event));
         crate::record::encode_event(&mut bytes, key, event, names);

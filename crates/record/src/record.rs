@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::chain::{ChainPoint, EncodedEvent, Epoch, Key, Mac};
 use crate::hex;
 use crate::json::{self, SyntaxError};
 use crate::time::Timestamp;
@@ -507,6 +507,181 @@ impl ColumnNames {
     /// The written form of the column at `place`, if it is named `name`.
     fn json(&self, place: usize, name: &[u8]) -> Option<&[u8]> {
         self.0.get(place).filter(|(raw, _)| raw == name).map(|(_, json)| &json[..])
+    }
+}
+
+/// One column of a row record's side, as [`RowShape::new`] takes it: the value it shows (an
+/// index the caller gives meaning to: the place of the value among its call's values), its
+/// name, and whether it is secret.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec<'a> {
+    /// Which value, in the caller's numbering.
+    pub value: usize,
+    /// The column's name.
+    pub name: &'a [u8],
+    /// Secret columns are written as their mask.
+    pub secret: bool,
+}
+
+/// A column of a [`RowShape`]: its value's index, its name as written (with the comma that
+/// precedes it and the colon that follows), and the raw name a secret's mask is keyed with.
+#[derive(Clone, Debug)]
+struct Slot {
+    value: usize,
+    json: Vec<u8>,
+    name: Vec<u8>,
+    secret: bool,
+}
+
+/// A column of an update's `changed` list: the new and the old value compared, and the name
+/// as written (with the comma that precedes it).
+#[derive(Clone, Debug)]
+struct ChangedSlot {
+    new: usize,
+    old: usize,
+    json: Vec<u8>,
+}
+
+/// Everything a row record of one trigger says alike on every row: the table, the op, which
+/// columns each side and the key show, which are secret, which pairs `changed` compares, and
+/// all of it already written as JSON. A trigger passes the same columns on every row, so its
+/// UDF works this out once and then only writes each row's user, conn and values
+/// ([`RowShape::encode`]): the bytes are exactly those [`EncodedEvent::new`] writes for the
+/// [`EventRef::Row`] with the same columns.
+#[derive(Clone, Debug)]
+pub struct RowShape {
+    db: Vec<u8>,
+    table: Vec<u8>,
+    /// `,"db":…,"table":…,"op":"…","user":`.
+    head: Vec<u8>,
+    pk: Vec<Slot>,
+    /// Update only: the new columns that have an old one to compare with.
+    changed: Option<Vec<ChangedSlot>>,
+    old: Option<Vec<Slot>>,
+    new: Option<Vec<Slot>>,
+    /// The bytes every record of this shape holds whatever its values.
+    fixed_len: usize,
+}
+
+impl RowShape {
+    /// The shape of a row record: `pk` the key columns (copies of the keyed side's), `changed`
+    /// the pairs of (new, old) value indices an update compares with the new column's name,
+    /// `old` and `new` the sides the op carries.
+    pub fn new(
+        db: &[u8],
+        table: &[u8],
+        op: Op,
+        pk: &[ColumnSpec],
+        changed: &[(usize, usize, &[u8])],
+        old: Option<&[ColumnSpec]>,
+        new: Option<&[ColumnSpec]>,
+    ) -> RowShape {
+        let mut head = Vec::new();
+        head.extend_from_slice(b",\"db\":");
+        json::write_value(&mut head, Some(db));
+        head.extend_from_slice(b",\"table\":");
+        json::write_value(&mut head, Some(table));
+        head.extend_from_slice(b",\"op\":\"");
+        head.extend_from_slice(op.as_str().as_bytes());
+        head.extend_from_slice(b"\",\"user\":");
+        let slots = |columns: &[ColumnSpec]| -> Vec<Slot> {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut json = Vec::with_capacity(c.name.len() + 4);
+                    if i > 0 {
+                        json.push(b',');
+                    }
+                    write_name(&mut json, c.name);
+                    json.push(b':');
+                    Slot { value: c.value, json, name: c.name.to_vec(), secret: c.secret }
+                })
+                .collect()
+        };
+        let changed = (old.is_some() && new.is_some()).then(|| {
+            changed
+                .iter()
+                .map(|&(new, old, name)| {
+                    let mut json = vec![b','];
+                    write_name(&mut json, name);
+                    ChangedSlot { new, old, json }
+                })
+                .collect::<Vec<_>>()
+        });
+        let (pk, old, new) = (slots(pk), old.map(slots), new.map(slots));
+        // `null`, or the braces and the names; a little more for `conn` and the keys' names.
+        let side = |s: Option<&[Slot]>| s.map_or(4, |s| 2 + s.iter().map(|c| c.json.len()).sum::<usize>());
+        let changed_len = changed.as_ref().map_or(4, |c| 2 + c.iter().map(|c| c.json.len()).sum::<usize>());
+        let fixed_len = head.len() + 64 + side(Some(&pk)) + changed_len + side(old.as_deref()) + side(new.as_deref());
+        RowShape { db: db.to_vec(), table: table.to_vec(), head, pk, changed, old, new, fixed_len }
+    }
+
+    /// The record of one row: its `user`, its `conn`, and `value(i)` for each value index
+    /// the shape names (None for NULL), with `key`'s secret masks.
+    pub fn encode<'v>(
+        &self,
+        key: &Key,
+        user: &[u8],
+        conn: u64,
+        value: impl Fn(usize) -> Option<&'v [u8]>,
+    ) -> EncodedEvent {
+        // Room for the values as they are, and for the masks that stand for some of them.
+        let values = |s: &Option<Vec<Slot>>| {
+            s.as_ref().map_or(0, |s| s.iter().map(|c| value(c.value).map_or(4, <[u8]>::len) + 2).sum::<usize>())
+        };
+        let mut out = Vec::with_capacity(self.fixed_len + user.len() + values(&self.old) + values(&self.new) + 32);
+        out.extend_from_slice(&self.head);
+        json::write_value(&mut out, Some(user));
+        out.extend_from_slice(b",\"conn\":");
+        write_u64(&mut out, conn);
+        out.extend_from_slice(b",\"pk\":");
+        self.write_side(&mut out, key, Some(&self.pk), &value);
+        out.extend_from_slice(b",\"changed\":");
+        match &self.changed {
+            None => out.extend_from_slice(b"null"),
+            Some(changed) => {
+                out.push(b'[');
+                let mut first = true;
+                for c in changed.iter().filter(|c| value(c.old) != value(c.new)) {
+                    // Each name is written with a comma before it, dropped before the first.
+                    out.extend_from_slice(&c.json[usize::from(first)..]);
+                    first = false;
+                }
+                out.push(b']');
+            }
+        }
+        out.extend_from_slice(b",\"old\":");
+        self.write_side(&mut out, key, self.old.as_deref(), &value);
+        out.extend_from_slice(b",\"new\":");
+        self.write_side(&mut out, key, self.new.as_deref(), &value);
+        EncodedEvent::of_body(out)
+    }
+
+    fn write_side<'v>(
+        &self,
+        out: &mut Vec<u8>,
+        key: &Key,
+        side: Option<&[Slot]>,
+        value: &impl Fn(usize) -> Option<&'v [u8]>,
+    ) {
+        let Some(side) = side else {
+            out.extend_from_slice(b"null");
+            return;
+        };
+        out.push(b'{');
+        for c in side {
+            out.extend_from_slice(&c.json);
+            match (c.secret, value(c.value)) {
+                (true, Some(v)) => {
+                    out.push(b'"');
+                    key.write_secret_mask(out, &self.db, &self.table, &c.name, v);
+                    out.push(b'"');
+                }
+                (_, v) => json::write_value(out, v),
+            }
+        }
+        out.push(b'}');
     }
 }
 

@@ -166,6 +166,9 @@ impl Keys {
     fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
         let hash = site_key(header);
         if let Some(site) = self.known_site(hash, header) {
+            if let Some(event) = site.encode_known(&self.key, args) {
+                return Ok((event, false));
+            }
             return Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false));
         }
         let read = protocol::read_header(header);
@@ -534,7 +537,8 @@ fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbaudit_record::{Event, Verifier};
+    use dbaudit_record::protocol::Side;
+    use dbaudit_record::{Event, Op, Verifier};
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -634,6 +638,134 @@ mod tests {
             assert_eq!(row.table, dbaudit_record::Value::Text(table.clone()));
             assert_eq!(row.new.as_ref().unwrap()[0].value, dbaudit_record::Value::Text(table.clone()));
             assert!(matches!(&pair[1], Event::Forged(c) if c.table == dbaudit_record::Value::Text(table.clone())));
+        }
+    }
+
+    /// The line `keys` makes of `args`, sealed at a fixed place and time (or the refusal).
+    fn line_of(keys: &Keys, args: &[Arg]) -> Result<Vec<u8>, String> {
+        let (event, forged) = keys.encode(args).event?;
+        assert!(!forged);
+        let chain = Chain::new(keys.key.clone(), Epoch(7));
+        let mut line = Vec::new();
+        chain.append_encoded(&mut line, Timestamp(1), &event);
+        Ok(line)
+    }
+
+    /// Whether `keys` would make `args`' record from what it kept of an earlier call.
+    fn known(keys: &Keys, args: &[Arg]) -> bool {
+        let header = args[0].value.unwrap();
+        keys.known_site(site_key(header), header).is_some_and(|site| site.encode_known(&keys.key, args).is_some())
+    }
+
+    fn header_call<'a>(header: &'a str, user: Option<&'a [u8]>, conn: Option<&'a [u8]>) -> Vec<Arg<'a>> {
+        vec![Arg::new(Some(header.as_bytes()), b"h"), Arg::new(user, b"USER()"), Arg::new(conn, b"CONNECTION_ID()")]
+    }
+
+    /// A call named as the first one a header came with is made from what was kept of that
+    /// call; one named otherwise at any place (reordered, renamed, a column more or less, a
+    /// secret column renamed) is read afresh. Either way the record is byte for byte the one
+    /// a UDF that never saw the first call makes.
+    #[test]
+    fn calls_named_as_the_first_make_the_records_a_fresh_reading_makes() {
+        let key = Key::from_bytes([5; 32]);
+        let keys = |version| Keys::new(version, key.clone(), vec![0]);
+        let token = key.trigger_token(0, b"ac\"me", b"us\\ers");
+        let long = "é".repeat(700);
+        let bad = [b'a', 0xff, b'"', 0xc3];
+        let values: Vec<Option<&[u8]>> = vec![
+            Some(b"7"),
+            Some(b"x\"y\\z"),
+            Some(b"hunter2"),
+            None,
+            Some(b""),
+            Some("a\u{2028}b\u{2029}c\nd\te\x01\x7f".as_bytes()),
+            Some(&bad),
+            Some(long.as_bytes()),
+            Some("ünï".as_bytes()),
+            Some(b"0123456789abcdef0123"),
+        ];
+        let columns: Vec<String> =
+            ["id", "lo\"gin", "password", "note", "e", "text", "blob", "long", "ünï", "Password"]
+                .map(str::to_owned)
+                .to_vec();
+        let none: [&str; 0] = [];
+        let ops = [
+            (Op::Update, vec!["id"], vec!["password"]),
+            (Op::Insert, vec!["password", "id"], vec!["password"]),
+            (Op::Delete, vec!["missing", "ID"], vec!["PASSWORD", "blob"]),
+            (Op::Update, vec![], none.to_vec()),
+        ];
+        for (op, pk, secrets) in ops {
+            let header = protocol::header(&token, "ac\"me", "us\\ers", op, &pk, &secrets);
+            let sides: Vec<&str> = Side::of(op).iter().map(|s| s.prefix()).collect();
+            // Each side's columns named `names`, the values taken from `shift` on (the new side
+            // from one further, so that an update changes some).
+            let call = |names: &[String], shift: usize| -> Vec<(String, Option<&[u8]>)> {
+                let mut call = Vec::new();
+                for (s, side) in sides.iter().enumerate() {
+                    for (i, name) in names.iter().enumerate() {
+                        call.push((format!("{side}{name}"), values[(i + shift + s * (i % 2)) % values.len()]));
+                    }
+                }
+                call
+            };
+            let first = call(&columns, 0);
+            let mut variants = vec![first.clone(), call(&columns, 3)];
+            let mut reordered = columns.clone();
+            reordered.swap(0, 2);
+            variants.push(call(&reordered, 1));
+            let mut renamed = columns.clone();
+            renamed[1] = "login".into();
+            variants.push(call(&renamed, 2));
+            let mut secret_renamed = columns.clone();
+            secret_renamed[2] = "passwd".into();
+            variants.push(call(&secret_renamed, 0));
+            let mut secret_case = columns.clone();
+            secret_case[2] = "PassWord".into();
+            variants.push(call(&secret_case, 0));
+            variants.push(call(&columns[..9], 0));
+            let mut more = columns.clone();
+            more.push("extra".into());
+            variants.push(call(&more, 4));
+            let mut upper = first.clone();
+            upper[0].0 = upper[0].0.to_uppercase();
+            variants.push(upper);
+            let mut one_fewer = first.clone();
+            one_fewer.pop();
+            variants.push(one_fewer);
+            let mut wrong_side = first.clone();
+            wrong_side[0].0 = format!("mid.{}", columns[0]);
+            variants.push(wrong_side);
+
+            let seen = keys(1);
+            fn args_of<'a>(header: &'a str, names: &'a [(String, Option<&'a [u8]>)]) -> Vec<Arg<'a>> {
+                let mut args = header_call(header, Some(b"app@localhost"), Some(b"17"));
+                args.extend(names.iter().map(|(n, v)| Arg::new(*v, n.as_bytes())));
+                args
+            }
+            line_of(&seen, &args_of(&header, &first)).unwrap();
+            for (i, variant) in variants.iter().enumerate() {
+                let args = args_of(&header, variant);
+                let fresh = line_of(&keys(2), &args);
+                assert_eq!(known(&seen, &args), i < 2, "{op} variant {i}");
+                let again = line_of(&seen, &args);
+                assert_eq!(
+                    again.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
+                    fresh.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
+                    "{op} variant {i}"
+                );
+                assert_eq!(again, fresh, "{op} variant {i}");
+                for (user, conn) in [
+                    (None, Some(&b"17"[..])),
+                    (Some(&b"u"[..]), None),
+                    (Some(b"u"), Some(b"x1")),
+                    (Some(b"u\xff"), Some(b"+18")),
+                ] {
+                    let mut args = args.clone();
+                    (args[1].value, args[2].value) = (user, conn);
+                    assert_eq!(line_of(&seen, &args), line_of(&keys(3), &args), "{op} variant {i}, {user:?} {conn:?}");
+                }
+            }
         }
     }
 

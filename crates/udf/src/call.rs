@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use dbaudit_record::protocol::{self, Header, Side, FIXED_ARGS, HEADER_ARGS};
-use dbaudit_record::{names, ClaimedRef, ColumnNames, ColumnRef, DriftRef, Op};
+use dbaudit_record::{
+    names, ClaimedRef, ColumnNames, ColumnRef, ColumnSpec, DriftRef, EncodedEvent, Key, Op, RowShape,
+};
 
 /// One argument as mysqld passed it: its bytes (None for NULL) and its alias.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +58,21 @@ pub(crate) struct Site {
     /// The value columns' names as the record writes them, from the first call read with
     /// this site (protocol 2); empty for protocol 1.
     pub names: ColumnNames,
+    /// What the first call read with this site (protocol 2, a row) said of each of its value
+    /// arguments, for later calls that name theirs alike; None if it broke the protocol.
+    known: Option<KnownCall>,
+}
+
+/// The value arguments of a row call as a site's first call named them, and the record's
+/// shape that follows from those names: a later call whose value arguments bear the same
+/// names, in the same order, makes the record that shape makes with its values.
+#[derive(Debug)]
+struct KnownCall {
+    /// The arguments' names (aliases), one after another.
+    names: Vec<u8>,
+    /// Where each argument's name ends in `names`.
+    ends: Vec<usize>,
+    shape: RowShape,
 }
 
 #[derive(Debug)]
@@ -87,7 +104,7 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, names: ColumnNames::default() })
+        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, names: ColumnNames::default(), known: None })
     }
 
     /// The site of a protocol-2 header, with the names of the columns `args` (a call that
@@ -100,7 +117,115 @@ impl Site {
             let names = aliases.take_while(|(side, _)| *side == first).map(|(_, name)| name);
             site.names = ColumnNames::new(std::iter::once(name).chain(names));
         }
+        site.known = site.known_call(args);
         Ok(site)
+    }
+
+    /// What `args`, a row call of this site, say of each value argument (its side, its
+    /// column, whether it is secret, which are the key and which `changed` compares), as
+    /// [`parse`] reads them; None if they break the protocol, which [`parse`] then says.
+    fn known_call(&self, args: &[Arg]) -> Option<KnownCall> {
+        let SiteKind::Row { op, pk: pk_names, secrets } = &self.kind else { return None };
+        let values = args.get(HEADER_ARGS..)?;
+        let mut old = op.has_old().then(|| Vec::with_capacity(values.len()));
+        let mut new = op.has_new().then(|| Vec::with_capacity(values.len()));
+        for (i, arg) in values.iter().enumerate() {
+            let (side, name) = Side::split_alias(arg.name)?;
+            let side = match side {
+                Side::Old => old.as_mut()?,
+                Side::New => new.as_mut()?,
+            };
+            side.push(ColumnSpec { value: i, name, secret: is_secret(secrets, name) });
+        }
+        let changed: Vec<(usize, usize, &[u8])> = match (&old, &new) {
+            (Some(old), Some(new)) => new
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| counterpart(old, i, n.name, |o| o.name).map(|o| (n.value, o.value, n.name)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
+        let pk: Vec<ColumnSpec> = key_columns(pk_names, keyed, |c| c.name).copied().collect();
+        let shape = RowShape::new(&self.db, &self.table, *op, &pk, &changed, old.as_deref(), new.as_deref());
+        let mut names = Vec::new();
+        let ends = values
+            .iter()
+            .map(|a| {
+                names.extend_from_slice(a.name);
+                names.len()
+            })
+            .collect();
+        Some(KnownCall { names, ends, shape })
+    }
+
+    /// The record of a protocol-2 row call whose value arguments are named exactly as those
+    /// of the first call read with this site, made from what that call said of them; None
+    /// for any other call (or one whose user or conn is missing or wrong), which is then read
+    /// as any call is ([`parse_v2`]). Names are compared on every call: one header may be
+    /// passed by triggers with other columns (a table altered, its triggers made again).
+    pub(crate) fn encode_known(&self, key: &Key, args: &[Arg]) -> Option<EncodedEvent> {
+        let known = self.known.as_ref()?;
+        let values = args.get(HEADER_ARGS..)?;
+        if values.len() != known.ends.len() {
+            return None;
+        }
+        let mut start = 0;
+        for (arg, &end) in values.iter().zip(&known.ends) {
+            if !same_bytes(arg.name, &known.names[start..end]) {
+                return None;
+            }
+            start = end;
+        }
+        let user = args[protocol::HEADER_USER].value?;
+        let conn = conn_id(args[protocol::HEADER_CONN].value?)?;
+        Some(known.shape.encode(key, user, conn, |i| values[i].value))
+    }
+}
+
+/// Whether `a` and `b` hold the same bytes; short ones (column names, as a rule) with a
+/// word or two of loads rather than a call.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match a.len() {
+        // Two loads that overlap cover every byte.
+        n @ 8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        n @ 4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
+
+/// A connection id as `CONNECTION_ID()` passes it, in decimal.
+fn conn_id(text: &[u8]) -> Option<u64> {
+    std::str::from_utf8(text).ok().and_then(|s| s.parse::<u64>().ok())
+}
+
+/// Whether the column `name` is one of `secrets` (ASCII case-insensitive, as SQL names are).
+fn is_secret(secrets: &[Vec<u8>], name: &[u8]) -> bool {
+    secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// The key's columns among `keyed`, in the key's order: for each key column, the first
+/// column named so (ASCII case-insensitive). One the trigger did not pass cannot be shown.
+fn key_columns<'c, T>(
+    pk_names: &'c [Vec<u8>],
+    keyed: &'c [T],
+    name_of: impl Fn(&T) -> &[u8] + 'c,
+) -> impl Iterator<Item = &'c T> + 'c {
+    pk_names.iter().filter_map(move |pk| keyed.iter().find(|c| name_of(c).eq_ignore_ascii_case(pk)))
+}
+
+/// The old column the new column at `place`, named `name`, is compared with: triggers list
+/// old and new in the same order, so the same place first, else the first named alike.
+fn counterpart<'o, T>(old: &'o [T], place: usize, name: &[u8], name_of: impl Fn(&T) -> &[u8]) -> Option<&'o T> {
+    match old.get(place) {
+        Some(o) if name_of(o) == name => Some(o),
+        _ => old.iter().find(|o| name_of(o) == name),
     }
 }
 
@@ -186,9 +311,7 @@ fn parse<'a>(
     let required = |i: usize, what: &str| args[i].value.ok_or_else(|| format!("argument {} ({what}) is NULL", i + 1));
     let user = required(at[0], "user")?;
     let conn_text = required(at[1], "conn")?;
-    let conn = std::str::from_utf8(conn_text)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
+    let conn = conn_id(conn_text)
         .ok_or_else(|| format!("conn {:?} is not a connection id", String::from_utf8_lossy(conn_text)))?;
     let (db, table) = (&site.db[..], &site.table[..]);
     let (op, pk_names, secret_names) = match &site.kind {
@@ -197,7 +320,6 @@ fn parse<'a>(
         }
         SiteKind::Row { op, pk, secrets } => (*op, pk, secrets),
     };
-    let is_secret = |name: &[u8]| secret_names.iter().any(|s| s.eq_ignore_ascii_case(name));
 
     let values = args.len() - first_value;
     let mut old = op.has_old().then(|| Vec::with_capacity(values));
@@ -224,7 +346,7 @@ fn parse<'a>(
                 op
             ));
         };
-        side.push(ColumnRef { name, value: arg.value, secret: is_secret(name) });
+        side.push(ColumnRef { name, value: arg.value, secret: is_secret(secret_names, name) });
     }
 
     // Only an update carries both sides.
@@ -234,7 +356,7 @@ fn parse<'a>(
     };
     let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
     // A key column the trigger did not pass cannot be shown; the row is still recorded.
-    let pk = pk_names.iter().filter_map(|pk| keyed.iter().find(|c| c.name.eq_ignore_ascii_case(pk)).copied()).collect();
+    let pk = key_columns(pk_names, keyed, |c| c.name).copied().collect();
     Ok(Call::Row(RowCall { db, table, op, user, conn, pk, changed, old, new }))
 }
 
@@ -242,14 +364,7 @@ fn parse<'a>(
 fn changed_columns<'a>(old: &[ColumnRef<'a>], new: &[ColumnRef<'a>]) -> Vec<&'a [u8]> {
     new.iter()
         .enumerate()
-        .filter(|(i, n)| {
-            // Triggers list old and new in the same order: try the same position first.
-            let before = match old.get(*i) {
-                Some(o) if o.name == n.name => Some(o),
-                _ => old.iter().find(|o| o.name == n.name),
-            };
-            before.is_some_and(|o| o.value != n.value)
-        })
+        .filter(|(i, n)| counterpart(old, *i, n.name, |o| o.name).is_some_and(|o| o.value != n.value))
         .map(|(_, n)| n.name)
         .collect()
 }
