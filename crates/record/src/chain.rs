@@ -99,6 +99,26 @@ impl Key {
         hex::encode_into(out, &hash.as_bytes()[..8]);
     }
 
+    /// What a secret column's mask is keyed with before the value: the derivation's parts up
+    /// to the value, as [`Key::write_secret_mask`] makes them. A UDF writes the same columns on
+    /// every row, so it makes these once ([`crate::RowShape`]).
+    pub(crate) fn secret_mask_prefix(db: &[u8], table: &[u8], column: &[u8]) -> Vec<u8> {
+        // Lowered as write_secret_mask lowers it: a name too long for its buffer is not.
+        let column = if column.len() <= 256 { column.to_ascii_lowercase() } else { column.to_vec() };
+        let parts: [&[u8]; 7] =
+            [b"secret:\0", &length_of(db), db, &length_of(table), table, &length_of(&column), &column];
+        parts.concat()
+    }
+
+    /// [`Key::write_secret_mask`] of `value` in the column whose prefix
+    /// ([`Key::secret_mask_prefix`]) is `prefix`, made with this key.
+    pub(crate) fn write_secret_mask_after(&self, out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
+        let hash = keyed_hash_of(&self.0, &[prefix, value]);
+        let mut mask = *b"secret:0123456789abcdef";
+        hex_into(&hash.as_bytes()[..8], &mut mask[7..]);
+        out.extend_from_slice(&mask);
+    }
+
     /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
     pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
         let hash = keyed_hash_of(&self.0, &[&prev.to_hex(), body]);
@@ -118,20 +138,48 @@ fn length_of(part: &[u8]) -> [u8; 8] {
 /// (a mask's names and value; nearly every record) are hashed in one call, which costs the
 /// UDF far less per row than feeding a `Hasher` piece by piece; longer ones go through one.
 fn keyed_hash_of(key: &[u8; 32], parts: &[&[u8]]) -> blake3::Hash {
-    let mut buffer = [0u8; 1024];
-    let mut len = 0;
+    // A buffer no larger than needed: it is zeroed first, which costs by its size.
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len <= 256 {
+        keyed_hash_in::<256>(key, parts, len)
+    } else if len <= 1024 {
+        keyed_hash_in::<1024>(key, parts, len)
+    } else {
+        let mut hasher = blake3::Hasher::new_keyed(key);
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize()
+    }
+}
+
+/// [`keyed_hash_of`] through a buffer of `N` bytes, which `len`, the parts' length, fits.
+fn keyed_hash_in<const N: usize>(key: &[u8; 32], parts: &[&[u8]], len: usize) -> blake3::Hash {
+    let mut buffer = [0u8; N];
+    let mut at = 0;
     for part in parts {
-        let Some(slot) = buffer.get_mut(len..len + part.len()) else {
-            let mut hasher = blake3::Hasher::new_keyed(key);
-            for part in parts {
-                hasher.update(part);
-            }
-            return hasher.finalize();
-        };
-        slot.copy_from_slice(part);
-        len += part.len();
+        buffer[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
     }
     blake3::keyed_hash(key, &buffer[..len])
+}
+
+/// Each byte's two lowercase hex digits: one load a byte rather than two.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        pairs[b] = [hex::DIGITS[b >> 4], hex::DIGITS[b & 0xf]];
+        b += 1;
+    }
+    pairs
+};
+
+/// Writes the lowercase hex of `bytes` into `out`, which is twice as long.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
 }
 
 /// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
@@ -145,10 +193,7 @@ impl Mac {
     /// The 32 hex characters.
     pub fn to_hex(&self) -> [u8; 32] {
         let mut out = [0; 32];
-        for (i, b) in self.0.iter().enumerate() {
-            out[2 * i] = hex::DIGITS[usize::from(b >> 4)];
-            out[2 * i + 1] = hex::DIGITS[usize::from(b & 0xf)];
-        }
+        hex_into(&self.0, &mut out);
         out
     }
 
@@ -242,6 +287,24 @@ mod tests {
         input.extend_from_slice(b"hunter2");
         let expected = blake3::keyed_hash(&[7; 32], &input);
         assert_eq!(mask, format!("secret:{}", &expected.to_hex()[..16]).into_bytes());
+    }
+
+    #[test]
+    fn a_mask_made_from_its_prefix_is_the_mask() {
+        let key = Key::from_bytes([7; 32]);
+        for len in [0, 1, 7, 8, 200, 255, 256, 257, 300] {
+            let column: Vec<u8> = (0..len).map(|i| [b'P', b'a', 0xc3, b'Z', b'"'][i % 5]).collect();
+            for value in [&b""[..], b"hunter2", &[b'v'; 900], &[0xff; 2000]] {
+                let (mut direct, mut after) = (Vec::new(), Vec::new());
+                key.write_secret_mask(&mut direct, b"acme", b"us\"ers", &column, value);
+                let prefix = Key::secret_mask_prefix(b"acme", b"us\"ers", &column);
+                key.write_secret_mask_after(&mut after, &prefix, value);
+                assert_eq!(after, direct, "column of {len}, value of {}", value.len());
+            }
+        }
+        for mac in [Mac([0; 16]), Mac([0xa5; 16]), Mac(std::array::from_fn(|i| i as u8 * 17))] {
+            assert_eq!(mac.to_hex().to_vec(), hex::encode(&mac.0).into_bytes());
+        }
     }
 
     #[test]

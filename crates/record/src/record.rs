@@ -425,16 +425,30 @@ pub fn seal(out: &mut Vec<u8>, body_start: usize, key: &Key, prev: &Mac) -> Mac 
 
 /// Appends `n` in decimal.
 pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    // Two digits a division, from a table of the hundred pairs.
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut pairs = [[0; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        pairs
+    };
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;
-    loop {
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -523,23 +537,49 @@ pub struct ColumnSpec<'a> {
     pub secret: bool,
 }
 
+/// Bytes appended to many records: kept padded to a multiple of 16 bytes, so that they are
+/// appended 16 at a time (stores of a fixed size, where bytes of a length known only at run
+/// time take a call to `memcpy`) and `out` is then cut back to their end.
+#[derive(Clone, Debug)]
+struct Padded {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Padded {
+    fn new(mut bytes: Vec<u8>) -> Padded {
+        let len = bytes.len();
+        bytes.resize(len.next_multiple_of(16), 0);
+        Padded { bytes, len }
+    }
+
+    #[inline(always)]
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        for chunk in self.bytes.chunks_exact(16) {
+            out.extend_from_slice(<&[u8; 16]>::try_from(chunk).expect("sixteen bytes"));
+        }
+        out.truncate(start + self.len);
+    }
+}
+
 /// A column of a [`RowShape`]: its value's index, its name as written (with the comma that
-/// precedes it and the colon that follows), and the raw name a secret's mask is keyed with.
+/// precedes it and the colon that follows), and for a secret column what its mask is keyed
+/// with before the value ([`Key::secret_mask_prefix`]).
 #[derive(Clone, Debug)]
 struct Slot {
     value: usize,
-    json: Vec<u8>,
-    name: Vec<u8>,
-    secret: bool,
+    json: Padded,
+    mask: Option<Vec<u8>>,
 }
 
 /// A column of an update's `changed` list: the new and the old value compared, and the name
-/// as written (with the comma that precedes it).
+/// as written.
 #[derive(Clone, Debug)]
 struct ChangedSlot {
     new: usize,
     old: usize,
-    json: Vec<u8>,
+    json: Padded,
 }
 
 /// Everything a row record of one trigger says alike on every row: the table, the op, which
@@ -550,10 +590,8 @@ struct ChangedSlot {
 /// [`EventRef::Row`] with the same columns.
 #[derive(Clone, Debug)]
 pub struct RowShape {
-    db: Vec<u8>,
-    table: Vec<u8>,
     /// `,"db":…,"table":…,"op":"…","user":`.
-    head: Vec<u8>,
+    head: Padded,
     pk: Vec<Slot>,
     /// Update only: the new columns that have an old one to compare with.
     changed: Option<Vec<ChangedSlot>>,
@@ -562,6 +600,9 @@ pub struct RowShape {
     /// The bytes every record of this shape holds whatever its values.
     fixed_len: usize,
 }
+
+/// The length of a secret's mask as written, quotes included.
+const MASK_LEN: usize = 2 + 7 + 16;
 
 impl RowShape {
     /// The shape of a row record: `pk` the key columns (copies of the keyed side's), `changed`
@@ -595,7 +636,8 @@ impl RowShape {
                     }
                     write_name(&mut json, c.name);
                     json.push(b':');
-                    Slot { value: c.value, json, name: c.name.to_vec(), secret: c.secret }
+                    let mask = c.secret.then(|| Key::secret_mask_prefix(db, table, c.name));
+                    Slot { value: c.value, json: Padded::new(json), mask }
                 })
                 .collect()
         };
@@ -603,18 +645,18 @@ impl RowShape {
             changed
                 .iter()
                 .map(|&(new, old, name)| {
-                    let mut json = vec![b','];
+                    let mut json = Vec::new();
                     write_name(&mut json, name);
-                    ChangedSlot { new, old, json }
+                    ChangedSlot { new, old, json: Padded::new(json) }
                 })
                 .collect::<Vec<_>>()
         });
         let (pk, old, new) = (slots(pk), old.map(slots), new.map(slots));
         // `null`, or the braces and the names; a little more for `conn` and the keys' names.
-        let side = |s: Option<&[Slot]>| s.map_or(4, |s| 2 + s.iter().map(|c| c.json.len()).sum::<usize>());
-        let changed_len = changed.as_ref().map_or(4, |c| 2 + c.iter().map(|c| c.json.len()).sum::<usize>());
+        let side = |s: Option<&[Slot]>| s.map_or(4, |s| 2 + s.iter().map(|c| c.json.len).sum::<usize>());
+        let changed_len = changed.as_ref().map_or(4, |c| 2 + c.iter().map(|c| c.json.len + 1).sum::<usize>());
         let fixed_len = head.len() + 64 + side(Some(&pk)) + changed_len + side(old.as_deref()) + side(new.as_deref());
-        RowShape { db: db.to_vec(), table: table.to_vec(), head, pk, changed, old, new, fixed_len }
+        RowShape { head: Padded::new(head), pk, changed, old, new, fixed_len }
     }
 
     /// The record of one row: its `user`, its `conn`, and `value(i)` for each value index
@@ -626,17 +668,27 @@ impl RowShape {
         conn: u64,
         value: impl Fn(usize) -> Option<&'v [u8]>,
     ) -> EncodedEvent {
-        // Room for the values as they are, and for the masks that stand for some of them.
-        let values = |s: &Option<Vec<Slot>>| {
-            s.as_ref().map_or(0, |s| s.iter().map(|c| value(c.value).map_or(4, <[u8]>::len) + 2).sum::<usize>())
+        // Room for the values as they are (or their masks), and for what is appended 16
+        // bytes at a time before it is cut back.
+        let values = |s: &[Slot]| -> usize {
+            s.iter()
+                .map(|c| match (&c.mask, value(c.value)) {
+                    (_, None) => 4,
+                    (Some(_), Some(_)) => MASK_LEN,
+                    (None, Some(v)) => v.len() + 2,
+                })
+                .sum()
         };
-        let mut out = Vec::with_capacity(self.fixed_len + user.len() + values(&self.old) + values(&self.new) + 32);
-        out.extend_from_slice(&self.head);
+        let side_values = |s: &Option<Vec<Slot>>| s.as_deref().map_or(0, values);
+        let capacity =
+            self.fixed_len + user.len() + values(&self.pk) + side_values(&self.old) + side_values(&self.new) + 32;
+        let mut out = Vec::with_capacity(capacity);
+        self.head.append_to(&mut out);
         json::write_value(&mut out, Some(user));
         out.extend_from_slice(b",\"conn\":");
         write_u64(&mut out, conn);
         out.extend_from_slice(b",\"pk\":");
-        self.write_side(&mut out, key, Some(&self.pk), &value);
+        write_side(&mut out, key, Some(&self.pk), &value);
         out.extend_from_slice(b",\"changed\":");
         match &self.changed {
             None => out.extend_from_slice(b"null"),
@@ -644,45 +696,41 @@ impl RowShape {
                 out.push(b'[');
                 let mut first = true;
                 for c in changed.iter().filter(|c| value(c.old) != value(c.new)) {
-                    // Each name is written with a comma before it, dropped before the first.
-                    out.extend_from_slice(&c.json[usize::from(first)..]);
+                    if !first {
+                        out.push(b',');
+                    }
+                    c.json.append_to(&mut out);
                     first = false;
                 }
                 out.push(b']');
             }
         }
         out.extend_from_slice(b",\"old\":");
-        self.write_side(&mut out, key, self.old.as_deref(), &value);
+        write_side(&mut out, key, self.old.as_deref(), &value);
         out.extend_from_slice(b",\"new\":");
-        self.write_side(&mut out, key, self.new.as_deref(), &value);
+        write_side(&mut out, key, self.new.as_deref(), &value);
         EncodedEvent::of_body(out)
     }
+}
 
-    fn write_side<'v>(
-        &self,
-        out: &mut Vec<u8>,
-        key: &Key,
-        side: Option<&[Slot]>,
-        value: &impl Fn(usize) -> Option<&'v [u8]>,
-    ) {
-        let Some(side) = side else {
-            out.extend_from_slice(b"null");
-            return;
-        };
-        out.push(b'{');
-        for c in side {
-            out.extend_from_slice(&c.json);
-            match (c.secret, value(c.value)) {
-                (true, Some(v)) => {
-                    out.push(b'"');
-                    key.write_secret_mask(out, &self.db, &self.table, &c.name, v);
-                    out.push(b'"');
-                }
-                (_, v) => json::write_value(out, v),
+fn write_side<'v>(out: &mut Vec<u8>, key: &Key, side: Option<&[Slot]>, value: &impl Fn(usize) -> Option<&'v [u8]>) {
+    let Some(side) = side else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.push(b'{');
+    for c in side {
+        c.json.append_to(out);
+        match (&c.mask, value(c.value)) {
+            (Some(mask), Some(v)) => {
+                out.push(b'"');
+                key.write_secret_mask_after(out, mask, v);
+                out.push(b'"');
             }
+            (_, v) => json::write_value(out, v),
         }
-        out.push(b'}');
     }
+    out.push(b'}');
 }
 
 /// Why a line could not be read as a record.
@@ -706,4 +754,24 @@ impl From<SyntaxError> for ParseError {
 /// Reads one record line (without its newline). Only the canonical form is accepted.
 pub fn parse(line: &[u8]) -> Result<Record, ParseError> {
     crate::view::parse_view(line).map(|view| view.to_record())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut numbers = vec![0, u64::MAX, u64::MAX - 1];
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            numbers.extend([power - 1, power, power + 1, next / 2]);
+            power = next;
+        }
+        for n in numbers {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 }
