@@ -119,6 +119,14 @@ impl Key {
         out.extend_from_slice(&mask);
     }
 
+    /// [`Key::mac`] of what it covers, the previous mac's hex and the body, run together.
+    pub(crate) fn mac_of_covered(&self, covered: &[u8]) -> Mac {
+        let hash = blake3::keyed_hash(&self.0, covered);
+        let mut mac = [0; 16];
+        mac.copy_from_slice(&hash.as_bytes()[..16]);
+        Mac(mac)
+    }
+
     /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
     pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
         let hash = keyed_hash_of(&self.0, &[&prev.to_hex(), body]);
@@ -369,7 +377,14 @@ mod tests {
             let (mut direct, mut encoded) = (Vec::new(), Vec::new());
             let point = chain.append_next(&mut direct, crate::Timestamp(1), &event);
             let same = chain.append_encoded(&mut encoded, crate::Timestamp(1), &EncodedEvent::new(&key, &event));
-            assert_eq!((String::from_utf8(encoded).unwrap(), same), (String::from_utf8(direct).unwrap(), point));
+            assert_eq!(
+                (String::from_utf8(encoded).unwrap(), same),
+                (String::from_utf8(direct.clone()).unwrap(), point)
+            );
+            let mut led = b"earlier".to_vec();
+            let (led_point, at) =
+                chain.append_encoded_after_prev(&mut led, crate::Timestamp(1), &EncodedEvent::new(&key, &event));
+            assert_eq!((&led[at..], led_point, &led[..7]), (&direct[..], point, &b"earlier"[..]));
             chain.advance(point);
         }
     }
@@ -459,6 +474,37 @@ impl Chain {
         self.append(out, ts, event.start, |out| out.extend_from_slice(&event.bytes))
     }
 
+    /// [`Chain::append_encoded`], the line preceded in `out` by the 32 bytes its mac covers
+    /// first (the previous mac, in hex), so that the mac is computed over `out` as it stands
+    /// rather than over a copy: the line is `out[at..]`, `at` returned with the place. The
+    /// line's bytes are those [`Chain::append_encoded`] appends.
+    pub fn append_encoded_after_prev(
+        &self,
+        out: &mut Vec<u8>,
+        ts: crate::Timestamp,
+        event: &EncodedEvent,
+    ) -> (ChainPoint, usize) {
+        let (seq, prev) = self.next(event.start);
+        let covered = out.len();
+        out.extend_from_slice(&prev.to_hex());
+        let at = out.len();
+        crate::record::encode_header(out, self.epoch, seq, ts);
+        out.extend_from_slice(&event.bytes);
+        let mac = self.key.mac_of_covered(&out[covered..]);
+        crate::record::write_seal(out, &mac);
+        (ChainPoint { epoch: self.epoch, seq, mac }, at)
+    }
+
+    /// The seq and the previous mac of the next record, a start record if `start` is Some.
+    fn next(&self, start: Option<Option<ChainPoint>>) -> (u64, Mac) {
+        match (start, self.tip) {
+            (Some(prev), _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
+            (None, Some(tip)) => (tip.seq + 1, tip.mac),
+            // A row before the start record would be unverifiable; chain it to zero anyway.
+            (None, None) => (0, Mac::ZERO),
+        }
+    }
+
     fn append(
         &self,
         out: &mut Vec<u8>,
@@ -466,12 +512,7 @@ impl Chain {
         start: Option<Option<ChainPoint>>,
         encode_event: impl FnOnce(&mut Vec<u8>),
     ) -> ChainPoint {
-        let (seq, prev) = match (start, self.tip) {
-            (Some(prev), _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
-            (None, Some(tip)) => (tip.seq + 1, tip.mac),
-            // A row before the start record would be unverifiable; chain it to zero anyway.
-            (None, None) => (0, Mac::ZERO),
-        };
+        let (seq, prev) = self.next(start);
         let start = out.len();
         crate::record::encode_header(out, self.epoch, seq, ts);
         encode_event(out);

@@ -417,10 +417,15 @@ pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef, names
 /// Appends `,"mac":"…"}` and a newline, making `out[body_start..]` a whole record line.
 pub fn seal(out: &mut Vec<u8>, body_start: usize, key: &Key, prev: &Mac) -> Mac {
     let mac = key.mac(prev, &out[body_start..]);
-    out.extend_from_slice(MAC_MARKER);
-    out.extend_from_slice(&mac.to_hex());
-    out.extend_from_slice(b"\"}\n");
+    write_seal(out, &mac);
     mac
+}
+
+/// Appends `,"mac":"…"}` and a newline.
+pub(crate) fn write_seal(out: &mut Vec<u8>, mac: &Mac) {
+    let mut suffix = *b",\"mac\":\"0123456789abcdef0123456789abcdef\"}\n";
+    suffix[MAC_MARKER.len()..MAC_MARKER.len() + 32].copy_from_slice(&mac.to_hex());
+    out.extend_from_slice(&suffix);
 }
 
 /// Appends `n` in decimal.

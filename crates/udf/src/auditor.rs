@@ -235,7 +235,8 @@ struct Ready {
     key_file: PathBuf,
     /// The configuration file as it was read, to notice a change (a token rotation).
     config: Option<FileStamp>,
-    config_checked: Instant,
+    /// When the configuration file is next looked at.
+    config_check_at: Instant,
 }
 
 /// What tells one version of a file from another without reading it.
@@ -374,13 +375,16 @@ impl Auditor {
             let (at, error) = losses.last_error.as_ref().map_or((now, ""), |(at, e)| (*at, e.as_str()));
             let since = losses.since.unwrap_or(at);
             let lost = EventRef::Lost(LostRef { count: losses.unreported, since, error: error.as_bytes() });
-            if let Err(message) = append(ready, &mut writer.line, |chain, line| chain.append_next(line, now, &lost)) {
+            if let Err(message) =
+                append(ready, &mut writer.line, |chain, line| (chain.append_next(line, now, &lost), 0))
+            {
                 return Outcome::Failed(message);
             }
             losses.unreported = 0;
             losses.since = None;
         }
-        match append(ready, &mut writer.line, |chain, line| chain.append_encoded(line, now, &event)) {
+        let sealed = append(ready, &mut writer.line, |chain, line| chain.append_encoded_after_prev(line, now, &event));
+        match sealed {
             Err(message) => Outcome::Failed(message),
             Ok(_) if forged => Outcome::Forged,
             Ok(seq) => Outcome::Written(seq),
@@ -436,10 +440,11 @@ impl Auditor {
     /// again, which starts a new epoch naming the last one.
     fn follow_config(&self, writer: &mut Writer) {
         let Some(ready) = writer.ready.as_mut() else { return };
-        if ready.config_checked.elapsed() < CONFIG_CHECK {
+        let now = Instant::now();
+        if now < ready.config_check_at {
             return;
         }
-        ready.config_checked = Instant::now();
+        ready.config_check_at = now + CONFIG_CHECK;
         let path = self.config_path();
         let now = stamp(&path);
         if now == ready.config {
@@ -512,24 +517,25 @@ impl Auditor {
             sink,
             key_file: config.key_file.clone(),
             config: config_stamp,
-            config_checked: Instant::now(),
+            config_check_at: Instant::now() + CONFIG_CHECK,
         };
         let start = EventRef::Start { prev };
-        append(&mut ready, &mut writer.line, |chain, line| chain.append_next(line, Timestamp::now(), &start))?;
+        append(&mut ready, &mut writer.line, |chain, line| (chain.append_next(line, Timestamp::now(), &start), 0))?;
         Ok(ready)
     }
 }
 
-/// Seals the chain's next record into `line` with `seal`, writes it, and moves the chain on;
-/// returns its seq. On error the chain stays where it was, so the next record takes the seq.
+/// Seals the chain's next record into `line` with `seal`, which says where in `line` the
+/// record begins, writes it, and moves the chain on; returns its seq. On error the chain
+/// stays where it was, so the next record takes the seq.
 fn append(
     ready: &mut Ready,
     line: &mut Vec<u8>,
-    seal: impl FnOnce(&Chain, &mut Vec<u8>) -> ChainPoint,
+    seal: impl FnOnce(&Chain, &mut Vec<u8>) -> (ChainPoint, usize),
 ) -> Result<u64, String> {
     line.clear();
-    let point = seal(&ready.chain, line);
-    ready.sink.write_line(line).map_err(|e| format!("cannot write the audit log: {e}"))?;
+    let (point, at) = seal(&ready.chain, line);
+    ready.sink.write_line(&line[at..]).map_err(|e| format!("cannot write the audit log: {e}"))?;
     ready.chain.advance(point);
     Ok(point.seq)
 }

@@ -63,7 +63,8 @@ pub(crate) struct LogFile {
     path: PathBuf,
     file: File,
     identity: (u64, u64),
-    checked: Instant,
+    /// When the path is next looked at (a deadline: one clock read a line, no subtraction).
+    check_at: Instant,
     torn: bool,
 }
 
@@ -75,7 +76,7 @@ impl LogFile {
             path: path.to_owned(),
             file,
             identity: (meta.dev(), meta.ino()),
-            checked: Instant::now(),
+            check_at: Instant::now() + ROTATION_CHECK,
             torn: false,
         };
         log.torn = log.ends_mid_line()?;
@@ -98,10 +99,11 @@ impl LogFile {
     /// renamed it, or it was deleted. Checked at most once a second, so a rename costs at
     /// most a second of records in the old file, where the normaliser still finds them.
     fn follow_rotation(&mut self) -> io::Result<()> {
-        if self.checked.elapsed() < ROTATION_CHECK {
+        let now = Instant::now();
+        if now < self.check_at {
             return Ok(());
         }
-        self.checked = Instant::now();
+        self.check_at = now + ROTATION_CHECK;
         let moved = match std::fs::metadata(&self.path) {
             Ok(meta) => (meta.dev(), meta.ino()) != self.identity,
             Err(e) if e.kind() == io::ErrorKind::NotFound => true,
@@ -131,7 +133,7 @@ impl LogFile {
                 Err(e) => {
                     self.torn = written > 0;
                     // Look at the path again on the next call: the file may have been replaced.
-                    self.checked -= ROTATION_CHECK;
+                    self.check_at = Instant::now();
                     return Err(e);
                 }
             }
