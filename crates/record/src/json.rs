@@ -184,35 +184,52 @@ fn write_utf8_escaped(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     true
 }
 
-/// Appends `bytes` as a JSON string when they are at most 14 bytes of printable ASCII other
+/// Appends `bytes` as a JSON string when they are at most 30 bytes of printable ASCII other
 /// than `"` and `\\` (most names and values are); false, with nothing written, otherwise.
-/// No copy of a variable length (each a call to `memcpy`): two loads that may overlap cover
-/// the bytes, are tested as words, and are stored into a 16-byte buffer that is appended
-/// whole, quotes included, before `out` is cut back to the string's end.
+/// No copy of a variable length (each a call to `memcpy`): loads that may overlap cover the
+/// bytes, are tested as words, and are stored into a buffer that is appended whole, quotes
+/// included, before `out` is cut back to the string's end.
 #[inline(always)]
 fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     // `plain_word`, inline: this runs for every name and value.
-    let plain_word = |word: &[u8; 8]| {
+    let plain = |word: u64| {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
-        let w = u64::from_le_bytes(*word);
         let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let special = w.wrapping_sub(ONES * 0x20) & !w & HIGHS
-            | w & HIGHS
-            | zero_byte(w ^ (ONES * 0x7f))
-            | zero_byte(w ^ (ONES * u64::from(b'"')))
-            | zero_byte(w ^ (ONES * u64::from(b'\\')));
+        let special = word.wrapping_sub(ONES * 0x20) & !word & HIGHS
+            | word & HIGHS
+            | zero_byte(word ^ (ONES * 0x7f))
+            | zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')));
         special == 0
     };
+    let eight = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("eight bytes") };
     let n = bytes.len();
     if n > 14 {
-        return false;
+        if n > 30 {
+            return false;
+        }
+        // Four words from where they start: the first, the second (or as far as it fits),
+        // the one before the last (or the first again), the last.
+        let at = [0, 8.min(n - 8), n.saturating_sub(16), n - 8];
+        let words = at.map(eight);
+        if !words.iter().all(|w| plain(u64::from_le_bytes(*w))) {
+            return false;
+        }
+        let mut quoted = [b'"'; 32];
+        for (at, word) in at.iter().zip(&words) {
+            quoted[1 + at..9 + at].copy_from_slice(word);
+        }
+        quoted[n + 1] = b'"';
+        let start = out.len();
+        out.extend_from_slice(&quoted);
+        out.truncate(start + n + 2);
+        return true;
     }
     let mut quoted = [b'"'; 16];
     if n >= 8 {
-        let (first, last): ([u8; 8], [u8; 8]) =
-            (bytes[..8].try_into().expect("eight bytes"), bytes[n - 8..].try_into().expect("eight bytes"));
-        if !(plain_word(&first) && plain_word(&last)) {
+        let (first, last) = (eight(0), eight(n - 8));
+        if !(plain(u64::from_le_bytes(first)) && plain(u64::from_le_bytes(last))) {
             return false;
         }
         quoted[1..9].copy_from_slice(&first);
@@ -220,15 +237,14 @@ fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     } else if n >= 4 {
         let (first, last): ([u8; 4], [u8; 4]) =
             (bytes[..4].try_into().expect("four bytes"), bytes[n - 4..].try_into().expect("four bytes"));
-        let word = u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
-        if !plain_word(&word.to_le_bytes()) {
+        if !plain(u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32) {
             return false;
         }
         quoted[1..5].copy_from_slice(&first);
         quoted[n - 3..n + 1].copy_from_slice(&last);
     } else if n > 0 {
         let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
-        if !plain_word(&[first, middle, last, first, middle, last, first, middle]) {
+        if !plain(u64::from_le_bytes([first, middle, last, first, middle, last, first, middle])) {
             return false;
         }
         quoted[1] = first;
@@ -815,13 +831,13 @@ mod tests {
 
     #[test]
     fn short_values_of_every_length_are_written_as_the_rules_say() {
-        for len in 0..=20 {
+        for len in 0..=40 {
             for special in [None, Some(b'"'), Some(b'\\'), Some(b'\n'), Some(0x7f), Some(0x1f), Some(0x80), Some(0xe9)]
             {
                 for at in 0..len.max(1) {
                     let mut bytes = vec![b'a'; len];
                     for (i, b) in bytes.iter_mut().enumerate() {
-                        *b = b'!' + (i as u8 * 7) % 90;
+                        *b = b'!' + ((i * 7) % 90) as u8;
                     }
                     if let (Some(special), true) = (special, len > 0) {
                         bytes[at] = special;
