@@ -436,13 +436,15 @@ mod tests {
 pub struct Chain {
     key: Key,
     epoch: Epoch,
+    /// What every record's header begins with, the epoch in hex.
+    header_start: [u8; crate::record::HEADER_START_LEN],
     tip: Option<ChainPoint>,
 }
 
 impl Chain {
     /// A chain for a new epoch; its first record must be a start record.
     pub fn new(key: Key, epoch: Epoch) -> Chain {
-        Chain { key, epoch, tip: None }
+        Chain { key, epoch, header_start: crate::record::header_start(epoch), tip: None }
     }
 
     /// The key records are sealed with.
@@ -488,7 +490,7 @@ impl Chain {
         let covered = out.len();
         out.extend_from_slice(&prev.to_hex());
         let at = out.len();
-        crate::record::encode_header(out, self.epoch, seq, ts);
+        crate::record::encode_header_after(out, &self.header_start, seq, ts);
         out.extend_from_slice(&event.bytes);
         let mac = self.key.mac_of_covered(&out[covered..]);
         crate::record::write_seal(out, &mac);
@@ -514,7 +516,7 @@ impl Chain {
     ) -> ChainPoint {
         let (seq, prev) = self.next(start);
         let start = out.len();
-        crate::record::encode_header(out, self.epoch, seq, ts);
+        crate::record::encode_header_after(out, &self.header_start, seq, ts);
         encode_event(out);
         let mac = crate::record::seal(out, start, &self.key, &prev);
         ChainPoint { epoch: self.epoch, seq, mac }

@@ -354,7 +354,9 @@ impl Auditor {
     /// The writer's turn: set up if need be, then number, seal and write the record that
     /// `encoded` holds, or build it now if it was built with other keys (or not at all).
     fn write(&self, writer: &mut Writer, args: &[Arg], encoded: Option<Encoded>) -> Outcome {
-        self.follow_config(writer);
+        // One clock read for both the configuration's and the log's checks.
+        let clock = Instant::now();
+        self.follow_config(writer, clock);
         if let Err(message) = self.set_up(writer) {
             return Outcome::Failed(message);
         }
@@ -376,14 +378,15 @@ impl Auditor {
             let since = losses.since.unwrap_or(at);
             let lost = EventRef::Lost(LostRef { count: losses.unreported, since, error: error.as_bytes() });
             if let Err(message) =
-                append(ready, &mut writer.line, |chain, line| (chain.append_next(line, now, &lost), 0))
+                append(ready, &mut writer.line, clock, |chain, line| (chain.append_next(line, now, &lost), 0))
             {
                 return Outcome::Failed(message);
             }
             losses.unreported = 0;
             losses.since = None;
         }
-        let sealed = append(ready, &mut writer.line, |chain, line| chain.append_encoded_after_prev(line, now, &event));
+        let sealed =
+            append(ready, &mut writer.line, clock, |chain, line| chain.append_encoded_after_prev(line, now, &event));
         match sealed {
             Err(message) => Outcome::Failed(message),
             Ok(_) if forged => Outcome::Forged,
@@ -397,7 +400,7 @@ impl Auditor {
     pub fn health(&self) -> Vec<u8> {
         let mut writer = self.lock_writer();
         // A caller waiting for a token rotation to be taken up gets the configuration as it is.
-        self.follow_config(&mut writer);
+        self.follow_config(&mut writer, Instant::now());
         let state = match (writer.called, writer.losses.failing) {
             (false, _) => "idle",
             (true, true) => "failing",
@@ -438,13 +441,12 @@ impl Auditor {
     /// Takes up a changed configuration, at most once a second: new token generations at
     /// once (`dbaudit watch --rotate-token` waits for that), anything else by setting up
     /// again, which starts a new epoch naming the last one.
-    fn follow_config(&self, writer: &mut Writer) {
+    fn follow_config(&self, writer: &mut Writer, clock: Instant) {
         let Some(ready) = writer.ready.as_mut() else { return };
-        let now = Instant::now();
-        if now < ready.config_check_at {
+        if clock < ready.config_check_at {
             return;
         }
-        ready.config_check_at = now + CONFIG_CHECK;
+        ready.config_check_at = clock + CONFIG_CHECK;
         let path = self.config_path();
         let now = stamp(&path);
         if now == ready.config {
@@ -520,22 +522,25 @@ impl Auditor {
             config_check_at: Instant::now() + CONFIG_CHECK,
         };
         let start = EventRef::Start { prev };
-        append(&mut ready, &mut writer.line, |chain, line| (chain.append_next(line, Timestamp::now(), &start), 0))?;
+        append(&mut ready, &mut writer.line, Instant::now(), |chain, line| {
+            (chain.append_next(line, Timestamp::now(), &start), 0)
+        })?;
         Ok(ready)
     }
 }
 
 /// Seals the chain's next record into `line` with `seal`, which says where in `line` the
-/// record begins, writes it, and moves the chain on; returns its seq. On error the chain
-/// stays where it was, so the next record takes the seq.
+/// record begins, writes it (`clock` being now), and moves the chain on; returns its seq.
+/// On error the chain stays where it was, so the next record takes the seq.
 fn append(
     ready: &mut Ready,
     line: &mut Vec<u8>,
+    clock: Instant,
     seal: impl FnOnce(&Chain, &mut Vec<u8>) -> (ChainPoint, usize),
 ) -> Result<u64, String> {
     line.clear();
     let (point, at) = seal(&ready.chain, line);
-    ready.sink.write_line(&line[at..]).map_err(|e| format!("cannot write the audit log: {e}"))?;
+    ready.sink.write_line(&line[at..], clock).map_err(|e| format!("cannot write the audit log: {e}"))?;
     ready.chain.advance(point);
     Ok(point.seq)
 }
