@@ -212,7 +212,7 @@ fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
         // Four words from where they start: the first, the second (or as far as it fits),
         // the one before the last (or the first again), the last.
         let at = [0, 8.min(n - 8), n.saturating_sub(16), n - 8];
-        let words = at.map(eight);
+        let words = [eight(at[0]), eight(at[1]), eight(at[2]), eight(at[3])];
         if !words.iter().all(|w| plain(u64::from_le_bytes(*w))) {
             return false;
         }

@@ -68,11 +68,40 @@ pub(crate) struct Site {
 /// names, in the same order, makes the record that shape makes with its values.
 #[derive(Debug)]
 struct KnownCall {
-    /// The arguments' names (aliases), one after another.
-    names: Vec<u8>,
-    /// Where each argument's name ends in `names`.
-    ends: Vec<usize>,
+    /// The arguments' names (aliases).
+    names: Vec<KnownName>,
     shape: RowShape,
+}
+
+/// An argument's name as a later call's is compared with it: its length and [`name_words`],
+/// which hold every byte of a name of up to 16; a longer one is compared whole as well.
+#[derive(Debug)]
+struct KnownName {
+    len: usize,
+    words: (u64, u64),
+    whole: Vec<u8>,
+}
+
+impl KnownName {
+    #[inline(always)]
+    fn is(&self, name: &[u8]) -> bool {
+        name.len() == self.len && name_words(name) == self.words && (self.len <= 16 || name == self.whole)
+    }
+}
+
+/// Two words that hold every byte of a name of up to 16 bytes, loaded without a loop: the
+/// first and the last eight (which may overlap), four, or each byte.
+#[inline(always)]
+fn name_words(name: &[u8]) -> (u64, u64) {
+    let n = name.len();
+    let eight = |at: usize| u64::from_le_bytes(name[at..at + 8].try_into().expect("eight bytes"));
+    let four = |at: usize| u64::from(u32::from_le_bytes(name[at..at + 4].try_into().expect("four bytes")));
+    match n {
+        8.. => (eight(0), eight(n - 8)),
+        4..=7 => (four(0), four(n - 4)),
+        1..=3 => (u64::from(name[0]) | u64::from(name[n / 2]) << 8 | u64::from(name[n - 1]) << 16, 0),
+        0 => (0, 0),
+    }
 }
 
 #[derive(Debug)]
@@ -148,15 +177,11 @@ impl Site {
         let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
         let pk: Vec<ColumnSpec> = key_columns(pk_names, keyed, |c| c.name).copied().collect();
         let shape = RowShape::new(&self.db, &self.table, *op, &pk, &changed, old.as_deref(), new.as_deref());
-        let mut names = Vec::new();
-        let ends = values
+        let names = values
             .iter()
-            .map(|a| {
-                names.extend_from_slice(a.name);
-                names.len()
-            })
+            .map(|a| KnownName { len: a.name.len(), words: name_words(a.name), whole: a.name.to_vec() })
             .collect();
-        Some(KnownCall { names, ends, shape })
+        Some(KnownCall { names, shape })
     }
 
     /// The record of a protocol-2 row call whose value arguments are named exactly as those
@@ -167,15 +192,8 @@ impl Site {
     pub(crate) fn encode_known(&self, key: &Key, args: &[Arg]) -> Option<EncodedEvent> {
         let known = self.known.as_ref()?;
         let values = args.get(HEADER_ARGS..)?;
-        if values.len() != known.ends.len() {
+        if values.len() != known.names.len() || !values.iter().zip(&known.names).all(|(arg, kept)| kept.is(arg.name)) {
             return None;
-        }
-        let mut start = 0;
-        for (arg, &end) in values.iter().zip(&known.ends) {
-            if !same_bytes(arg.name, &known.names[start..end]) {
-                return None;
-            }
-            start = end;
         }
         let user = args[protocol::HEADER_USER].value?;
         let conn = conn_id(args[protocol::HEADER_CONN].value?)?;
@@ -183,26 +201,20 @@ impl Site {
     }
 }
 
-/// Whether `a` and `b` hold the same bytes; short ones (column names, as a rule) with a
-/// word or two of loads rather than a call.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
-    match a.len() {
-        // Two loads that overlap cover every byte.
-        n @ 8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        n @ 4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        _ => a == b,
-    }
-}
-
-/// A connection id as `CONNECTION_ID()` passes it, in decimal.
+/// A connection id as `CONNECTION_ID()` passes it, in decimal: what `str::parse::<u64>`
+/// accepts (digits, after an optional `+`, that fit), read without a UTF-8 check first.
 fn conn_id(text: &[u8]) -> Option<u64> {
-    std::str::from_utf8(text).ok().and_then(|s| s.parse::<u64>().ok())
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// Whether the column `name` is one of `secrets` (ASCII case-insensitive, as SQL names are).
@@ -487,6 +499,58 @@ mod tests {
         assert_eq!((drift.row_op, drift.table, drift.error), (Op::Delete, &b"users"[..], &b"1054: Unknown column"[..]));
         args.push(Arg::new(Some(b"1"), b"old.id"));
         assert!(parse_v2(&site, &args).unwrap_err().contains("exactly 4"));
+    }
+
+    #[test]
+    fn a_kept_name_is_only_the_same_bytes() {
+        for len in 0..40usize {
+            let name: Vec<u8> = (0..len).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+            let kept = KnownName { len, words: name_words(&name), whole: name.clone() };
+            assert!(kept.is(&name));
+            for at in 0..len {
+                let mut other = name.clone();
+                other[at] ^= 0x20;
+                assert!(!kept.is(&other), "{len} {at}");
+            }
+            let mut longer = name.clone();
+            longer.push(b'a');
+            assert!(!kept.is(&longer) && (len == 0 || !kept.is(&name[..len - 1])));
+        }
+    }
+
+    #[test]
+    fn conn_ids_are_read_as_str_parse_reads_them() {
+        let mut texts: Vec<Vec<u8>> = [
+            "",
+            "+",
+            "-",
+            "0",
+            "17",
+            "+17",
+            "-17",
+            "++1",
+            "1+",
+            " 1",
+            "1 ",
+            "0017",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "+18446744073709551615",
+            "1a",
+            "٣",
+            "1\u{0}",
+        ]
+        .iter()
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+        texts.push(vec![b'1', 0xff]);
+        texts.push(vec![b'/']);
+        texts.push(vec![b':']);
+        for text in &texts {
+            let expected = std::str::from_utf8(text).ok().and_then(|s| s.parse::<u64>().ok());
+            assert_eq!(conn_id(text), expected, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]
