@@ -191,17 +191,19 @@ fn write_utf8_escaped(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
 /// included, before `out` is cut back to the string's end.
 #[inline(always)]
 fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
-    // `plain_word`, inline: this runs for every name and value.
+    // `plain_word`, inline (this runs for every name and value), and whether any byte is
+    // special rather than which: a carry or a borrow out of a special byte may flag its
+    // neighbour, which changes nothing.
     let plain = |word: u64| {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
         let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let special = word.wrapping_sub(ONES * 0x20) & !word & HIGHS
-            | word & HIGHS
-            | zero_byte(word ^ (ONES * 0x7f))
+        // Below a space; DEL and above (DEL + 1 sets the high bit); a quote; a backslash.
+        let special = word.wrapping_sub(ONES * 0x20) & !word
+            | (word.wrapping_add(ONES) | word)
             | zero_byte(word ^ (ONES * u64::from(b'"')))
             | zero_byte(word ^ (ONES * u64::from(b'\\')));
-        special == 0
+        special & HIGHS == 0
     };
     let eight = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("eight bytes") };
     let n = bytes.len();
@@ -244,7 +246,7 @@ fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
         quoted[n - 3..n + 1].copy_from_slice(&last);
     } else if n > 0 {
         let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
-        if !plain(u64::from_le_bytes([first, middle, last, first, middle, last, first, middle])) {
+        if !plain(u64::from_le_bytes([first, middle, last, b' ', b' ', b' ', b' ', b' '])) {
             return false;
         }
         quoted[1] = first;
@@ -846,6 +848,21 @@ mod tests {
                     write_value(&mut out, Some(&bytes));
                     assert_eq!(out[2..], reference_value(&bytes), "{bytes:?}");
                     assert_eq!(&out[..2], b"xy");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_at_every_place_of_a_short_value_is_written_as_the_rules_say() {
+        for len in 1..=32 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'~'; len];
+                    bytes[at] = byte;
+                    let mut out = Vec::new();
+                    write_value(&mut out, Some(&bytes));
+                    assert_eq!(out, reference_value(&bytes), "{bytes:?}");
                 }
             }
         }
