@@ -670,37 +670,34 @@ impl RowShape {
                 .collect::<Vec<_>>()
         });
         let (pk, old, new) = (slots(pk), old.map(slots), new.map(slots));
-        // `null`, or the braces and the names; a little more for `conn` and the keys' names.
-        let side = |s: Option<&[Slot]>| s.map_or(4, |s| 2 + s.iter().map(|c| c.json.len).sum::<usize>());
+        // `null`, or the braces, the names and what a value takes beyond its bytes (quotes or
+        // `null`; a mask whatever the value); a little more for `conn` and the keys' names.
+        let side = |s: Option<&[Slot]>| {
+            s.map_or(4, |s| {
+                2 + s.iter().map(|c| c.json.len + if c.mask.is_some() { MASK_LEN } else { 4 }).sum::<usize>()
+            })
+        };
         let changed_len = changed.as_ref().map_or(4, |c| 2 + c.iter().map(|c| c.json.len + 1).sum::<usize>());
         let fixed_len = head.len() + 64 + side(Some(&pk)) + changed_len + side(old.as_deref()) + side(new.as_deref());
         RowShape { head: Padded::new(head), pk, changed, old, new, fixed_len }
     }
 
     /// The record of one row: its `user`, its `conn`, and `value(i)` for each value index
-    /// the shape names (None for NULL), with `key`'s secret masks.
+    /// the shape names (None for NULL), with `key`'s secret masks. `values_len` is the
+    /// length of all the values together, which sizes the buffer (a hint: the bytes do not
+    /// depend on it).
     pub fn encode<'v>(
         &self,
         key: &Key,
         user: &[u8],
         conn: u64,
+        values_len: usize,
         value: impl Fn(usize) -> Option<&'v [u8]>,
     ) -> EncodedEvent {
-        // Room for the values as they are (or their masks), and for what is appended 16
+        // Room for the values, escapes aside (the key's again), and for what is appended 16
         // bytes at a time before it is cut back.
-        let values = |s: &[Slot]| -> usize {
-            s.iter()
-                .map(|c| match (&c.mask, value(c.value)) {
-                    (_, None) => 4,
-                    (Some(_), Some(_)) => MASK_LEN,
-                    (None, Some(v)) => v.len() + 2,
-                })
-                .sum()
-        };
-        let side_values = |s: &Option<Vec<Slot>>| s.as_deref().map_or(0, values);
-        let capacity =
-            self.fixed_len + user.len() + values(&self.pk) + side_values(&self.old) + side_values(&self.new) + 32;
-        let mut out = Vec::with_capacity(capacity);
+        let pk_len: usize = self.pk.iter().map(|c| value(c.value).map_or(0, <[u8]>::len)).sum();
+        let mut out = Vec::with_capacity(self.fixed_len + user.len() + values_len + pk_len + 32);
         self.head.append_to(&mut out);
         json::write_value(&mut out, Some(user));
         out.extend_from_slice(b",\"conn\":");

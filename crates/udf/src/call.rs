@@ -192,12 +192,20 @@ impl Site {
     pub(crate) fn encode_known(&self, key: &Key, args: &[Arg]) -> Option<EncodedEvent> {
         let known = self.known.as_ref()?;
         let values = args.get(HEADER_ARGS..)?;
-        if values.len() != known.names.len() || !values.iter().zip(&known.names).all(|(arg, kept)| kept.is(arg.name)) {
+        if values.len() != known.names.len() {
             return None;
+        }
+        // The names checked and the values measured in one pass.
+        let mut values_len = 0;
+        for (arg, kept) in values.iter().zip(&known.names) {
+            if !kept.is(arg.name) {
+                return None;
+            }
+            values_len += arg.value.map_or(0, <[u8]>::len);
         }
         let user = args[protocol::HEADER_USER].value?;
         let conn = conn_id(args[protocol::HEADER_CONN].value?)?;
-        Some(known.shape.encode(key, user, conn, |i| values[i].value))
+        Some(known.shape.encode(key, user, conn, values_len, |i| values[i].value))
     }
 }
 
