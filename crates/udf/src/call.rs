@@ -61,7 +61,15 @@ pub(crate) struct Site {
     /// What the first call read with this site (protocol 2, a row) said of each of its value
     /// arguments, for later calls that name theirs alike; None if it broke the protocol.
     known: Option<KnownCall>,
+    /// How many sites of the same header came before this one, each learnt from a call that
+    /// named its columns otherwise ([`Site::learn_again`]).
+    learnt_again: u32,
 }
+
+/// How many times a header's site is learnt again from a call that names its columns
+/// otherwise: once is the usual case (a table altered, its triggers made again); two
+/// triggers passing one header with other columns would otherwise swap it on every row.
+pub(crate) const LEARN_AGAIN: u32 = 8;
 
 /// The value arguments of a row call as a site's first call named them, and the record's
 /// shape that follows from those names: a later call whose value arguments bear the same
@@ -104,7 +112,7 @@ fn name_words(name: &[u8]) -> (u64, u64) {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum SiteKind {
     Row { op: Op, pk: Vec<Vec<u8>>, secrets: Vec<Vec<u8>> },
     Drift { row_op: Op },
@@ -133,21 +141,52 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, names: ColumnNames::default(), known: None })
+        Ok(Site {
+            db: db.to_vec(),
+            table: table.to_vec(),
+            kind,
+            names: ColumnNames::default(),
+            known: None,
+            learnt_again: 0,
+        })
     }
 
     /// The site of a protocol-2 header, with the names of the columns `args` (a call that
     /// carries it) passes for its first side.
     pub(crate) fn of_header(header: &Header, args: &[Arg]) -> Result<Site, String> {
-        let mut site =
+        let site =
             Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)?;
+        Ok(site.learn(args))
+    }
+
+    /// This site as a call (`args`, which [`parse_v2`] read without error) whose value
+    /// arguments are named otherwise than its first call's would have it read, for the calls
+    /// to come; None once it has been learnt again [`LEARN_AGAIN`] times.
+    pub(crate) fn learn_again(&self, args: &[Arg]) -> Option<Site> {
+        if self.learnt_again >= LEARN_AGAIN || !matches!(self.kind, SiteKind::Row { .. }) {
+            return None;
+        }
+        let site = Site {
+            db: self.db.clone(),
+            table: self.table.clone(),
+            kind: self.kind.clone(),
+            names: ColumnNames::default(),
+            known: None,
+            learnt_again: self.learnt_again + 1,
+        };
+        Some(site.learn(args))
+    }
+
+    /// This site with the names and the shape of `args`, a call that carries it.
+    fn learn(self, args: &[Arg]) -> Site {
+        let mut site = self;
         let mut aliases = args.iter().skip(HEADER_ARGS).filter_map(|a| Side::split_alias(a.name));
         if let Some((first, name)) = aliases.next() {
             let names = aliases.take_while(|(side, _)| *side == first).map(|(_, name)| name);
             site.names = ColumnNames::new(std::iter::once(name).chain(names));
         }
         site.known = site.known_call(args);
-        Ok(site)
+        site
     }
 
     /// What `args`, a row call of this site, say of each value argument (its side, its
