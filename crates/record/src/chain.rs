@@ -112,11 +112,17 @@ impl Key {
 
     /// [`Key::write_secret_mask`] of `value` in the column whose prefix
     /// ([`Key::secret_mask_prefix`]) is `prefix`, made with this key.
+    #[cfg(test)]
     pub(crate) fn write_secret_mask_after(&self, out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
+        out.extend_from_slice(&self.secret_mask_after(prefix, value)[1..24]);
+    }
+
+    /// The mask [`Key::write_secret_mask_after`] writes, as a JSON string: quotes included.
+    pub(crate) fn secret_mask_after(&self, prefix: &[u8], value: &[u8]) -> [u8; 25] {
         let hash = keyed_hash_of(&self.0, &[prefix, value]);
-        let mut mask = *b"secret:0123456789abcdef";
-        hex_into(&hash.as_bytes()[..8], &mut mask[7..]);
-        out.extend_from_slice(&mask);
+        let mut mask = *b"\"secret:0123456789abcdef\"";
+        hex_into(&hash.as_bytes()[..8], &mut mask[8..24]);
+        mask
     }
 
     /// [`Key::mac`] of what it covers, the previous mac's hex and the body, run together.
@@ -555,6 +561,12 @@ impl EncodedEvent {
     /// (the same bytes as [`EncodedEvent::new`]).
     pub fn with_names(key: &Key, event: &crate::EventRef, names: &crate::ColumnNames) -> EncodedEvent {
         Self::encode(key, event, Some(names))
+    }
+
+    /// The encoded bytes, for tests to compare.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// A row event whose body [`crate::RowShape::encode`] wrote.

@@ -186,11 +186,24 @@ fn write_utf8_escaped(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
 
 /// Appends `bytes` as a JSON string when they are at most 30 bytes of printable ASCII other
 /// than `"` and `\\` (most names and values are); false, with nothing written, otherwise.
-/// No copy of a variable length (each a call to `memcpy`): loads that may overlap cover the
-/// bytes, are tested as words, and are stored into a buffer that is appended whole, quotes
-/// included, before `out` is cut back to the string's end.
+/// No copy of a variable length (each a call to `memcpy`): the string is made in a buffer
+/// ([`short_plain`]) that is appended whole before `out` is cut back to the string's end.
 #[inline(always)]
 fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let mut quoted = [0; 32];
+    let Some(len) = short_plain(bytes, &mut quoted) else { return false };
+    let start = out.len();
+    out.extend_from_slice(&quoted);
+    out.truncate(start + len);
+    true
+}
+
+/// Writes `bytes` as a JSON string, quotes included, at the start of `quoted`, and says how
+/// long it is, when they are at most 30 bytes of printable ASCII other than `"` and `\\`;
+/// None otherwise (with `quoted` written or not). Loads that may overlap cover the bytes,
+/// are tested as words, and are stored at fixed sizes.
+#[inline(always)]
+pub(crate) fn short_plain(bytes: &[u8], quoted: &mut [u8; 32]) -> Option<usize> {
     // `plain_word`, inline (this runs for every name and value), and whether any byte is
     // special rather than which: a carry or a borrow out of a special byte may flag its
     // neighbour, which changes nothing.
@@ -209,30 +222,27 @@ fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     let n = bytes.len();
     if n > 14 {
         if n > 30 {
-            return false;
+            return None;
         }
         // Four words from where they start: the first, the second (or as far as it fits),
         // the one before the last (or the first again), the last.
         let at = [0, 8.min(n - 8), n.saturating_sub(16), n - 8];
         let words = [eight(at[0]), eight(at[1]), eight(at[2]), eight(at[3])];
         if !words.iter().all(|w| plain(u64::from_le_bytes(*w))) {
-            return false;
+            return None;
         }
-        let mut quoted = [b'"'; 32];
+        quoted[0] = b'"';
         for (at, word) in at.iter().zip(&words) {
             quoted[1 + at..9 + at].copy_from_slice(word);
         }
         quoted[n + 1] = b'"';
-        let start = out.len();
-        out.extend_from_slice(&quoted);
-        out.truncate(start + n + 2);
-        return true;
+        return Some(n + 2);
     }
-    let mut quoted = [b'"'; 16];
+    quoted[0] = b'"';
     if n >= 8 {
         let (first, last) = (eight(0), eight(n - 8));
         if !(plain(u64::from_le_bytes(first)) && plain(u64::from_le_bytes(last))) {
-            return false;
+            return None;
         }
         quoted[1..9].copy_from_slice(&first);
         quoted[n - 7..n + 1].copy_from_slice(&last);
@@ -240,24 +250,21 @@ fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
         let (first, last): ([u8; 4], [u8; 4]) =
             (bytes[..4].try_into().expect("four bytes"), bytes[n - 4..].try_into().expect("four bytes"));
         if !plain(u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32) {
-            return false;
+            return None;
         }
         quoted[1..5].copy_from_slice(&first);
         quoted[n - 3..n + 1].copy_from_slice(&last);
     } else if n > 0 {
         let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
         if !plain(u64::from_le_bytes([first, middle, last, b' ', b' ', b' ', b' ', b' '])) {
-            return false;
+            return None;
         }
         quoted[1] = first;
         quoted[1 + n / 2] = middle;
         quoted[n] = last;
     }
     quoted[n + 1] = b'"';
-    let start = out.len();
-    out.extend_from_slice(&quoted);
-    out.truncate(start + n + 2);
-    true
+    Some(n + 2)
 }
 
 /// The code point of a multi-byte character that `escaping` wants escaped although it is

@@ -751,19 +751,56 @@ fn write_side<'v>(out: &mut Vec<u8>, key: &Key, side: Option<&[Slot]>, value: &i
         out.extend_from_slice(b"null");
         return;
     };
-    out.push(b'{');
+    // Columns are gathered here with stores of a fixed size (a name padded to 16 or 32 bytes,
+    // a value made by `short_plain` or a mask) and appended to `out` a few at a time: each
+    // append to a Vec costs a check of its room and a store of its length.
+    const ROOM: usize = 256;
+    let mut buf = [0u8; ROOM + 1];
+    buf[0] = b'{';
+    let mut at = 1;
     for c in side {
-        c.json.append_to(out);
-        match (&c.mask, value(c.value)) {
-            (Some(mask), Some(v)) => {
-                out.push(b'"');
-                key.write_secret_mask_after(out, mask, v);
-                out.push(b'"');
+        // The most one column adds here: a name of 32 bytes, a value of 32.
+        if at > ROOM - 64 {
+            out.extend_from_slice(&buf[..at]);
+            at = 0;
+        }
+        let name = &c.json;
+        match name.bytes.len() {
+            16 => {
+                buf[at..at + 16].copy_from_slice(&name.bytes[..16]);
+                at += name.len;
             }
-            (_, v) => json::write_value(out, v),
+            32 => {
+                buf[at..at + 32].copy_from_slice(&name.bytes[..32]);
+                at += name.len;
+            }
+            _ => {
+                out.extend_from_slice(&buf[..at]);
+                name.append_to(out);
+                at = 0;
+            }
+        }
+        match (&c.mask, value(c.value)) {
+            (Some(prefix), Some(v)) => {
+                buf[at..at + MASK_LEN].copy_from_slice(&key.secret_mask_after(prefix, v));
+                at += MASK_LEN;
+            }
+            (_, None) => {
+                buf[at..at + 4].copy_from_slice(b"null");
+                at += 4;
+            }
+            (None, Some(v)) => match json::short_plain(v, (&mut buf[at..at + 32]).try_into().expect("32 bytes")) {
+                Some(len) => at += len,
+                None => {
+                    out.extend_from_slice(&buf[..at]);
+                    json::write_value(out, Some(v));
+                    at = 0;
+                }
+            },
         }
     }
-    out.push(b'}');
+    buf[at] = b'}';
+    out.extend_from_slice(&buf[..at + 1]);
 }
 
 /// Why a line could not be read as a record.
@@ -807,6 +844,84 @@ mod tests {
             assert!(!same_value(Some(&a), Some(&a[..len.saturating_sub(1)])) || len == 0);
         }
         assert!(same_value(None, None));
+    }
+
+    /// A shape makes the bytes `EncodedEvent::new` makes of the same row, whatever its
+    /// columns: many short plain ones in a row (more than the side's buffer holds at once),
+    /// names longer than 32 bytes, values that need escapes, NULLs, secrets, a missing key.
+    #[test]
+    fn a_shape_writes_what_the_event_writes() {
+        let key = Key::from_bytes([8; 32]);
+        let names: Vec<String> = (0..40)
+            .map(|i| match i % 7 {
+                0 => format!("n{i}_{}", "long".repeat(9)),
+                1 => format!("q\"{i}"),
+                _ => format!("c{i}{}", "x".repeat(i % 5 * 4)),
+            })
+            .collect();
+        let plain: Vec<Vec<u8>> = (0..40).map(|i| "v".repeat(i % 31).into_bytes()).collect();
+        let mixed: Vec<Option<Vec<u8>>> = (0..40)
+            .map(|i| match i % 6 {
+                0 => None,
+                1 => Some(b"tab\there".to_vec()),
+                2 => Some(vec![0xff, b'a']),
+                3 => Some("é".repeat(i).into_bytes()),
+                _ => Some("w".repeat(i).into_bytes()),
+            })
+            .collect();
+        for values in [plain.into_iter().map(Some).collect::<Vec<_>>(), mixed] {
+            for count in [0, 1, 7, 16, 40] {
+                for op in Op::ALL {
+                    let secret = |i: usize| i % 9 == 4;
+                    let side_specs = |offset: usize| -> Vec<ColumnSpec> {
+                        (0..count)
+                            .map(|i| ColumnSpec { value: offset + i, name: names[i].as_bytes(), secret: secret(i) })
+                            .collect()
+                    };
+                    let (old, new) = (op.has_old().then(|| side_specs(0)), op.has_new().then(|| side_specs(count)));
+                    let value = |i: usize| values[i % values.len()].as_deref();
+                    let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
+                    let pk: Vec<ColumnSpec> = keyed.iter().take(2).copied().collect();
+                    let changed: Vec<(usize, usize, &[u8])> =
+                        (0..count).filter(|_| op == Op::Update).map(|i| (count + i, i, names[i].as_bytes())).collect();
+                    let shape = RowShape::new(b"db", b"t\"b", op, &pk, &changed, old.as_deref(), new.as_deref());
+                    fn refs<'a>(
+                        specs: &[ColumnSpec<'a>],
+                        value: impl Fn(usize) -> Option<&'a [u8]>,
+                    ) -> Vec<ColumnRef<'a>> {
+                        specs
+                            .iter()
+                            .map(|c| ColumnRef { name: c.name, value: value(c.value), secret: c.secret })
+                            .collect()
+                    }
+                    let (old_refs, new_refs, pk_refs) = (
+                        old.as_deref().map(|o| refs(o, value)),
+                        new.as_deref().map(|n| refs(n, value)),
+                        refs(&pk, value),
+                    );
+                    let changed_names: Vec<&[u8]> =
+                        changed.iter().filter(|(n, o, _)| value(*n) != value(*o)).map(|c| c.2).collect();
+                    let event = EventRef::Row(RowRef {
+                        db: b"db",
+                        table: b"t\"b",
+                        op,
+                        user: b"u@h",
+                        conn: 5,
+                        pk: &pk_refs,
+                        changed: (op == Op::Update).then_some(&changed_names[..]),
+                        old: old_refs.as_deref(),
+                        new: new_refs.as_deref(),
+                    });
+                    let made = shape.encode(&key, b"u@h", 5, 0, value);
+                    let expected = EncodedEvent::new(&key, &event);
+                    assert_eq!(
+                        String::from_utf8_lossy(made.bytes()),
+                        String::from_utf8_lossy(expected.bytes()),
+                        "{op} {count}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -710,11 +710,19 @@ mod tests {
             Some(long.as_bytes()),
             Some("ünï".as_bytes()),
             Some(b"0123456789abcdef0123"),
+            Some(b"0123456789abcdef0123456789abcd"),
+            Some(b"0123456789abcdef0123456789abcde"),
+            Some(b"a\\b"),
         ];
-        let columns: Vec<String> =
+        // Names and values of every length the record's writer takes apart: short and long,
+        // plain and escaped, a name longer than 32 bytes written, more columns than fit its
+        // buffer at once.
+        let mut columns: Vec<String> =
             ["id", "lo\"gin", "password", "note", "e", "text", "blob", "long", "ünï", "Password"]
                 .map(str::to_owned)
                 .to_vec();
+        columns.push("a_column_whose_name_is_longer_than_thirty_two_bytes".into());
+        columns.extend((0..12).map(|i| format!("c{}", "x".repeat(i * 3))));
         let none: [&str; 0] = [];
         let ops = [
             (Op::Update, vec!["id"], vec!["password"]),
