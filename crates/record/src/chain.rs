@@ -99,6 +99,40 @@ impl Key {
         hex::encode_into(out, &hash.as_bytes()[..8]);
     }
 
+    /// What a secret column's mask is keyed with before the value: the derivation's parts up
+    /// to the value, as [`Key::write_secret_mask`] makes them. A UDF writes the same columns on
+    /// every row, so it makes these once ([`crate::RowShape`]).
+    pub(crate) fn secret_mask_prefix(db: &[u8], table: &[u8], column: &[u8]) -> Vec<u8> {
+        // Lowered as write_secret_mask lowers it: a name too long for its buffer is not.
+        let column = if column.len() <= 256 { column.to_ascii_lowercase() } else { column.to_vec() };
+        let parts: [&[u8]; 7] =
+            [b"secret:\0", &length_of(db), db, &length_of(table), table, &length_of(&column), &column];
+        parts.concat()
+    }
+
+    /// [`Key::write_secret_mask`] of `value` in the column whose prefix
+    /// ([`Key::secret_mask_prefix`]) is `prefix`, made with this key.
+    #[cfg(test)]
+    pub(crate) fn write_secret_mask_after(&self, out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
+        out.extend_from_slice(&self.secret_mask_after(prefix, value)[1..24]);
+    }
+
+    /// The mask [`Key::write_secret_mask_after`] writes, as a JSON string: quotes included.
+    pub(crate) fn secret_mask_after(&self, prefix: &[u8], value: &[u8]) -> [u8; 25] {
+        let hash = keyed_hash_of(&self.0, &[prefix, value]);
+        let mut mask = *b"\"secret:0123456789abcdef\"";
+        hex_into(&hash.as_bytes()[..8], &mut mask[8..24]);
+        mask
+    }
+
+    /// [`Key::mac`] of what it covers, the previous mac's hex and the body, run together.
+    pub(crate) fn mac_of_covered(&self, covered: &[u8]) -> Mac {
+        let hash = blake3::keyed_hash(&self.0, covered);
+        let mut mac = [0; 16];
+        mac.copy_from_slice(&hash.as_bytes()[..16]);
+        Mac(mac)
+    }
+
     /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
     pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
         let hash = keyed_hash_of(&self.0, &[&prev.to_hex(), body]);
@@ -118,20 +152,48 @@ fn length_of(part: &[u8]) -> [u8; 8] {
 /// (a mask's names and value; nearly every record) are hashed in one call, which costs the
 /// UDF far less per row than feeding a `Hasher` piece by piece; longer ones go through one.
 fn keyed_hash_of(key: &[u8; 32], parts: &[&[u8]]) -> blake3::Hash {
-    let mut buffer = [0u8; 1024];
-    let mut len = 0;
+    // A buffer no larger than needed: it is zeroed first, which costs by its size.
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len <= 256 {
+        keyed_hash_in::<256>(key, parts, len)
+    } else if len <= 1024 {
+        keyed_hash_in::<1024>(key, parts, len)
+    } else {
+        let mut hasher = blake3::Hasher::new_keyed(key);
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize()
+    }
+}
+
+/// [`keyed_hash_of`] through a buffer of `N` bytes, which `len`, the parts' length, fits.
+fn keyed_hash_in<const N: usize>(key: &[u8; 32], parts: &[&[u8]], len: usize) -> blake3::Hash {
+    let mut buffer = [0u8; N];
+    let mut at = 0;
     for part in parts {
-        let Some(slot) = buffer.get_mut(len..len + part.len()) else {
-            let mut hasher = blake3::Hasher::new_keyed(key);
-            for part in parts {
-                hasher.update(part);
-            }
-            return hasher.finalize();
-        };
-        slot.copy_from_slice(part);
-        len += part.len();
+        buffer[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
     }
     blake3::keyed_hash(key, &buffer[..len])
+}
+
+/// Each byte's two lowercase hex digits: one load a byte rather than two.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        pairs[b] = [hex::DIGITS[b >> 4], hex::DIGITS[b & 0xf]];
+        b += 1;
+    }
+    pairs
+};
+
+/// Writes the lowercase hex of `bytes` into `out`, which is twice as long.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
 }
 
 /// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
@@ -145,10 +207,7 @@ impl Mac {
     /// The 32 hex characters.
     pub fn to_hex(&self) -> [u8; 32] {
         let mut out = [0; 32];
-        for (i, b) in self.0.iter().enumerate() {
-            out[2 * i] = hex::DIGITS[usize::from(b >> 4)];
-            out[2 * i + 1] = hex::DIGITS[usize::from(b & 0xf)];
-        }
+        hex_into(&self.0, &mut out);
         out
     }
 
@@ -245,6 +304,24 @@ mod tests {
     }
 
     #[test]
+    fn a_mask_made_from_its_prefix_is_the_mask() {
+        let key = Key::from_bytes([7; 32]);
+        for len in [0, 1, 7, 8, 200, 255, 256, 257, 300] {
+            let column: Vec<u8> = (0..len).map(|i| [b'P', b'a', 0xc3, b'Z', b'"'][i % 5]).collect();
+            for value in [&b""[..], b"hunter2", &[b'v'; 900], &[0xff; 2000]] {
+                let (mut direct, mut after) = (Vec::new(), Vec::new());
+                key.write_secret_mask(&mut direct, b"acme", b"us\"ers", &column, value);
+                let prefix = Key::secret_mask_prefix(b"acme", b"us\"ers", &column);
+                key.write_secret_mask_after(&mut after, &prefix, value);
+                assert_eq!(after, direct, "column of {len}, value of {}", value.len());
+            }
+        }
+        for mac in [Mac([0; 16]), Mac([0xa5; 16]), Mac(std::array::from_fn(|i| i as u8 * 17))] {
+            assert_eq!(mac.to_hex().to_vec(), hex::encode(&mac.0).into_bytes());
+        }
+    }
+
+    #[test]
     fn inputs_too_long_for_the_stack_buffer_hash_as_documented() {
         let key = Key::from_bytes([7; 32]);
         let value = vec![b'v'; 3000];
@@ -306,7 +383,14 @@ mod tests {
             let (mut direct, mut encoded) = (Vec::new(), Vec::new());
             let point = chain.append_next(&mut direct, crate::Timestamp(1), &event);
             let same = chain.append_encoded(&mut encoded, crate::Timestamp(1), &EncodedEvent::new(&key, &event));
-            assert_eq!((String::from_utf8(encoded).unwrap(), same), (String::from_utf8(direct).unwrap(), point));
+            assert_eq!(
+                (String::from_utf8(encoded).unwrap(), same),
+                (String::from_utf8(direct.clone()).unwrap(), point)
+            );
+            let mut led = b"earlier".to_vec();
+            let (led_point, at) =
+                chain.append_encoded_after_prev(&mut led, crate::Timestamp(1), &EncodedEvent::new(&key, &event));
+            assert_eq!((&led[at..], led_point, &led[..7]), (&direct[..], point, &b"earlier"[..]));
             chain.advance(point);
         }
     }
@@ -358,13 +442,15 @@ mod tests {
 pub struct Chain {
     key: Key,
     epoch: Epoch,
+    /// What every record's header begins with, the epoch in hex.
+    header_start: [u8; crate::record::HEADER_START_LEN],
     tip: Option<ChainPoint>,
 }
 
 impl Chain {
     /// A chain for a new epoch; its first record must be a start record.
     pub fn new(key: Key, epoch: Epoch) -> Chain {
-        Chain { key, epoch, tip: None }
+        Chain { key, epoch, header_start: crate::record::header_start(epoch), tip: None }
     }
 
     /// The key records are sealed with.
@@ -396,6 +482,37 @@ impl Chain {
         self.append(out, ts, event.start, |out| out.extend_from_slice(&event.bytes))
     }
 
+    /// [`Chain::append_encoded`], the line preceded in `out` by the 32 bytes its mac covers
+    /// first (the previous mac, in hex), so that the mac is computed over `out` as it stands
+    /// rather than over a copy: the line is `out[at..]`, `at` returned with the place. The
+    /// line's bytes are those [`Chain::append_encoded`] appends.
+    pub fn append_encoded_after_prev(
+        &self,
+        out: &mut Vec<u8>,
+        ts: crate::Timestamp,
+        event: &EncodedEvent,
+    ) -> (ChainPoint, usize) {
+        let (seq, prev) = self.next(event.start);
+        let covered = out.len();
+        out.extend_from_slice(&prev.to_hex());
+        let at = out.len();
+        crate::record::encode_header_after(out, &self.header_start, seq, ts);
+        out.extend_from_slice(&event.bytes);
+        let mac = self.key.mac_of_covered(&out[covered..]);
+        crate::record::write_seal(out, &mac);
+        (ChainPoint { epoch: self.epoch, seq, mac }, at)
+    }
+
+    /// The seq and the previous mac of the next record, a start record if `start` is Some.
+    fn next(&self, start: Option<Option<ChainPoint>>) -> (u64, Mac) {
+        match (start, self.tip) {
+            (Some(prev), _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
+            (None, Some(tip)) => (tip.seq + 1, tip.mac),
+            // A row before the start record would be unverifiable; chain it to zero anyway.
+            (None, None) => (0, Mac::ZERO),
+        }
+    }
+
     fn append(
         &self,
         out: &mut Vec<u8>,
@@ -403,14 +520,9 @@ impl Chain {
         start: Option<Option<ChainPoint>>,
         encode_event: impl FnOnce(&mut Vec<u8>),
     ) -> ChainPoint {
-        let (seq, prev) = match (start, self.tip) {
-            (Some(prev), _) => (0, prev.map_or(Mac::ZERO, |p| p.mac)),
-            (None, Some(tip)) => (tip.seq + 1, tip.mac),
-            // A row before the start record would be unverifiable; chain it to zero anyway.
-            (None, None) => (0, Mac::ZERO),
-        };
+        let (seq, prev) = self.next(start);
         let start = out.len();
-        crate::record::encode_header(out, self.epoch, seq, ts);
+        crate::record::encode_header_after(out, &self.header_start, seq, ts);
         encode_event(out);
         let mac = crate::record::seal(out, start, &self.key, &prev);
         ChainPoint { epoch: self.epoch, seq, mac }
@@ -449,6 +561,17 @@ impl EncodedEvent {
     /// (the same bytes as [`EncodedEvent::new`]).
     pub fn with_names(key: &Key, event: &crate::EventRef, names: &crate::ColumnNames) -> EncodedEvent {
         Self::encode(key, event, Some(names))
+    }
+
+    /// The encoded bytes, for tests to compare.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// A row event whose body [`crate::RowShape::encode`] wrote.
+    pub(crate) fn of_body(bytes: Vec<u8>) -> EncodedEvent {
+        EncodedEvent { start: None, bytes }
     }
 
     fn encode(key: &Key, event: &crate::EventRef, names: Option<&crate::ColumnNames>) -> EncodedEvent {

@@ -84,13 +84,23 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends a value: `null`, a JSON string when the bytes are UTF-8, else `{"hex":"…"}`.
+#[inline(always)]
 pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
     let Some(bytes) = value else {
         out.extend_from_slice(b"null");
         return;
     };
+    // The usual case inline, where the caller writes many values; the rest out of line.
+    if !write_short_plain(out, bytes) {
+        write_value_escaped(out, bytes);
+    }
+}
+
+/// [`write_value`] of bytes that are not short plain ASCII.
+#[inline(never)]
+fn write_value_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
-    if !write_utf8(out, bytes) {
+    if !write_utf8_escaped(out, bytes) {
         out.truncate(start);
         out.extend_from_slice(b"{\"hex\":\"");
         hex::encode_into(out, bytes);
@@ -100,18 +110,14 @@ pub fn write_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
 
 /// Escapes `bytes` into a JSON string, checking UTF-8 on the way (one pass, not two);
 /// false, with `out` partly written, when they are not UTF-8.
+#[inline(always)]
 pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
-    // Most names and values are short plain ASCII: one word test and one copy, quotes included.
-    if bytes.len() <= 14 {
-        let mut quoted = [b' '; 16];
-        quoted[1..=bytes.len()].copy_from_slice(bytes);
-        if plain_word(&quoted[..8]) && plain_word(&quoted[8..]) {
-            quoted[0] = b'"';
-            quoted[bytes.len() + 1] = b'"';
-            out.extend_from_slice(&quoted[..bytes.len() + 2]);
-            return true;
-        }
-    }
+    write_short_plain(out, bytes) || write_utf8_escaped(out, bytes)
+}
+
+/// [`write_utf8`] of bytes that may need escapes, a byte at a time where they do.
+#[inline(never)]
+fn write_utf8_escaped(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     let escaping = Escaping::Record;
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -176,6 +182,89 @@ pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
     true
+}
+
+/// Appends `bytes` as a JSON string when they are at most 30 bytes of printable ASCII other
+/// than `"` and `\\` (most names and values are); false, with nothing written, otherwise.
+/// No copy of a variable length (each a call to `memcpy`): the string is made in a buffer
+/// ([`short_plain`]) that is appended whole before `out` is cut back to the string's end.
+#[inline(always)]
+fn write_short_plain(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let mut quoted = [0; 32];
+    let Some(len) = short_plain(bytes, &mut quoted) else { return false };
+    let start = out.len();
+    out.extend_from_slice(&quoted);
+    out.truncate(start + len);
+    true
+}
+
+/// Writes `bytes` as a JSON string, quotes included, at the start of `quoted`, and says how
+/// long it is, when they are at most 30 bytes of printable ASCII other than `"` and `\\`;
+/// None otherwise (with `quoted` written or not). Loads that may overlap cover the bytes,
+/// are tested as words, and are stored at fixed sizes.
+#[inline(always)]
+pub(crate) fn short_plain(bytes: &[u8], quoted: &mut [u8; 32]) -> Option<usize> {
+    // `plain_word`, inline (this runs for every name and value), and whether any byte is
+    // special rather than which: a carry or a borrow out of a special byte may flag its
+    // neighbour, which changes nothing.
+    let plain = |word: u64| {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        // Below a space; DEL and above (DEL + 1 sets the high bit); a quote; a backslash.
+        let special = word.wrapping_sub(ONES * 0x20) & !word
+            | (word.wrapping_add(ONES) | word)
+            | zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')));
+        special & HIGHS == 0
+    };
+    let eight = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("eight bytes") };
+    let n = bytes.len();
+    if n > 14 {
+        if n > 30 {
+            return None;
+        }
+        // Four words from where they start: the first, the second (or as far as it fits),
+        // the one before the last (or the first again), the last.
+        let at = [0, 8.min(n - 8), n.saturating_sub(16), n - 8];
+        let words = [eight(at[0]), eight(at[1]), eight(at[2]), eight(at[3])];
+        if !words.iter().all(|w| plain(u64::from_le_bytes(*w))) {
+            return None;
+        }
+        quoted[0] = b'"';
+        for (at, word) in at.iter().zip(&words) {
+            quoted[1 + at..9 + at].copy_from_slice(word);
+        }
+        quoted[n + 1] = b'"';
+        return Some(n + 2);
+    }
+    quoted[0] = b'"';
+    if n >= 8 {
+        let (first, last) = (eight(0), eight(n - 8));
+        if !(plain(u64::from_le_bytes(first)) && plain(u64::from_le_bytes(last))) {
+            return None;
+        }
+        quoted[1..9].copy_from_slice(&first);
+        quoted[n - 7..n + 1].copy_from_slice(&last);
+    } else if n >= 4 {
+        let (first, last): ([u8; 4], [u8; 4]) =
+            (bytes[..4].try_into().expect("four bytes"), bytes[n - 4..].try_into().expect("four bytes"));
+        if !plain(u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32) {
+            return None;
+        }
+        quoted[1..5].copy_from_slice(&first);
+        quoted[n - 3..n + 1].copy_from_slice(&last);
+    } else if n > 0 {
+        let (first, middle, last) = (bytes[0], bytes[n / 2], bytes[n - 1]);
+        if !plain(u64::from_le_bytes([first, middle, last, b' ', b' ', b' ', b' ', b' '])) {
+            return None;
+        }
+        quoted[1] = first;
+        quoted[1 + n / 2] = middle;
+        quoted[n] = last;
+    }
+    quoted[n + 1] = b'"';
+    Some(n + 2)
 }
 
 /// The code point of a multi-byte character that `escaping` wants escaped although it is
@@ -723,6 +812,87 @@ mod tests {
                     break;
                 }
             }
+        }
+    }
+
+    /// What [`write_value`] must write, character by character as the record's rules say.
+    fn reference_value(bytes: &[u8]) -> Vec<u8> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return format!("{{\"hex\":\"{}\"}}", hex::encode(bytes)).into_bytes();
+        };
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\0'..='\u{1f}' | '\u{7f}' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out.into_bytes()
+    }
+
+    #[test]
+    fn short_values_of_every_length_are_written_as_the_rules_say() {
+        for len in 0..=40 {
+            for special in [None, Some(b'"'), Some(b'\\'), Some(b'\n'), Some(0x7f), Some(0x1f), Some(0x80), Some(0xe9)]
+            {
+                for at in 0..len.max(1) {
+                    let mut bytes = vec![b'a'; len];
+                    for (i, b) in bytes.iter_mut().enumerate() {
+                        *b = b'!' + ((i * 7) % 90) as u8;
+                    }
+                    if let (Some(special), true) = (special, len > 0) {
+                        bytes[at] = special;
+                    }
+                    let mut out = b"xy".to_vec();
+                    write_value(&mut out, Some(&bytes));
+                    assert_eq!(out[2..], reference_value(&bytes), "{bytes:?}");
+                    assert_eq!(&out[..2], b"xy");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_at_every_place_of_a_short_value_is_written_as_the_rules_say() {
+        for len in 1..=32 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'~'; len];
+                    bytes[at] = byte;
+                    let mut out = Vec::new();
+                    write_value(&mut out, Some(&bytes));
+                    assert_eq!(out, reference_value(&bytes), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn values_are_written_as_the_rules_say(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(0x20u8..0x7f, 0..24),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+                    proptest::strategy::Strategy::prop_map(
+                        proptest::prelude::any::<String>(), String::into_bytes),
+                    proptest::strategy::Just("\u{2028}\u{2029}\u{85}é€😀".as_bytes().to_vec()),
+                ],
+                0..5,
+            )
+        ) {
+            let bytes = parts.concat();
+            let mut out = Vec::new();
+            write_value(&mut out, Some(&bytes));
+            proptest::prop_assert_eq!(out, reference_value(&bytes));
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::chain::{ChainPoint, Epoch, Key, Mac};
+use crate::chain::{ChainPoint, EncodedEvent, Epoch, Key, Mac};
 use crate::hex;
 use crate::json::{self, SyntaxError};
 use crate::time::Timestamp;
@@ -314,9 +314,22 @@ pub fn encode_body(out: &mut Vec<u8>, key: &Key, epoch: Epoch, seq: u64, ts: Tim
 
 /// Appends the part of a body that places the record: `{"v":1,"epoch":…,"seq":…,"ts":…`.
 pub(crate) fn encode_header(out: &mut Vec<u8>, epoch: Epoch, seq: u64, ts: Timestamp) {
-    out.extend_from_slice(b"{\"v\":1,\"epoch\":\"");
-    hex::encode_into(out, &epoch.0.to_be_bytes());
-    out.extend_from_slice(b"\",\"seq\":");
+    encode_header_after(out, &header_start(epoch), seq, ts);
+}
+
+/// What every header of `epoch`'s records begins with: `{"v":1,"epoch":"…","seq":`.
+pub(crate) fn header_start(epoch: Epoch) -> [u8; HEADER_START_LEN] {
+    let mut start = *b"{\"v\":1,\"epoch\":\"0123456789abcdef\",\"seq\":";
+    hex::encode_to_slice(&epoch.0.to_be_bytes(), &mut start[16..32]);
+    start
+}
+
+/// The length of [`header_start`].
+pub(crate) const HEADER_START_LEN: usize = 40;
+
+/// [`encode_header`] with the epoch's [`header_start`] made beforehand.
+pub(crate) fn encode_header_after(out: &mut Vec<u8>, start: &[u8; HEADER_START_LEN], seq: u64, ts: Timestamp) {
+    out.extend_from_slice(start);
     write_u64(out, seq);
     out.extend_from_slice(b",\"ts\":\"");
     ts.write(out);
@@ -417,24 +430,43 @@ pub(crate) fn encode_event(out: &mut Vec<u8>, key: &Key, event: &EventRef, names
 /// Appends `,"mac":"…"}` and a newline, making `out[body_start..]` a whole record line.
 pub fn seal(out: &mut Vec<u8>, body_start: usize, key: &Key, prev: &Mac) -> Mac {
     let mac = key.mac(prev, &out[body_start..]);
-    out.extend_from_slice(MAC_MARKER);
-    out.extend_from_slice(&mac.to_hex());
-    out.extend_from_slice(b"\"}\n");
+    write_seal(out, &mac);
     mac
+}
+
+/// Appends `,"mac":"…"}` and a newline.
+pub(crate) fn write_seal(out: &mut Vec<u8>, mac: &Mac) {
+    let mut suffix = *b",\"mac\":\"0123456789abcdef0123456789abcdef\"}\n";
+    suffix[MAC_MARKER.len()..MAC_MARKER.len() + 32].copy_from_slice(&mac.to_hex());
+    out.extend_from_slice(&suffix);
 }
 
 /// Appends `n` in decimal.
 pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    // Two digits a division, from a table of the hundred pairs.
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut pairs = [[0; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        pairs
+    };
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;
-    loop {
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -510,6 +542,267 @@ impl ColumnNames {
     }
 }
 
+/// One column of a row record's side, as [`RowShape::new`] takes it: the value it shows (an
+/// index the caller gives meaning to: the place of the value among its call's values), its
+/// name, and whether it is secret.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec<'a> {
+    /// Which value, in the caller's numbering.
+    pub value: usize,
+    /// The column's name.
+    pub name: &'a [u8],
+    /// Secret columns are written as their mask.
+    pub secret: bool,
+}
+
+/// Bytes appended to many records: kept padded to a multiple of 16 bytes, so that they are
+/// appended 16 at a time (stores of a fixed size, where bytes of a length known only at run
+/// time take a call to `memcpy`) and `out` is then cut back to their end.
+#[derive(Clone, Debug)]
+struct Padded {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Padded {
+    fn new(mut bytes: Vec<u8>) -> Padded {
+        let len = bytes.len();
+        bytes.resize(len.next_multiple_of(16), 0);
+        Padded { bytes, len }
+    }
+
+    #[inline(always)]
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        for chunk in self.bytes.chunks_exact(16) {
+            out.extend_from_slice(<&[u8; 16]>::try_from(chunk).expect("sixteen bytes"));
+        }
+        out.truncate(start + self.len);
+    }
+}
+
+/// A column of a [`RowShape`]: its value's index, its name as written (with the comma that
+/// precedes it and the colon that follows), and for a secret column what its mask is keyed
+/// with before the value ([`Key::secret_mask_prefix`]).
+#[derive(Clone, Debug)]
+struct Slot {
+    value: usize,
+    json: Padded,
+    mask: Option<Vec<u8>>,
+}
+
+/// A column of an update's `changed` list: the new and the old value compared, and the name
+/// as written.
+#[derive(Clone, Debug)]
+struct ChangedSlot {
+    new: usize,
+    old: usize,
+    json: Padded,
+}
+
+/// Everything a row record of one trigger says alike on every row: the table, the op, which
+/// columns each side and the key show, which are secret, which pairs `changed` compares, and
+/// all of it already written as JSON. A trigger passes the same columns on every row, so its
+/// UDF works this out once and then only writes each row's user, conn and values
+/// ([`RowShape::encode`]): the bytes are exactly those [`EncodedEvent::new`] writes for the
+/// [`EventRef::Row`] with the same columns.
+#[derive(Clone, Debug)]
+pub struct RowShape {
+    /// `,"db":…,"table":…,"op":"…","user":`.
+    head: Padded,
+    pk: Vec<Slot>,
+    /// Update only: the new columns that have an old one to compare with.
+    changed: Option<Vec<ChangedSlot>>,
+    old: Option<Vec<Slot>>,
+    new: Option<Vec<Slot>>,
+    /// The bytes every record of this shape holds whatever its values.
+    fixed_len: usize,
+}
+
+/// The length of a secret's mask as written, quotes included.
+const MASK_LEN: usize = 2 + 7 + 16;
+
+impl RowShape {
+    /// The shape of a row record: `pk` the key columns (copies of the keyed side's), `changed`
+    /// the pairs of (new, old) value indices an update compares with the new column's name,
+    /// `old` and `new` the sides the op carries.
+    pub fn new(
+        db: &[u8],
+        table: &[u8],
+        op: Op,
+        pk: &[ColumnSpec],
+        changed: &[(usize, usize, &[u8])],
+        old: Option<&[ColumnSpec]>,
+        new: Option<&[ColumnSpec]>,
+    ) -> RowShape {
+        let mut head = Vec::new();
+        head.extend_from_slice(b",\"db\":");
+        json::write_value(&mut head, Some(db));
+        head.extend_from_slice(b",\"table\":");
+        json::write_value(&mut head, Some(table));
+        head.extend_from_slice(b",\"op\":\"");
+        head.extend_from_slice(op.as_str().as_bytes());
+        head.extend_from_slice(b"\",\"user\":");
+        let slots = |columns: &[ColumnSpec]| -> Vec<Slot> {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut json = Vec::with_capacity(c.name.len() + 4);
+                    if i > 0 {
+                        json.push(b',');
+                    }
+                    write_name(&mut json, c.name);
+                    json.push(b':');
+                    let mask = c.secret.then(|| Key::secret_mask_prefix(db, table, c.name));
+                    Slot { value: c.value, json: Padded::new(json), mask }
+                })
+                .collect()
+        };
+        let changed = (old.is_some() && new.is_some()).then(|| {
+            changed
+                .iter()
+                .map(|&(new, old, name)| {
+                    let mut json = Vec::new();
+                    write_name(&mut json, name);
+                    ChangedSlot { new, old, json: Padded::new(json) }
+                })
+                .collect::<Vec<_>>()
+        });
+        let (pk, old, new) = (slots(pk), old.map(slots), new.map(slots));
+        // `null`, or the braces, the names and what a value takes beyond its bytes (quotes or
+        // `null`; a mask whatever the value); a little more for `conn` and the keys' names.
+        let side = |s: Option<&[Slot]>| {
+            s.map_or(4, |s| {
+                2 + s.iter().map(|c| c.json.len + if c.mask.is_some() { MASK_LEN } else { 4 }).sum::<usize>()
+            })
+        };
+        let changed_len = changed.as_ref().map_or(4, |c| 2 + c.iter().map(|c| c.json.len + 1).sum::<usize>());
+        let fixed_len = head.len() + 64 + side(Some(&pk)) + changed_len + side(old.as_deref()) + side(new.as_deref());
+        RowShape { head: Padded::new(head), pk, changed, old, new, fixed_len }
+    }
+
+    /// The record of one row: its `user`, its `conn`, and `value(i)` for each value index
+    /// the shape names (None for NULL), with `key`'s secret masks. `values_len` is the
+    /// length of all the values together, which sizes the buffer (a hint: the bytes do not
+    /// depend on it).
+    pub fn encode<'v>(
+        &self,
+        key: &Key,
+        user: &[u8],
+        conn: u64,
+        values_len: usize,
+        value: impl Fn(usize) -> Option<&'v [u8]>,
+    ) -> EncodedEvent {
+        // Room for the values, escapes aside (the key's again), and for what is appended 16
+        // bytes at a time before it is cut back.
+        let pk_len: usize = self.pk.iter().map(|c| value(c.value).map_or(0, <[u8]>::len)).sum();
+        let mut out = Vec::with_capacity(self.fixed_len + user.len() + values_len + pk_len + 32);
+        self.head.append_to(&mut out);
+        json::write_value(&mut out, Some(user));
+        out.extend_from_slice(b",\"conn\":");
+        write_u64(&mut out, conn);
+        out.extend_from_slice(b",\"pk\":");
+        write_side(&mut out, key, Some(&self.pk), &value);
+        out.extend_from_slice(b",\"changed\":");
+        match &self.changed {
+            None => out.extend_from_slice(b"null"),
+            Some(changed) => {
+                out.push(b'[');
+                let mut first = true;
+                for c in changed.iter().filter(|c| !same_value(value(c.old), value(c.new))) {
+                    if !first {
+                        out.push(b',');
+                    }
+                    c.json.append_to(&mut out);
+                    first = false;
+                }
+                out.push(b']');
+            }
+        }
+        out.extend_from_slice(b",\"old\":");
+        write_side(&mut out, key, self.old.as_deref(), &value);
+        out.extend_from_slice(b",\"new\":");
+        write_side(&mut out, key, self.new.as_deref(), &value);
+        EncodedEvent::of_body(out)
+    }
+}
+
+/// Whether two values are the same bytes (or both NULL); short ones compared a word or two
+/// at a time, not with a call to `memcmp`: an update compares every column.
+#[inline(always)]
+fn same_value(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else { return a.is_none() && b.is_none() };
+    if a.len() != b.len() {
+        return false;
+    }
+    let eight = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let four = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match a.len() {
+        // Two loads that may overlap cover every byte.
+        n @ 8..=16 => eight(a, 0) == eight(b, 0) && eight(a, n - 8) == eight(b, n - 8),
+        n @ 4..=7 => four(a, 0) == four(b, 0) && four(a, n - 4) == four(b, n - 4),
+        _ => a == b,
+    }
+}
+
+fn write_side<'v>(out: &mut Vec<u8>, key: &Key, side: Option<&[Slot]>, value: &impl Fn(usize) -> Option<&'v [u8]>) {
+    let Some(side) = side else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    // Columns are gathered here with stores of a fixed size (a name padded to 16 or 32 bytes,
+    // a value made by `short_plain` or a mask) and appended to `out` a few at a time: each
+    // append to a Vec costs a check of its room and a store of its length.
+    const ROOM: usize = 256;
+    let mut buf = [0u8; ROOM + 1];
+    buf[0] = b'{';
+    let mut at = 1;
+    for c in side {
+        // The most one column adds here: a name of 32 bytes, a value of 32.
+        if at > ROOM - 64 {
+            out.extend_from_slice(&buf[..at]);
+            at = 0;
+        }
+        let name = &c.json;
+        match name.bytes.len() {
+            16 => {
+                buf[at..at + 16].copy_from_slice(&name.bytes[..16]);
+                at += name.len;
+            }
+            32 => {
+                buf[at..at + 32].copy_from_slice(&name.bytes[..32]);
+                at += name.len;
+            }
+            _ => {
+                out.extend_from_slice(&buf[..at]);
+                name.append_to(out);
+                at = 0;
+            }
+        }
+        match (&c.mask, value(c.value)) {
+            (Some(prefix), Some(v)) => {
+                buf[at..at + MASK_LEN].copy_from_slice(&key.secret_mask_after(prefix, v));
+                at += MASK_LEN;
+            }
+            (_, None) => {
+                buf[at..at + 4].copy_from_slice(b"null");
+                at += 4;
+            }
+            (None, Some(v)) => match json::short_plain(v, (&mut buf[at..at + 32]).try_into().expect("32 bytes")) {
+                Some(len) => at += len,
+                None => {
+                    out.extend_from_slice(&buf[..at]);
+                    json::write_value(out, Some(v));
+                    at = 0;
+                }
+            },
+        }
+    }
+    buf[at] = b'}';
+    out.extend_from_slice(&buf[..at + 1]);
+}
+
 /// Why a line could not be read as a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError(SyntaxError);
@@ -531,4 +824,118 @@ impl From<SyntaxError> for ParseError {
 /// Reads one record line (without its newline). Only the canonical form is accepted.
 pub fn parse(line: &[u8]) -> Result<Record, ParseError> {
     crate::view::parse_view(line).map(|view| view.to_record())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_the_same_when_every_byte_is() {
+        for len in 0..40usize {
+            let a: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            assert!(same_value(Some(&a), Some(&a.clone())));
+            assert!(!same_value(Some(&a), None) && !same_value(None, Some(&a)));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_value(Some(&a), Some(&b)), "{len} {at}");
+            }
+            assert!(!same_value(Some(&a), Some(&a[..len.saturating_sub(1)])) || len == 0);
+        }
+        assert!(same_value(None, None));
+    }
+
+    /// A shape makes the bytes `EncodedEvent::new` makes of the same row, whatever its
+    /// columns: many short plain ones in a row (more than the side's buffer holds at once),
+    /// names longer than 32 bytes, values that need escapes, NULLs, secrets, a missing key.
+    #[test]
+    fn a_shape_writes_what_the_event_writes() {
+        let key = Key::from_bytes([8; 32]);
+        let names: Vec<String> = (0..40)
+            .map(|i| match i % 7 {
+                0 => format!("n{i}_{}", "long".repeat(9)),
+                1 => format!("q\"{i}"),
+                _ => format!("c{i}{}", "x".repeat(i % 5 * 4)),
+            })
+            .collect();
+        let plain: Vec<Vec<u8>> = (0..40).map(|i| "v".repeat(i % 31).into_bytes()).collect();
+        let mixed: Vec<Option<Vec<u8>>> = (0..40)
+            .map(|i| match i % 6 {
+                0 => None,
+                1 => Some(b"tab\there".to_vec()),
+                2 => Some(vec![0xff, b'a']),
+                3 => Some("é".repeat(i).into_bytes()),
+                _ => Some("w".repeat(i).into_bytes()),
+            })
+            .collect();
+        for values in [plain.into_iter().map(Some).collect::<Vec<_>>(), mixed] {
+            for count in [0, 1, 7, 16, 40] {
+                for op in Op::ALL {
+                    let secret = |i: usize| i % 9 == 4;
+                    let side_specs = |offset: usize| -> Vec<ColumnSpec> {
+                        (0..count)
+                            .map(|i| ColumnSpec { value: offset + i, name: names[i].as_bytes(), secret: secret(i) })
+                            .collect()
+                    };
+                    let (old, new) = (op.has_old().then(|| side_specs(0)), op.has_new().then(|| side_specs(count)));
+                    let value = |i: usize| values[i % values.len()].as_deref();
+                    let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
+                    let pk: Vec<ColumnSpec> = keyed.iter().take(2).copied().collect();
+                    let changed: Vec<(usize, usize, &[u8])> =
+                        (0..count).filter(|_| op == Op::Update).map(|i| (count + i, i, names[i].as_bytes())).collect();
+                    let shape = RowShape::new(b"db", b"t\"b", op, &pk, &changed, old.as_deref(), new.as_deref());
+                    fn refs<'a>(
+                        specs: &[ColumnSpec<'a>],
+                        value: impl Fn(usize) -> Option<&'a [u8]>,
+                    ) -> Vec<ColumnRef<'a>> {
+                        specs
+                            .iter()
+                            .map(|c| ColumnRef { name: c.name, value: value(c.value), secret: c.secret })
+                            .collect()
+                    }
+                    let (old_refs, new_refs, pk_refs) = (
+                        old.as_deref().map(|o| refs(o, value)),
+                        new.as_deref().map(|n| refs(n, value)),
+                        refs(&pk, value),
+                    );
+                    let changed_names: Vec<&[u8]> =
+                        changed.iter().filter(|(n, o, _)| value(*n) != value(*o)).map(|c| c.2).collect();
+                    let event = EventRef::Row(RowRef {
+                        db: b"db",
+                        table: b"t\"b",
+                        op,
+                        user: b"u@h",
+                        conn: 5,
+                        pk: &pk_refs,
+                        changed: (op == Op::Update).then_some(&changed_names[..]),
+                        old: old_refs.as_deref(),
+                        new: new_refs.as_deref(),
+                    });
+                    let made = shape.encode(&key, b"u@h", 5, 0, value);
+                    let expected = EncodedEvent::new(&key, &event);
+                    assert_eq!(
+                        String::from_utf8_lossy(made.bytes()),
+                        String::from_utf8_lossy(expected.bytes()),
+                        "{op} {count}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut numbers = vec![0, u64::MAX, u64::MAX - 1];
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            numbers.extend([power - 1, power, power + 1, next / 2]);
+            power = next;
+        }
+        for n in numbers {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 }

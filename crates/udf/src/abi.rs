@@ -6,6 +6,7 @@
 //! `extension` is never read: MySQL 8 keeps charset data there and MariaDB does not.
 
 use std::ffi::{c_char, c_int, c_longlong, c_uint, c_ulong, c_void};
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use dbaudit_record::protocol::HEADER_ARGS;
@@ -86,29 +87,54 @@ unsafe fn set_message(message: *mut c_char, text: &str) {
     }
 }
 
-/// The arguments of one call as safe slices, valid while mysqld's `args` is.
+/// How many arguments are read into a buffer on the stack rather than the heap: a row call
+/// of a table of up to 30 columns (header, user, conn and two sides of them) and more.
+const STACK_ARGS: usize = 64;
+
+/// Calls `f` with the arguments of one call as safe slices, valid while mysqld's `args` is;
+/// on the stack, left uninitialised past the arguments, when there are up to
+/// [`STACK_ARGS`] of them (as a rule: no allocation and no zeroing a row).
 ///
 /// # Safety
 /// `args` must be the `UDF_ARGS` mysqld passed to this call.
-unsafe fn read_args<'a>(args: *const UdfArgs) -> Vec<Arg<'a>> {
+unsafe fn with_args<T>(args: *const UdfArgs, f: impl FnOnce(&[Arg]) -> T) -> T {
+    // SAFETY: mysqld passes a valid UDF_ARGS.
+    let count = unsafe { (*args).arg_count as usize };
+    if count > STACK_ARGS {
+        // SAFETY: as above.
+        let args: Vec<Arg> = (0..count).map(|i| unsafe { read_arg(args, i) }).collect();
+        return f(&args);
+    }
+    let mut buffer = [const { MaybeUninit::<Arg>::uninit() }; STACK_ARGS];
+    for (i, slot) in buffer[..count].iter_mut().enumerate() {
+        // SAFETY: i < arg_count, and mysqld's `args` is valid.
+        slot.write(unsafe { read_arg(args, i) });
+    }
+    // SAFETY: the first `count` entries were written just above, and Arg (slices and an
+    // Option of one) needs no drop.
+    let args = unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<Arg>(), count) };
+    f(args)
+}
+
+/// Argument `i` of one call as safe slices, valid while mysqld's `args` is.
+///
+/// # Safety
+/// `args` must be the `UDF_ARGS` mysqld passed to this call, and `i` less than its
+/// `arg_count`.
+unsafe fn read_arg<'a>(args: *const UdfArgs, i: usize) -> Arg<'a> {
     // SAFETY: mysqld passes a valid UDF_ARGS whose arrays hold arg_count entries each.
     unsafe {
         let args = &*args;
-        let count = args.arg_count as usize;
-        let mut out = Vec::with_capacity(count);
-        for i in 0..count {
-            let ptr = *args.args.add(i);
-            let value =
-                (!ptr.is_null()).then(|| std::slice::from_raw_parts(ptr.cast::<u8>(), *args.lengths.add(i) as usize));
-            let name_ptr = if args.attributes.is_null() { std::ptr::null_mut() } else { *args.attributes.add(i) };
-            let name = if name_ptr.is_null() {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(name_ptr.cast::<u8>(), *args.attribute_lengths.add(i) as usize)
-            };
-            out.push(Arg { value, name });
-        }
-        out
+        let ptr = *args.args.add(i);
+        let value =
+            (!ptr.is_null()).then(|| std::slice::from_raw_parts(ptr.cast::<u8>(), *args.lengths.add(i) as usize));
+        let name_ptr = if args.attributes.is_null() { std::ptr::null_mut() } else { *args.attributes.add(i) };
+        let name = if name_ptr.is_null() {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(name_ptr.cast::<u8>(), *args.attribute_lengths.add(i) as usize)
+        };
+        Arg { value, name }
     }
 }
 
@@ -171,8 +197,7 @@ pub(crate) unsafe extern "C" fn dbaudit_log(
 ) -> c_longlong {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: mysqld passes the UDF_ARGS of this call; the slices die with this closure.
-        let args = unsafe { read_args(args) };
-        AUDITOR.log(&args)
+        unsafe { with_args(args, |args| AUDITOR.log(args)) }
     }));
     let (value, failed) = match outcome {
         Ok(Outcome::Written(seq)) => (Some(seq), false),

@@ -166,7 +166,16 @@ impl Keys {
     fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
         let hash = site_key(header);
         if let Some(site) = self.known_site(hash, header) {
-            return Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false));
+            if let Some(event) = site.encode_known(&self.key, args) {
+                return Ok((event, false));
+            }
+            let event = self.event(call::parse_v2(&site, args)?, Some(&site.names));
+            // The header came with columns named otherwise (its table altered, its triggers
+            // made again): the calls to come are read as this one was.
+            if let Some(again) = site.learn_again(args) {
+                self.replace_site(hash, &site, again);
+            }
+            return Ok((event, false));
         }
         let read = protocol::read_header(header);
         let Some(fields) = read.as_ref().filter(|h| self.token_ok(&h.token, &h.db, &h.table)) else {
@@ -184,6 +193,15 @@ impl Keys {
         }
         drop(sites);
         Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false))
+    }
+
+    /// Files `again` in place of `site`, if `site` is still there: a caller that replaced it
+    /// first wins.
+    fn replace_site(&self, hash: u64, site: &Arc<Site>, again: Site) {
+        let mut sites = self.sites.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(kept) = sites.get_mut(&hash).and_then(|k| k.iter_mut().find(|(_, s)| Arc::ptr_eq(s, site))) {
+            kept.1 = Arc::new(again);
+        }
     }
 
     /// What a header read before says, if its token was good. Headers are compared in
@@ -232,7 +250,8 @@ struct Ready {
     key_file: PathBuf,
     /// The configuration file as it was read, to notice a change (a token rotation).
     config: Option<FileStamp>,
-    config_checked: Instant,
+    /// When the configuration file is next looked at.
+    config_check_at: Instant,
 }
 
 /// What tells one version of a file from another without reading it.
@@ -350,7 +369,9 @@ impl Auditor {
     /// The writer's turn: set up if need be, then number, seal and write the record that
     /// `encoded` holds, or build it now if it was built with other keys (or not at all).
     fn write(&self, writer: &mut Writer, args: &[Arg], encoded: Option<Encoded>) -> Outcome {
-        self.follow_config(writer);
+        // One clock read for both the configuration's and the log's checks.
+        let clock = Instant::now();
+        self.follow_config(writer, clock);
         if let Err(message) = self.set_up(writer) {
             return Outcome::Failed(message);
         }
@@ -371,13 +392,17 @@ impl Auditor {
             let (at, error) = losses.last_error.as_ref().map_or((now, ""), |(at, e)| (*at, e.as_str()));
             let since = losses.since.unwrap_or(at);
             let lost = EventRef::Lost(LostRef { count: losses.unreported, since, error: error.as_bytes() });
-            if let Err(message) = append(ready, &mut writer.line, |chain, line| chain.append_next(line, now, &lost)) {
+            if let Err(message) =
+                append(ready, &mut writer.line, clock, |chain, line| (chain.append_next(line, now, &lost), 0))
+            {
                 return Outcome::Failed(message);
             }
             losses.unreported = 0;
             losses.since = None;
         }
-        match append(ready, &mut writer.line, |chain, line| chain.append_encoded(line, now, &event)) {
+        let sealed =
+            append(ready, &mut writer.line, clock, |chain, line| chain.append_encoded_after_prev(line, now, &event));
+        match sealed {
             Err(message) => Outcome::Failed(message),
             Ok(_) if forged => Outcome::Forged,
             Ok(seq) => Outcome::Written(seq),
@@ -390,7 +415,7 @@ impl Auditor {
     pub fn health(&self) -> Vec<u8> {
         let mut writer = self.lock_writer();
         // A caller waiting for a token rotation to be taken up gets the configuration as it is.
-        self.follow_config(&mut writer);
+        self.follow_config(&mut writer, Instant::now());
         let state = match (writer.called, writer.losses.failing) {
             (false, _) => "idle",
             (true, true) => "failing",
@@ -431,12 +456,12 @@ impl Auditor {
     /// Takes up a changed configuration, at most once a second: new token generations at
     /// once (`dbaudit watch --rotate-token` waits for that), anything else by setting up
     /// again, which starts a new epoch naming the last one.
-    fn follow_config(&self, writer: &mut Writer) {
+    fn follow_config(&self, writer: &mut Writer, clock: Instant) {
         let Some(ready) = writer.ready.as_mut() else { return };
-        if ready.config_checked.elapsed() < CONFIG_CHECK {
+        if clock < ready.config_check_at {
             return;
         }
-        ready.config_checked = Instant::now();
+        ready.config_check_at = clock + CONFIG_CHECK;
         let path = self.config_path();
         let now = stamp(&path);
         if now == ready.config {
@@ -509,24 +534,28 @@ impl Auditor {
             sink,
             key_file: config.key_file.clone(),
             config: config_stamp,
-            config_checked: Instant::now(),
+            config_check_at: Instant::now() + CONFIG_CHECK,
         };
         let start = EventRef::Start { prev };
-        append(&mut ready, &mut writer.line, |chain, line| chain.append_next(line, Timestamp::now(), &start))?;
+        append(&mut ready, &mut writer.line, Instant::now(), |chain, line| {
+            (chain.append_next(line, Timestamp::now(), &start), 0)
+        })?;
         Ok(ready)
     }
 }
 
-/// Seals the chain's next record into `line` with `seal`, writes it, and moves the chain on;
-/// returns its seq. On error the chain stays where it was, so the next record takes the seq.
+/// Seals the chain's next record into `line` with `seal`, which says where in `line` the
+/// record begins, writes it (`clock` being now), and moves the chain on; returns its seq.
+/// On error the chain stays where it was, so the next record takes the seq.
 fn append(
     ready: &mut Ready,
     line: &mut Vec<u8>,
-    seal: impl FnOnce(&Chain, &mut Vec<u8>) -> ChainPoint,
+    clock: Instant,
+    seal: impl FnOnce(&Chain, &mut Vec<u8>) -> (ChainPoint, usize),
 ) -> Result<u64, String> {
     line.clear();
-    let point = seal(&ready.chain, line);
-    ready.sink.write_line(line).map_err(|e| format!("cannot write the audit log: {e}"))?;
+    let (point, at) = seal(&ready.chain, line);
+    ready.sink.write_line(&line[at..], clock).map_err(|e| format!("cannot write the audit log: {e}"))?;
     ready.chain.advance(point);
     Ok(point.seq)
 }
@@ -534,7 +563,9 @@ fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbaudit_record::{Event, Verifier};
+    use crate::call::LEARN_AGAIN;
+    use dbaudit_record::protocol::Side;
+    use dbaudit_record::{Event, Op, Verifier};
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -635,6 +666,172 @@ mod tests {
             assert_eq!(row.new.as_ref().unwrap()[0].value, dbaudit_record::Value::Text(table.clone()));
             assert!(matches!(&pair[1], Event::Forged(c) if c.table == dbaudit_record::Value::Text(table.clone())));
         }
+    }
+
+    /// The line `keys` makes of `args`, sealed at a fixed place and time (or the refusal).
+    fn line_of(keys: &Keys, args: &[Arg]) -> Result<Vec<u8>, String> {
+        let (event, forged) = keys.encode(args).event?;
+        assert!(!forged);
+        let chain = Chain::new(keys.key.clone(), Epoch(7));
+        let mut line = Vec::new();
+        chain.append_encoded(&mut line, Timestamp(1), &event);
+        Ok(line)
+    }
+
+    /// Whether `keys` would make `args`' record from what it kept of an earlier call.
+    fn known(keys: &Keys, args: &[Arg]) -> bool {
+        let header = args[0].value.unwrap();
+        keys.known_site(site_key(header), header).is_some_and(|site| site.encode_known(&keys.key, args).is_some())
+    }
+
+    fn header_call<'a>(header: &'a str, user: Option<&'a [u8]>, conn: Option<&'a [u8]>) -> Vec<Arg<'a>> {
+        vec![Arg::new(Some(header.as_bytes()), b"h"), Arg::new(user, b"USER()"), Arg::new(conn, b"CONNECTION_ID()")]
+    }
+
+    /// A call named as the first one a header came with is made from what was kept of that
+    /// call; one named otherwise at any place (reordered, renamed, a column more or less, a
+    /// secret column renamed) is read afresh. Either way the record is byte for byte the one
+    /// a UDF that never saw the first call makes.
+    #[test]
+    fn calls_named_as_the_first_make_the_records_a_fresh_reading_makes() {
+        let key = Key::from_bytes([5; 32]);
+        let keys = |version| Keys::new(version, key.clone(), vec![0]);
+        let token = key.trigger_token(0, b"ac\"me", b"us\\ers");
+        let long = "é".repeat(700);
+        let bad = [b'a', 0xff, b'"', 0xc3];
+        let values: Vec<Option<&[u8]>> = vec![
+            Some(b"7"),
+            Some(b"x\"y\\z"),
+            Some(b"hunter2"),
+            None,
+            Some(b""),
+            Some("a\u{2028}b\u{2029}c\nd\te\x01\x7f".as_bytes()),
+            Some(&bad),
+            Some(long.as_bytes()),
+            Some("ünï".as_bytes()),
+            Some(b"0123456789abcdef0123"),
+            Some(b"0123456789abcdef0123456789abcd"),
+            Some(b"0123456789abcdef0123456789abcde"),
+            Some(b"a\\b"),
+        ];
+        // Names and values of every length the record's writer takes apart: short and long,
+        // plain and escaped, a name longer than 32 bytes written, more columns than fit its
+        // buffer at once.
+        let mut columns: Vec<String> =
+            ["id", "lo\"gin", "password", "note", "e", "text", "blob", "long", "ünï", "Password"]
+                .map(str::to_owned)
+                .to_vec();
+        columns.push("a_column_whose_name_is_longer_than_thirty_two_bytes".into());
+        columns.extend((0..12).map(|i| format!("c{}", "x".repeat(i * 3))));
+        let none: [&str; 0] = [];
+        let ops = [
+            (Op::Update, vec!["id"], vec!["password"]),
+            (Op::Insert, vec!["password", "id"], vec!["password"]),
+            (Op::Delete, vec!["missing", "ID"], vec!["PASSWORD", "blob"]),
+            (Op::Update, vec![], none.to_vec()),
+        ];
+        for (op, pk, secrets) in ops {
+            let header = protocol::header(&token, "ac\"me", "us\\ers", op, &pk, &secrets);
+            let sides: Vec<&str> = Side::of(op).iter().map(|s| s.prefix()).collect();
+            // Each side's columns named `names`, the values taken from `shift` on (the new side
+            // from one further, so that an update changes some).
+            let call = |names: &[String], shift: usize| -> Vec<(String, Option<&[u8]>)> {
+                let mut call = Vec::new();
+                for (s, side) in sides.iter().enumerate() {
+                    for (i, name) in names.iter().enumerate() {
+                        call.push((format!("{side}{name}"), values[(i + shift + s * (i % 2)) % values.len()]));
+                    }
+                }
+                call
+            };
+            let first = call(&columns, 0);
+            let mut variants = vec![first.clone(), call(&columns, 3)];
+            let mut reordered = columns.clone();
+            reordered.swap(0, 2);
+            variants.push(call(&reordered, 1));
+            let mut renamed = columns.clone();
+            renamed[1] = "login".into();
+            variants.push(call(&renamed, 2));
+            let mut secret_renamed = columns.clone();
+            secret_renamed[2] = "passwd".into();
+            variants.push(call(&secret_renamed, 0));
+            let mut secret_case = columns.clone();
+            secret_case[2] = "PassWord".into();
+            variants.push(call(&secret_case, 0));
+            variants.push(call(&columns[..9], 0));
+            let mut more = columns.clone();
+            more.push("extra".into());
+            variants.push(call(&more, 4));
+            let mut upper = first.clone();
+            upper[0].0 = upper[0].0.to_uppercase();
+            variants.push(upper);
+            let mut one_fewer = first.clone();
+            one_fewer.pop();
+            variants.push(one_fewer);
+            let mut wrong_side = first.clone();
+            wrong_side[0].0 = format!("mid.{}", columns[0]);
+            variants.push(wrong_side);
+
+            fn args_of<'a>(header: &'a str, names: &'a [(String, Option<&'a [u8]>)]) -> Vec<Arg<'a>> {
+                let mut args = header_call(header, Some(b"app@localhost"), Some(b"17"));
+                args.extend(names.iter().map(|(n, v)| Arg::new(*v, n.as_bytes())));
+                args
+            }
+            for (i, variant) in variants.iter().enumerate() {
+                let seen = keys(1);
+                line_of(&seen, &args_of(&header, &first)).unwrap();
+                let args = args_of(&header, variant);
+                let fresh = line_of(&keys(2), &args);
+                assert_eq!(known(&seen, &args), i < 2, "{op} variant {i}");
+                // Read afresh, then (learnt again, when it could be read) from what was kept.
+                for round in 0..2 {
+                    let again = line_of(&seen, &args);
+                    assert_eq!(
+                        again.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
+                        fresh.as_ref().map(|l| String::from_utf8_lossy(l).into_owned()),
+                        "{op} variant {i}, round {round}"
+                    );
+                    assert_eq!(again, fresh, "{op} variant {i}");
+                    assert_eq!(known(&seen, &args), fresh.is_ok(), "{op} variant {i}, round {round}");
+                }
+                for (user, conn) in [
+                    (None, Some(&b"17"[..])),
+                    (Some(&b"u"[..]), None),
+                    (Some(b"u"), Some(b"x1")),
+                    (Some(b"u\xff"), Some(b"+18")),
+                ] {
+                    let mut args = args.clone();
+                    (args[1].value, args[2].value) = (user, conn);
+                    assert_eq!(line_of(&seen, &args), line_of(&keys(3), &args), "{op} variant {i}, {user:?} {conn:?}");
+                }
+            }
+        }
+    }
+
+    /// Two column lists passed with one header take turns: the header is learnt again a few
+    /// times, then the calls that differ from the last learnt are read afresh, every record
+    /// the same bytes throughout.
+    #[test]
+    fn a_header_passed_with_two_column_lists_is_learnt_again_a_few_times() {
+        let key = Key::from_bytes([6; 32]);
+        let none: [&str; 0] = [];
+        let header =
+            protocol::header(&key.trigger_token(0, b"acme", b"users"), "acme", "users", Op::Insert, &["id"], &none);
+        let call = |names: [&'static str; 2]| {
+            let mut args = header_call(&header, Some(b"app@localhost"), Some(b"17"));
+            args.extend(names.iter().map(|n| Arg::new(Some(b"v"), n.as_bytes())));
+            args
+        };
+        let (one, two) = (call(["new.id", "new.a"]), call(["new.id", "new.b"]));
+        let seen = Keys::new(1, key.clone(), vec![0]);
+        let mut learnt = 0;
+        for turn in 0..4 * LEARN_AGAIN {
+            let args = if turn % 2 == 0 { &one } else { &two };
+            let was_known = known(&seen, args);
+            assert_eq!(line_of(&seen, args), line_of(&Keys::new(2, key.clone(), vec![0]), args), "turn {turn}");
+            learnt += usize::from(!was_known && known(&seen, args) && turn > 0);
+        }
+        assert_eq!(learnt, LEARN_AGAIN as usize);
     }
 
     #[test]

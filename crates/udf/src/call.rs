@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use dbaudit_record::protocol::{self, Header, Side, FIXED_ARGS, HEADER_ARGS};
-use dbaudit_record::{names, ClaimedRef, ColumnNames, ColumnRef, DriftRef, Op};
+use dbaudit_record::{
+    names, ClaimedRef, ColumnNames, ColumnRef, ColumnSpec, DriftRef, EncodedEvent, Key, Op, RowShape,
+};
 
 /// One argument as mysqld passed it: its bytes (None for NULL) and its alias.
 #[derive(Clone, Copy, Debug)]
@@ -56,9 +58,61 @@ pub(crate) struct Site {
     /// The value columns' names as the record writes them, from the first call read with
     /// this site (protocol 2); empty for protocol 1.
     pub names: ColumnNames,
+    /// What the first call read with this site (protocol 2, a row) said of each of its value
+    /// arguments, for later calls that name theirs alike; None if it broke the protocol.
+    known: Option<KnownCall>,
+    /// How many sites of the same header came before this one, each learnt from a call that
+    /// named its columns otherwise ([`Site::learn_again`]).
+    learnt_again: u32,
 }
 
+/// How many times a header's site is learnt again from a call that names its columns
+/// otherwise: once is the usual case (a table altered, its triggers made again); two
+/// triggers passing one header with other columns would otherwise swap it on every row.
+pub(crate) const LEARN_AGAIN: u32 = 8;
+
+/// The value arguments of a row call as a site's first call named them, and the record's
+/// shape that follows from those names: a later call whose value arguments bear the same
+/// names, in the same order, makes the record that shape makes with its values.
 #[derive(Debug)]
+struct KnownCall {
+    /// The arguments' names (aliases).
+    names: Vec<KnownName>,
+    shape: RowShape,
+}
+
+/// An argument's name as a later call's is compared with it: its length and [`name_words`],
+/// which hold every byte of a name of up to 16; a longer one is compared whole as well.
+#[derive(Debug)]
+struct KnownName {
+    len: usize,
+    words: (u64, u64),
+    whole: Vec<u8>,
+}
+
+impl KnownName {
+    #[inline(always)]
+    fn is(&self, name: &[u8]) -> bool {
+        name.len() == self.len && name_words(name) == self.words && (self.len <= 16 || name == self.whole)
+    }
+}
+
+/// Two words that hold every byte of a name of up to 16 bytes, loaded without a loop: the
+/// first and the last eight (which may overlap), four, or each byte.
+#[inline(always)]
+fn name_words(name: &[u8]) -> (u64, u64) {
+    let n = name.len();
+    let eight = |at: usize| u64::from_le_bytes(name[at..at + 8].try_into().expect("eight bytes"));
+    let four = |at: usize| u64::from(u32::from_le_bytes(name[at..at + 4].try_into().expect("four bytes")));
+    match n {
+        8.. => (eight(0), eight(n - 8)),
+        4..=7 => (four(0), four(n - 4)),
+        1..=3 => (u64::from(name[0]) | u64::from(name[n / 2]) << 8 | u64::from(name[n - 1]) << 16, 0),
+        0 => (0, 0),
+    }
+}
+
+#[derive(Clone, Debug)]
 enum SiteKind {
     Row { op: Op, pk: Vec<Vec<u8>>, secrets: Vec<Vec<u8>> },
     Drift { row_op: Op },
@@ -87,20 +141,150 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, names: ColumnNames::default() })
+        Ok(Site {
+            db: db.to_vec(),
+            table: table.to_vec(),
+            kind,
+            names: ColumnNames::default(),
+            known: None,
+            learnt_again: 0,
+        })
     }
 
     /// The site of a protocol-2 header, with the names of the columns `args` (a call that
     /// carries it) passes for its first side.
     pub(crate) fn of_header(header: &Header, args: &[Arg]) -> Result<Site, String> {
-        let mut site =
+        let site =
             Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)?;
+        Ok(site.learn(args))
+    }
+
+    /// This site as a call (`args`, which [`parse_v2`] read without error) whose value
+    /// arguments are named otherwise than its first call's would have it read, for the calls
+    /// to come; None once it has been learnt again [`LEARN_AGAIN`] times.
+    pub(crate) fn learn_again(&self, args: &[Arg]) -> Option<Site> {
+        if self.learnt_again >= LEARN_AGAIN || !matches!(self.kind, SiteKind::Row { .. }) {
+            return None;
+        }
+        let site = Site {
+            db: self.db.clone(),
+            table: self.table.clone(),
+            kind: self.kind.clone(),
+            names: ColumnNames::default(),
+            known: None,
+            learnt_again: self.learnt_again + 1,
+        };
+        Some(site.learn(args))
+    }
+
+    /// This site with the names and the shape of `args`, a call that carries it.
+    fn learn(self, args: &[Arg]) -> Site {
+        let mut site = self;
         let mut aliases = args.iter().skip(HEADER_ARGS).filter_map(|a| Side::split_alias(a.name));
         if let Some((first, name)) = aliases.next() {
             let names = aliases.take_while(|(side, _)| *side == first).map(|(_, name)| name);
             site.names = ColumnNames::new(std::iter::once(name).chain(names));
         }
-        Ok(site)
+        site.known = site.known_call(args);
+        site
+    }
+
+    /// What `args`, a row call of this site, say of each value argument (its side, its
+    /// column, whether it is secret, which are the key and which `changed` compares), as
+    /// [`parse`] reads them; None if they break the protocol, which [`parse`] then says.
+    fn known_call(&self, args: &[Arg]) -> Option<KnownCall> {
+        let SiteKind::Row { op, pk: pk_names, secrets } = &self.kind else { return None };
+        let values = args.get(HEADER_ARGS..)?;
+        let mut old = op.has_old().then(|| Vec::with_capacity(values.len()));
+        let mut new = op.has_new().then(|| Vec::with_capacity(values.len()));
+        for (i, arg) in values.iter().enumerate() {
+            let (side, name) = Side::split_alias(arg.name)?;
+            let side = match side {
+                Side::Old => old.as_mut()?,
+                Side::New => new.as_mut()?,
+            };
+            side.push(ColumnSpec { value: i, name, secret: is_secret(secrets, name) });
+        }
+        let changed: Vec<(usize, usize, &[u8])> = match (&old, &new) {
+            (Some(old), Some(new)) => new
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| counterpart(old, i, n.name, |o| o.name).map(|o| (n.value, o.value, n.name)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
+        let pk: Vec<ColumnSpec> = key_columns(pk_names, keyed, |c| c.name).copied().collect();
+        let shape = RowShape::new(&self.db, &self.table, *op, &pk, &changed, old.as_deref(), new.as_deref());
+        let names = values
+            .iter()
+            .map(|a| KnownName { len: a.name.len(), words: name_words(a.name), whole: a.name.to_vec() })
+            .collect();
+        Some(KnownCall { names, shape })
+    }
+
+    /// The record of a protocol-2 row call whose value arguments are named exactly as those
+    /// of the first call read with this site, made from what that call said of them; None
+    /// for any other call (or one whose user or conn is missing or wrong), which is then read
+    /// as any call is ([`parse_v2`]). Names are compared on every call: one header may be
+    /// passed by triggers with other columns (a table altered, its triggers made again).
+    pub(crate) fn encode_known(&self, key: &Key, args: &[Arg]) -> Option<EncodedEvent> {
+        let known = self.known.as_ref()?;
+        let values = args.get(HEADER_ARGS..)?;
+        if values.len() != known.names.len() {
+            return None;
+        }
+        // The names checked and the values measured in one pass.
+        let mut values_len = 0;
+        for (arg, kept) in values.iter().zip(&known.names) {
+            if !kept.is(arg.name) {
+                return None;
+            }
+            values_len += arg.value.map_or(0, <[u8]>::len);
+        }
+        let user = args[protocol::HEADER_USER].value?;
+        let conn = conn_id(args[protocol::HEADER_CONN].value?)?;
+        Some(known.shape.encode(key, user, conn, values_len, |i| values[i].value))
+    }
+}
+
+/// A connection id as `CONNECTION_ID()` passes it, in decimal: what `str::parse::<u64>`
+/// accepts (digits, after an optional `+`, that fit), read without a UTF-8 check first.
+fn conn_id(text: &[u8]) -> Option<u64> {
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// Whether the column `name` is one of `secrets` (ASCII case-insensitive, as SQL names are).
+fn is_secret(secrets: &[Vec<u8>], name: &[u8]) -> bool {
+    secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// The key's columns among `keyed`, in the key's order: for each key column, the first
+/// column named so (ASCII case-insensitive). One the trigger did not pass cannot be shown.
+fn key_columns<'c, T>(
+    pk_names: &'c [Vec<u8>],
+    keyed: &'c [T],
+    name_of: impl Fn(&T) -> &[u8] + 'c,
+) -> impl Iterator<Item = &'c T> + 'c {
+    pk_names.iter().filter_map(move |pk| keyed.iter().find(|c| name_of(c).eq_ignore_ascii_case(pk)))
+}
+
+/// The old column the new column at `place`, named `name`, is compared with: triggers list
+/// old and new in the same order, so the same place first, else the first named alike.
+fn counterpart<'o, T>(old: &'o [T], place: usize, name: &[u8], name_of: impl Fn(&T) -> &[u8]) -> Option<&'o T> {
+    match old.get(place) {
+        Some(o) if name_of(o) == name => Some(o),
+        _ => old.iter().find(|o| name_of(o) == name),
     }
 }
 
@@ -186,9 +370,7 @@ fn parse<'a>(
     let required = |i: usize, what: &str| args[i].value.ok_or_else(|| format!("argument {} ({what}) is NULL", i + 1));
     let user = required(at[0], "user")?;
     let conn_text = required(at[1], "conn")?;
-    let conn = std::str::from_utf8(conn_text)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
+    let conn = conn_id(conn_text)
         .ok_or_else(|| format!("conn {:?} is not a connection id", String::from_utf8_lossy(conn_text)))?;
     let (db, table) = (&site.db[..], &site.table[..]);
     let (op, pk_names, secret_names) = match &site.kind {
@@ -197,7 +379,6 @@ fn parse<'a>(
         }
         SiteKind::Row { op, pk, secrets } => (*op, pk, secrets),
     };
-    let is_secret = |name: &[u8]| secret_names.iter().any(|s| s.eq_ignore_ascii_case(name));
 
     let values = args.len() - first_value;
     let mut old = op.has_old().then(|| Vec::with_capacity(values));
@@ -224,7 +405,7 @@ fn parse<'a>(
                 op
             ));
         };
-        side.push(ColumnRef { name, value: arg.value, secret: is_secret(name) });
+        side.push(ColumnRef { name, value: arg.value, secret: is_secret(secret_names, name) });
     }
 
     // Only an update carries both sides.
@@ -234,7 +415,7 @@ fn parse<'a>(
     };
     let keyed = if op.has_new() { new.as_deref() } else { old.as_deref() }.unwrap_or_default();
     // A key column the trigger did not pass cannot be shown; the row is still recorded.
-    let pk = pk_names.iter().filter_map(|pk| keyed.iter().find(|c| c.name.eq_ignore_ascii_case(pk)).copied()).collect();
+    let pk = key_columns(pk_names, keyed, |c| c.name).copied().collect();
     Ok(Call::Row(RowCall { db, table, op, user, conn, pk, changed, old, new }))
 }
 
@@ -242,14 +423,7 @@ fn parse<'a>(
 fn changed_columns<'a>(old: &[ColumnRef<'a>], new: &[ColumnRef<'a>]) -> Vec<&'a [u8]> {
     new.iter()
         .enumerate()
-        .filter(|(i, n)| {
-            // Triggers list old and new in the same order: try the same position first.
-            let before = match old.get(*i) {
-                Some(o) if o.name == n.name => Some(o),
-                _ => old.iter().find(|o| o.name == n.name),
-            };
-            before.is_some_and(|o| o.value != n.value)
-        })
+        .filter(|(i, n)| counterpart(old, *i, n.name, |o| o.name).is_some_and(|o| o.value != n.value))
         .map(|(_, n)| n.name)
         .collect()
 }
@@ -372,6 +546,58 @@ mod tests {
         assert_eq!((drift.row_op, drift.table, drift.error), (Op::Delete, &b"users"[..], &b"1054: Unknown column"[..]));
         args.push(Arg::new(Some(b"1"), b"old.id"));
         assert!(parse_v2(&site, &args).unwrap_err().contains("exactly 4"));
+    }
+
+    #[test]
+    fn a_kept_name_is_only_the_same_bytes() {
+        for len in 0..40usize {
+            let name: Vec<u8> = (0..len).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+            let kept = KnownName { len, words: name_words(&name), whole: name.clone() };
+            assert!(kept.is(&name));
+            for at in 0..len {
+                let mut other = name.clone();
+                other[at] ^= 0x20;
+                assert!(!kept.is(&other), "{len} {at}");
+            }
+            let mut longer = name.clone();
+            longer.push(b'a');
+            assert!(!kept.is(&longer) && (len == 0 || !kept.is(&name[..len - 1])));
+        }
+    }
+
+    #[test]
+    fn conn_ids_are_read_as_str_parse_reads_them() {
+        let mut texts: Vec<Vec<u8>> = [
+            "",
+            "+",
+            "-",
+            "0",
+            "17",
+            "+17",
+            "-17",
+            "++1",
+            "1+",
+            " 1",
+            "1 ",
+            "0017",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "+18446744073709551615",
+            "1a",
+            "٣",
+            "1\u{0}",
+        ]
+        .iter()
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+        texts.push(vec![b'1', 0xff]);
+        texts.push(vec![b'/']);
+        texts.push(vec![b':']);
+        for text in &texts {
+            let expected = std::str::from_utf8(text).ok().and_then(|s| s.parse::<u64>().ok());
+            assert_eq!(conn_id(text), expected, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -47,11 +47,12 @@ impl Sink {
         }
     }
 
-    /// Appends one whole line. On error the line may be partly written; the next line
-    /// then begins with a newline of its own, so it is never glued to the fragment.
-    pub(crate) fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+    /// Appends one whole line, `now` being the time it is written. On error the line may be
+    /// partly written; the next line then begins with a newline of its own, so it is never
+    /// glued to the fragment.
+    pub(crate) fn write_line(&mut self, line: &[u8], now: Instant) -> io::Result<()> {
         match self {
-            Sink::File(log) => log.write_line(line),
+            Sink::File(log) => log.write_line(line, now),
             Sink::Stderr => io::stderr().lock().write_all(line),
         }
     }
@@ -63,7 +64,8 @@ pub(crate) struct LogFile {
     path: PathBuf,
     file: File,
     identity: (u64, u64),
-    checked: Instant,
+    /// When the path is next looked at (a deadline: one clock read a line, no subtraction).
+    check_at: Instant,
     torn: bool,
 }
 
@@ -75,7 +77,7 @@ impl LogFile {
             path: path.to_owned(),
             file,
             identity: (meta.dev(), meta.ino()),
-            checked: Instant::now(),
+            check_at: Instant::now() + ROTATION_CHECK,
             torn: false,
         };
         log.torn = log.ends_mid_line()?;
@@ -97,11 +99,11 @@ impl LogFile {
     /// Reopens the path when the file there is no longer the one we hold: logrotate
     /// renamed it, or it was deleted. Checked at most once a second, so a rename costs at
     /// most a second of records in the old file, where the normaliser still finds them.
-    fn follow_rotation(&mut self) -> io::Result<()> {
-        if self.checked.elapsed() < ROTATION_CHECK {
+    fn follow_rotation(&mut self, now: Instant) -> io::Result<()> {
+        if now < self.check_at {
             return Ok(());
         }
-        self.checked = Instant::now();
+        self.check_at = now + ROTATION_CHECK;
         let moved = match std::fs::metadata(&self.path) {
             Ok(meta) => (meta.dev(), meta.ino()) != self.identity,
             Err(e) if e.kind() == io::ErrorKind::NotFound => true,
@@ -113,8 +115,8 @@ impl LogFile {
         Ok(())
     }
 
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.follow_rotation()?;
+    fn write_line(&mut self, line: &[u8], now: Instant) -> io::Result<()> {
+        self.follow_rotation(now)?;
         if self.torn {
             self.file.write_all(b"\n")?;
             self.torn = false;
@@ -131,7 +133,7 @@ impl LogFile {
                 Err(e) => {
                     self.torn = written > 0;
                     // Look at the path again on the next call: the file may have been replaced.
-                    self.checked -= ROTATION_CHECK;
+                    self.check_at = Instant::now();
                     return Err(e);
                 }
             }
@@ -156,7 +158,7 @@ mod tests {
         let (_dir, path) = temp_path();
         std::fs::write(&path, b"{\"v\":1,\"epo").unwrap();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
-        sink.write_line(b"whole\n").unwrap();
+        sink.write_line(b"whole\n", Instant::now()).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"v\":1,\"epo\nwhole\n");
     }
 
@@ -164,10 +166,10 @@ mod tests {
     fn rename_rotation_is_followed_within_a_second() {
         let (_dir, path) = temp_path();
         let mut sink = Sink::open(&Destination::File(path.clone())).unwrap();
-        sink.write_line(b"one\n").unwrap();
+        sink.write_line(b"one\n", Instant::now()).unwrap();
         std::fs::rename(&path, path.with_extension("1")).unwrap();
         std::thread::sleep(ROTATION_CHECK + Duration::from_millis(50));
-        sink.write_line(b"two\n").unwrap();
+        sink.write_line(b"two\n", Instant::now()).unwrap();
         assert_eq!(std::fs::read(path.with_extension("1")).unwrap(), b"one\n");
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
     }
