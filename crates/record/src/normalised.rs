@@ -57,14 +57,6 @@ pub struct Frame {
     host: Vec<u8>,
     data: Vec<u8>,
     cut: Vec<&'static str>,
-    /// The last second written and its text up to the fraction (`2026-11-26T08:31:24.`):
-    /// records come many to a second, and the calendar need not be worked out for each.
-    second: Option<(u64, [u8; SECOND_LEN])>,
-    /// The last epoch written and its hex.
-    epoch: Option<(Epoch, [u8; 16])>,
-    /// The last seq written and its digits: seqs follow one another, and the next one's
-    /// digits are the last one's plus one.
-    seq: Option<(u64, Vec<u8>)>,
     /// The last `table=` (or `claimed_table=`) written, and the last `user=` and `host=`:
     /// records of one table and one client come in runs, and their encoding need not be
     /// worked out again for each.
@@ -123,9 +115,6 @@ fn as_written<'a>(value: &RawValue<'a>) -> (u8, &'a [u8]) {
     }
 }
 
-/// The length of a timestamp's text up to and including its `.`.
-const SECOND_LEN: usize = 20;
-
 impl Frame {
     /// A frame naming `host`, each character outside [`HOST_CHARS`] replaced by `_` (so
     /// `fe80::1` becomes `fe80__1`): OSSEC's pre-decoder ends the host name at any other
@@ -135,16 +124,7 @@ impl Frame {
         if name.is_empty() {
             name.extend_from_slice(b"localhost");
         }
-        Frame {
-            host: name,
-            data: Vec::new(),
-            cut: Vec::new(),
-            second: None,
-            epoch: None,
-            seq: None,
-            table: Seen::default(),
-            actor: Seen::default(),
-        }
+        Frame { host: name, data: Vec::new(), cut: Vec::new(), table: Seen::default(), actor: Seen::default() }
     }
 
     /// Appends the line for a record that verified: a row change, a start, a forged call, a
@@ -152,7 +132,7 @@ impl Frame {
     /// which is the pipeline failing and so an `op=error kind=lost` line.
     pub fn record(&mut self, out: &mut Vec<u8>, record: &RecordView) {
         let start = out.len();
-        self.begin(out, record.ts);
+        self.begin(out, record.spelled.ts);
         if let EventView::Lost { .. } = record.event {
             field(out, "op", b"error");
             field(out, "kind", b"lost");
@@ -180,7 +160,7 @@ impl Frame {
             }
             EventView::Drift(drift) => {
                 self.table(out, "table", &drift.db, &drift.table);
-                self.actor(out, &drift.user, drift.conn);
+                self.actor(out, &drift.user, record.spelled.conn);
                 self.position(out, record);
                 field(out, "row_op", drift.row_op.as_str().as_bytes());
                 self.value_field(out, "error", &drift.error);
@@ -212,7 +192,7 @@ impl Frame {
 
     fn tamper_found(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView, found: Option<&[u8]>) {
         let start = out.len();
-        self.begin(out, record.ts);
+        self.begin(out, record.spelled.ts);
         field(out, "op", b"tamper");
         field(out, "kind", tamper.kind.as_str().as_bytes());
         if let Some(found) = found {
@@ -248,7 +228,9 @@ impl Frame {
     /// Appends an `op=error` line: the normaliser's own trouble, at time `ts`.
     pub fn error(&mut self, out: &mut Vec<u8>, ts: Timestamp, kind: &str, fields: &[(&'static str, &[u8])]) {
         let start = out.len();
-        self.begin(out, ts);
+        let mut text = Vec::with_capacity(crate::TIMESTAMP_LEN);
+        ts.write(&mut text);
+        self.begin(out, &text[..crate::TIMESTAMP_LEN - 1]);
         field(out, "op", b"error");
         field(out, "kind", kind.as_bytes());
         for (key, value) in fields {
@@ -257,65 +239,27 @@ impl Frame {
         self.finish(out, start);
     }
 
-    fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
+    /// The line's head: `ts`, the record form's timestamp up to its `Z`, then the host.
+    fn begin(&mut self, out: &mut Vec<u8>, ts: &[u8]) {
         self.data.clear();
         self.cut.clear();
-        let second = ts.0 / 1_000_000;
-        let text = match self.second {
-            Some((cached, text)) if cached == second => text,
-            _ => {
-                let mut written = Vec::with_capacity(crate::TIMESTAMP_LEN);
-                ts.write(&mut written);
-                let mut text = [0; SECOND_LEN];
-                text.copy_from_slice(&written[..SECOND_LEN]);
-                self.second = Some((second, text));
-                text
-            }
-        };
-        out.extend_from_slice(&text);
-        let mut fraction = [b'0'; 6];
-        let mut micros = ts.0 % 1_000_000;
-        for digit in fraction.iter_mut().rev() {
-            *digit = b'0' + (micros % 10) as u8;
-            micros /= 10;
-        }
-        out.extend_from_slice(&fraction);
+        out.extend_from_slice(ts);
         // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
         out.extend_from_slice(b"+00:00 ");
         out.extend_from_slice(&self.host);
         out.extend_from_slice(b" dbaudit:");
     }
 
+    /// `epoch=` and `seq=`, copied as the record spells them (see [`crate::view::Spelled`]).
     fn position(&mut self, out: &mut Vec<u8>, record: &RecordView) {
-        let hex = match self.epoch {
-            Some((epoch, hex)) if epoch == record.epoch => hex,
-            _ => {
-                let mut hex = [0; 16];
-                hex::encode_to_slice(&record.epoch.0.to_be_bytes(), &mut hex);
-                self.epoch = Some((record.epoch, hex));
-                hex
-            }
-        };
         out.extend_from_slice(b" epoch=");
-        out.extend_from_slice(&hex);
-        let digits = match &mut self.seq {
-            Some((last, digits)) if last.checked_add(1) == Some(record.seq) => {
-                *last = record.seq;
-                add_one(digits);
-                digits
-            }
-            seq => {
-                let mut digits = Vec::with_capacity(20);
-                write_u64(&mut digits, record.seq);
-                &mut seq.insert((record.seq, digits)).1
-            }
-        };
+        out.extend_from_slice(record.spelled.epoch);
         out.extend_from_slice(b" seq=");
-        out.extend_from_slice(digits);
+        out.extend_from_slice(record.spelled.seq);
     }
 
     /// `user=`, the client's `host=` taken from it, and `conn=`: who made the change.
-    fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: u64) {
+    fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: &[u8]) {
         let values = [user, &RawValue::Null];
         if self.actor.holds("user", values) {
             self.actor.repeat(out, &mut self.cut);
@@ -329,11 +273,12 @@ impl Frame {
             }
             self.actor.keep("user", values, &out[start..], &self.cut[cut..]);
         }
-        number(out, "conn", conn);
+        out.extend_from_slice(b" conn=");
+        out.extend_from_slice(conn);
     }
 
     fn row_fields(&mut self, out: &mut Vec<u8>, start: usize, record: &RecordView, row: &RowView) {
-        self.actor(out, &row.user, row.conn);
+        self.actor(out, &row.user, record.spelled.conn);
         self.position(out, record);
         self.capped(out, "pk", |out| {
             for (i, (name, value)) in row.pk.iter().enumerate() {
@@ -465,18 +410,6 @@ fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
     encode(out, plain, &PLAIN);
-}
-
-/// Adds one to a number written in decimal.
-fn add_one(digits: &mut Vec<u8>) {
-    for digit in digits.iter_mut().rev() {
-        if *digit < b'9' {
-            *digit += 1;
-            return;
-        }
-        *digit = b'0';
-    }
-    digits.insert(0, b'1');
 }
 
 fn epoch_field(out: &mut Vec<u8>, key: &str, epoch: Epoch) {
@@ -837,17 +770,6 @@ mod tests {
             let mut out = Vec::new();
             shared.record(&mut out, &parse_view(record).unwrap());
             assert_eq!(String::from_utf8(out).unwrap(), line(record));
-        }
-    }
-
-    #[test]
-    fn the_next_seq_is_written_as_its_own_number() {
-        for n in [0u64, 8, 9, 99, 1_099, 999_999, u64::MAX - 1] {
-            let (mut digits, mut next) = (Vec::new(), Vec::new());
-            write_u64(&mut digits, n);
-            add_one(&mut digits);
-            write_u64(&mut next, n + 1);
-            assert_eq!(digits, next, "{n}");
         }
     }
 

@@ -25,6 +25,23 @@ pub struct RecordView<'a> {
     pub mac: Mac,
     /// The bytes the mac covers: the line before its last `,"mac":"`.
     pub body: &'a [u8],
+    /// Its numbers as the line spells them, for the frame to copy.
+    pub(crate) spelled: Spelled<'a>,
+}
+
+/// A record's numbers as its line spells them. The reader takes one spelling of each (lowercase
+/// hex, decimal without leading zeros, the one timestamp form), the very bytes writing the
+/// number again would give, so the normalised line copies them instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Spelled<'a> {
+    /// The epoch's 16 hex digits.
+    pub(crate) epoch: &'a [u8],
+    /// The seq's digits.
+    pub(crate) seq: &'a [u8],
+    /// The timestamp up to its `Z`: `2026-11-26T08:31:24.123456`.
+    pub(crate) ts: &'a [u8],
+    /// The conn's digits (a row, a drift); empty for other events.
+    pub(crate) conn: &'a [u8],
 }
 
 /// What a record says happened, read in place.
@@ -236,12 +253,20 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
 /// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
 pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'_>, ParseError> {
     let mut r = Reader::looked_over(line, plain);
+    let mut spelled = Spelled::default();
     r.expect("{\"v\":1,\"epoch\":")?;
+    let at = r.pos();
     let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
+    // The digits without their quotes (hex holds no escape: fixed_hex refuses one).
+    spelled.epoch = &line[at + 1..r.pos() - 1];
     r.expect(",\"seq\":")?;
+    let at = r.pos();
     let seq = r.u64()?;
+    spelled.seq = r.since(at);
     r.expect(",\"ts\":\"")?;
+    let at = r.pos();
     let ts = timestamp(&mut r)?;
+    spelled.ts = &line[at..r.pos() - 1];
     r.expect("\"")?;
     let event = if r.eat(",\"op\":\"start\",\"prev\":") {
         if seq != 0 {
@@ -281,7 +306,9 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
         r.expect(",\"user\":")?;
         let user = r.raw_value()?;
         r.expect(",\"conn\":")?;
+        let at = r.pos();
         let conn = r.u64()?;
+        spelled.conn = r.since(at);
         r.expect(",\"error\":")?;
         let error = r.raw_value()?;
         EventView::Drift(DriftView { db, table, row_op, user, conn, error })
@@ -302,7 +329,9 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
         r.expect(",\"user\":")?;
         let user = r.raw_value()?;
         r.expect(",\"conn\":")?;
+        let at = r.pos();
         let conn = r.u64()?;
+        spelled.conn = r.since(at);
         r.expect(",\"pk\":")?;
         let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
         r.expect(",\"changed\":")?;
@@ -339,7 +368,7 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
         return Err(r.error("the end of the line").into());
     }
     debug_assert_eq!(body_end, line.len() - MAC_SUFFIX_LEN);
-    Ok(RecordView { epoch, seq, ts, event, mac, body: &line[..body_end] })
+    Ok(RecordView { epoch, seq, ts, event, mac, body: &line[..body_end], spelled })
 }
 
 fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
@@ -394,4 +423,66 @@ fn columns<'a>(r: &mut Reader<'a>) -> Result<Option<Columns<'a>>, SyntaxError> {
         }
     }
     Ok(Some(Columns { json: r.since(start), plain: r.is_plain() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{encode_body, seal, DriftRef, EventRef, Key, Op};
+
+    fn line(epoch: u64, seq: u64, ts: u64, event: &EventRef) -> Vec<u8> {
+        let (mut out, key) = (Vec::new(), Key::from_bytes([5; 32]));
+        encode_body(&mut out, &key, Epoch(epoch), seq, Timestamp(ts), event);
+        seal(&mut out, 0, &key, &Mac::ZERO);
+        while out.last() == Some(&b'\n') {
+            out.pop();
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_are_spelled_as_writing_them_again_would(
+            epoch in proptest::prelude::any::<u64>(),
+            seq in proptest::prelude::any::<u64>(),
+            // 1970 to 9999, the years a record may hold.
+            ts in 0u64..253_402_300_800_000_000,
+            conn in proptest::prelude::any::<u64>(),
+        ) {
+            let drift = EventRef::Drift(DriftRef {
+                db: b"d",
+                table: b"t",
+                row_op: Op::Update,
+                user: b"u@h",
+                conn,
+                error: b"e",
+            });
+            let text = line(epoch, seq, ts, &drift);
+            let view = parse_view(&text).unwrap();
+            let mut written = Vec::new();
+            Timestamp(ts).write(&mut written);
+            let spelled = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
+            proptest::prop_assert_eq!(spelled(view.spelled.epoch), format!("{epoch:016x}"));
+            proptest::prop_assert_eq!(spelled(view.spelled.seq), seq.to_string());
+            proptest::prop_assert_eq!(view.spelled.ts, &written[..written.len() - 1]);
+            proptest::prop_assert_eq!(spelled(view.spelled.conn), conn.to_string());
+        }
+    }
+
+    #[test]
+    fn numbers_spelled_another_way_are_refused() {
+        let start = line(0x9f2c_41d0_7b3e_5a18, 0, 1_795_681_884_123_456, &EventRef::Start { prev: None });
+        let text = String::from_utf8(start).unwrap();
+        assert!(parse_view(text.as_bytes()).is_ok());
+        for (from, to) in [
+            ("9f2c41d07b3e5a18", "9F2C41D07B3E5A18"),
+            ("\"seq\":0", "\"seq\":00"),
+            ("24.123456Z", "24.123456+00:00"),
+            ("08:31:24", "8:31:24"),
+        ] {
+            let other = text.replacen(from, to, 1);
+            assert_ne!(other, text);
+            assert!(parse_view(other.as_bytes()).is_err(), "{other}");
+        }
+    }
 }
