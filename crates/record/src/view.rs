@@ -8,7 +8,7 @@
 use crate::chain::{ChainPoint, Epoch, Mac};
 use crate::json::{is_plain, RawStr, RawValue, Reader, SyntaxError};
 use crate::record::{Claimed, Column, Drift, Event, Lost, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, TIMESTAMP_LEN};
 
 /// A record line, read in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +32,14 @@ pub struct RecordView<'a> {
 /// A record's numbers as its line spells them. The reader takes one spelling of each (lowercase
 /// hex, decimal without leading zeros, the one timestamp form), the very bytes writing the
 /// number again would give, so the normalised line copies them instead.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Spelled<'a> {
     /// The epoch's 16 hex digits.
-    pub(crate) epoch: &'a [u8],
+    pub(crate) epoch: &'a [u8; 16],
     /// The seq's digits.
     pub(crate) seq: &'a [u8],
     /// The timestamp up to its `Z`: `2026-11-26T08:31:24.123456`.
-    pub(crate) ts: &'a [u8],
+    pub(crate) ts: &'a [u8; TIMESTAMP_LEN - 1],
     /// The conn's digits (a row, a drift); empty for other events.
     pub(crate) conn: &'a [u8],
 }
@@ -253,20 +253,20 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
 /// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
 pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'_>, ParseError> {
     let mut r = Reader::looked_over(line, plain);
-    let mut spelled = Spelled::default();
     r.expect("{\"v\":1,\"epoch\":")?;
     let at = r.pos();
     let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
     // The digits without their quotes (hex holds no escape: fixed_hex refuses one).
-    spelled.epoch = &line[at + 1..r.pos() - 1];
+    let epoch_digits = line[at + 1..].first_chunk().ok_or(SyntaxError { at, expected: "hex" })?;
     r.expect(",\"seq\":")?;
     let at = r.pos();
     let seq = r.u64()?;
-    spelled.seq = r.since(at);
+    let seq_digits = r.since(at);
     r.expect(",\"ts\":\"")?;
     let at = r.pos();
     let ts = timestamp(&mut r)?;
-    spelled.ts = &line[at..r.pos() - 1];
+    let ts_text = line[at..].first_chunk().ok_or(SyntaxError { at, expected: "a timestamp" })?;
+    let mut spelled = Spelled { epoch: epoch_digits, seq: seq_digits, ts: ts_text, conn: b"" };
     r.expect("\"")?;
     let event = if r.eat(",\"op\":\"start\",\"prev\":") {
         if seq != 0 {
