@@ -109,6 +109,7 @@ impl Verifier {
     /// another thread, say) from these very bytes. The mac is used only if it chains to the very
     /// mac the verifier chains to; else the mac is computed here: the verdict is the same either
     /// way. Its look over the line (whether strings can be read quote to quote) is taken as is.
+    #[inline]
     pub fn check_view_sealed<'a>(
         &mut self,
         line: &'a [u8],
