@@ -268,7 +268,47 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
     let ts_text = line[at..].first_chunk().ok_or(SyntaxError { at, expected: "a timestamp" })?;
     let mut spelled = Spelled { epoch: epoch_digits, seq: seq_digits, ts: ts_text, conn: b"" };
     r.expect("\"")?;
-    let event = if r.eat(",\"op\":\"start\",\"prev\":") {
+    // A row, as a rule: tried first.
+    let event = if r.eat(",\"db\":") {
+        let db = r.raw_value()?;
+        r.expect(",\"table\":")?;
+        let table = r.raw_value()?;
+        r.expect(",\"op\":")?;
+        let op = op(&mut r)?;
+        r.expect(",\"user\":")?;
+        let user = r.raw_value()?;
+        r.expect(",\"conn\":")?;
+        let at = r.pos();
+        let conn = r.u64()?;
+        spelled.conn = r.since(at);
+        r.expect(",\"pk\":")?;
+        let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
+        r.expect(",\"changed\":")?;
+        let changed = if r.eat("null") {
+            None
+        } else {
+            let start = r.pos();
+            r.expect("[")?;
+            if !r.eat("]") {
+                loop {
+                    r.raw_string()?;
+                    if r.eat("]") {
+                        break;
+                    }
+                    r.expect(",")?;
+                }
+            }
+            Some(Names { json: r.since(start), plain: r.is_plain() })
+        };
+        r.expect(",\"old\":")?;
+        let old = columns(&mut r)?;
+        r.expect(",\"new\":")?;
+        let new = columns(&mut r)?;
+        if old.is_some() != op.has_old() || new.is_some() != op.has_new() || changed.is_some() != (op == Op::Update) {
+            return Err(r.error("old, new and changed as the op requires").into());
+        }
+        EventView::Row(RowView { db, table, op, user, conn, pk, changed, old, new })
+    } else if r.eat(",\"op\":\"start\",\"prev\":") {
         if seq != 0 {
             return Err(r.error("seq 0 in a start record").into());
         }
@@ -320,45 +360,7 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
         let error = r.raw_value()?;
         EventView::Lost { count, since, error }
     } else {
-        r.expect(",\"db\":")?;
-        let db = r.raw_value()?;
-        r.expect(",\"table\":")?;
-        let table = r.raw_value()?;
-        r.expect(",\"op\":")?;
-        let op = op(&mut r)?;
-        r.expect(",\"user\":")?;
-        let user = r.raw_value()?;
-        r.expect(",\"conn\":")?;
-        let at = r.pos();
-        let conn = r.u64()?;
-        spelled.conn = r.since(at);
-        r.expect(",\"pk\":")?;
-        let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
-        r.expect(",\"changed\":")?;
-        let changed = if r.eat("null") {
-            None
-        } else {
-            let start = r.pos();
-            r.expect("[")?;
-            if !r.eat("]") {
-                loop {
-                    r.raw_string()?;
-                    if r.eat("]") {
-                        break;
-                    }
-                    r.expect(",")?;
-                }
-            }
-            Some(Names { json: r.since(start), plain: r.is_plain() })
-        };
-        r.expect(",\"old\":")?;
-        let old = columns(&mut r)?;
-        r.expect(",\"new\":")?;
-        let new = columns(&mut r)?;
-        if old.is_some() != op.has_old() || new.is_some() != op.has_new() || changed.is_some() != (op == Op::Update) {
-            return Err(r.error("old, new and changed as the op requires").into());
-        }
-        EventView::Row(RowView { db, table, op, user, conn, pk, changed, old, new })
+        return Err(r.error(",\"db\":").into());
     };
     let body_end = r.pos();
     r.expect(",\"mac\":")?;
@@ -377,6 +379,12 @@ fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
 }
 
 fn op(r: &mut Reader) -> Result<Op, SyntaxError> {
+    // As the UDF writes it, as a rule: one literal each.
+    for (written, op) in [("\"update\"", Op::Update), ("\"insert\"", Op::Insert), ("\"delete\"", Op::Delete)] {
+        if r.eat(written) {
+            return Ok(op);
+        }
+    }
     let at = r.pos();
     let name = r.raw_string()?;
     // As the UDF writes it, as a rule; else in any case, as `Op::parse` takes it.
@@ -467,6 +475,59 @@ mod tests {
             proptest::prop_assert_eq!(view.spelled.ts, &written[..written.len() - 1]);
             proptest::prop_assert_eq!(spelled(view.spelled.conn), conn.to_string());
         }
+    }
+
+    #[test]
+    fn every_kind_is_read_whichever_is_tried_first() {
+        let row = EventRef::Row(crate::RowRef {
+            db: b"d",
+            table: b"t",
+            op: Op::Update,
+            user: b"u@h",
+            conn: 3,
+            pk: &[],
+            changed: Some(&[]),
+            old: Some(&[]),
+            new: Some(&[]),
+        });
+        let drift =
+            EventRef::Drift(DriftRef { db: b"d", table: b"t", row_op: Op::Delete, user: b"u", conn: 4, error: b"e" });
+        let lost = EventRef::Lost(crate::LostRef { count: 2, since: Timestamp(5), error: b"e" });
+        let forged = EventRef::Forged(crate::ClaimedRef { db: None, table: None, op: None, user: None, conn: None });
+        let kinds = [
+            (EventRef::Start { prev: None }, "start"),
+            (row, "update"),
+            (drift, "drift"),
+            (lost, "lost"),
+            (forged, "forged"),
+        ];
+        for (event, name) in kinds {
+            let seq = u64::from(name != "start");
+            let text = line(1, seq, 1_795_681_884_123_456, &event);
+            assert_eq!(parse_view(&text).unwrap().op_name(), name);
+            assert_eq!(parse_view(&text).unwrap().to_record(), crate::parse(&text).unwrap());
+        }
+        // An op in another case is read as `Op::parse` reads it.
+        let text = String::from_utf8(line(1, 1, 5, &kinds_row(Op::Insert))).unwrap();
+        let other = text.replacen("\"op\":\"insert\"", "\"op\":\"INSERT\"", 1);
+        let EventView::Row(row) = parse_view(other.as_bytes()).unwrap().event else { panic!("{other}") };
+        assert_eq!(row.op, Op::Insert);
+        let unknown = text.replacen(",\"db\":", ",\"xb\":", 1);
+        assert!(parse_view(unknown.as_bytes()).is_err());
+    }
+
+    fn kinds_row(op: Op) -> EventRef<'static> {
+        EventRef::Row(crate::RowRef {
+            db: b"d",
+            table: b"t",
+            op,
+            user: b"u@h",
+            conn: 3,
+            pk: &[],
+            changed: None,
+            old: None,
+            new: Some(&[]),
+        })
     }
 
     #[test]
