@@ -574,6 +574,7 @@ impl<'a> RawStr<'a> {
     }
 
     /// The text, unescaped; borrowed when there was nothing to undo.
+    #[inline]
     pub fn text(&self) -> std::borrow::Cow<'a, [u8]> {
         if !self.escaped {
             return std::borrow::Cow::Borrowed(self.raw);
@@ -613,6 +614,7 @@ pub enum RawValue<'a> {
 
 impl<'a> RawValue<'a> {
     /// The value's bytes (unescaped, or decoded from hex); None for null.
+    #[inline]
     pub fn bytes(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
         match self {
             RawValue::Null => None,

@@ -155,7 +155,9 @@ impl Frame {
             field(out, "op", b"error");
             field(out, "kind", b"lost");
         } else {
-            field(out, "op", record.op_name().as_bytes());
+            // Every op's name is plain (`op_names_need_no_encoding`): copied as it is.
+            out.extend_from_slice(b" op=");
+            out.extend_from_slice(record.op_name().as_bytes());
         }
         match &record.event {
             EventView::Row(row) => {
@@ -804,6 +806,16 @@ mod tests {
                 assert!(!same(&a, &b), "{n} {at}");
             }
             assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0, "{n}");
+        }
+    }
+
+    #[test]
+    fn op_names_need_no_encoding() {
+        let names = Op::ALL.map(Op::as_str);
+        for name in names.iter().chain(&["start", "forged", "drift", "lost"]) {
+            let mut out = Vec::new();
+            encode(&mut out, name.as_bytes(), &PLAIN);
+            assert_eq!(out, name.as_bytes());
         }
     }
 
