@@ -809,6 +809,49 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_head_copied_from_the_record_is_the_head_written_from_its_numbers(
+            epoch in proptest::prelude::any::<u64>(),
+            seq in proptest::prelude::any::<u64>(),
+            ts in 0u64..253_402_300_800_000_000,
+            conn in proptest::prelude::any::<u64>(),
+            user in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+        ) {
+            let key = Key::from_bytes([3; 32]);
+            let values = [ColumnRef { name: b"id", value: Some(b"7"), secret: false }];
+            let event = EventRef::Row(RowRef {
+                db: b"acme",
+                table: b"users",
+                op: Op::Insert,
+                user: &user,
+                conn,
+                pk: &values,
+                changed: None,
+                old: None,
+                new: Some(&values),
+            });
+            let mut record = Vec::new();
+            crate::encode_body(&mut record, &key, Epoch(epoch), seq, Timestamp(ts), &event);
+            crate::seal(&mut record, 0, &key, &crate::Mac::ZERO);
+            record.pop();
+            let view = parse_view(&record).unwrap();
+            let (mut line, mut tamper) = (Vec::new(), Vec::new());
+            let mut frame = Frame::new("dbhost");
+            frame.record(&mut line, &view);
+            let found = Tamper { kind: crate::TamperKind::Gap, epoch: view.epoch, seq: view.seq, last: None };
+            frame.tamper(&mut tamper, &found, &view);
+            let mut time = Vec::new();
+            Timestamp(ts).write(&mut time);
+            let head = format!("{}+00:00 dbhost dbaudit: ", String::from_utf8_lossy(&time[..time.len() - 1]));
+            let (line, tamper) = (String::from_utf8(line).unwrap(), String::from_utf8(tamper).unwrap());
+            let position = format!(" epoch={epoch:016x} seq={seq} ");
+            proptest::prop_assert!(line.starts_with(&head) && tamper.starts_with(&head), "{line}");
+            proptest::prop_assert!(line.contains(&position) && tamper.contains(&position), "{line}");
+            proptest::prop_assert!(line.contains(&format!(" conn={conn} ")), "{line}");
+        }
+    }
+
     #[test]
     fn op_names_need_no_encoding() {
         let names = Op::ALL.map(Op::as_str);
