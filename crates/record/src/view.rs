@@ -8,7 +8,7 @@
 use crate::chain::{ChainPoint, Epoch, Mac};
 use crate::json::{is_plain, RawStr, RawValue, Reader, SyntaxError};
 use crate::record::{Claimed, Column, Drift, Event, Lost, Op, ParseError, Record, Row, MAC_SUFFIX_LEN};
-use crate::time::{Timestamp, TIMESTAMP_LEN};
+use crate::time::{LastSecond, Timestamp, TIMESTAMP_LEN};
 
 /// A record line, read in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,11 +247,16 @@ impl RecordView<'_> {
 
 /// Reads one record line (without its newline) in place. Only the canonical form is accepted.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
-    parse_looked_over(line, is_plain(line))
+    parse_looked_over(line, is_plain(line), &mut LastSecond::default())
 }
 
 /// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
-pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'_>, ParseError> {
+/// `second` is the second a timestamp read before named (see [`LastSecond`]).
+pub(crate) fn parse_looked_over<'a>(
+    line: &'a [u8],
+    plain: bool,
+    second: &mut LastSecond,
+) -> Result<RecordView<'a>, ParseError> {
     let mut r = Reader::looked_over(line, plain);
     r.expect("{\"v\":1,\"epoch\":")?;
     let at = r.pos();
@@ -264,7 +269,8 @@ pub(crate) fn parse_looked_over(line: &[u8], plain: bool) -> Result<RecordView<'
     let seq_digits = r.since(at);
     r.expect(",\"ts\":\"")?;
     let at = r.pos();
-    let ts = timestamp(&mut r)?;
+    let ts =
+        Timestamp::parse_after(r.take(TIMESTAMP_LEN)?, second).ok_or(SyntaxError { at, expected: "a timestamp" })?;
     let ts_text = line[at..].first_chunk().ok_or(SyntaxError { at, expected: "a timestamp" })?;
     let mut spelled = Spelled { epoch: epoch_digits, seq: seq_digits, ts: ts_text, conn: b"" };
     r.expect("\"")?;
