@@ -247,30 +247,48 @@ impl RecordView<'_> {
 
 /// Reads one record line (without its newline) in place. Only the canonical form is accepted.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, ParseError> {
-    parse_looked_over(line, is_plain(line), &mut LastSecond::default())
+    parse_looked_over(line, is_plain(line), &mut ReadBefore::default())
+}
+
+/// What the lines read before held that the next one holds too, as a rule, and need not be
+/// worked out again: the epoch (its digits and value) and the second of the timestamp.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ReadBefore {
+    epoch: Option<([u8; 16], Epoch)>,
+    second: LastSecond,
 }
 
 /// [`parse_view`] of a line already looked over: `plain` is what [`is_plain`] said of it.
-/// `second` is the second a timestamp read before named (see [`LastSecond`]).
+/// What `before` holds is used where this line holds it too; the result is the same.
 pub(crate) fn parse_looked_over<'a>(
     line: &'a [u8],
     plain: bool,
-    second: &mut LastSecond,
+    before: &mut ReadBefore,
 ) -> Result<RecordView<'a>, ParseError> {
     let mut r = Reader::looked_over(line, plain);
     r.expect("{\"v\":1,\"epoch\":")?;
     let at = r.pos();
-    let epoch = fixed_hex(&mut r, 16, Epoch::from_hex)?;
+    let epoch = match (line.get(at..at + 18), &before.epoch) {
+        // The very digits read before, quoted: the same epoch.
+        (Some(quoted), Some((digits, epoch)))
+            if quoted[0] == b'"' && quoted[17] == b'"' && quoted[1..17] == *digits =>
+        {
+            r.take(18)?;
+            *epoch
+        }
+        _ => fixed_hex(&mut r, 16, Epoch::from_hex)?,
+    };
     // The digits without their quotes (hex holds no escape: fixed_hex refuses one).
     let epoch_digits = line[at + 1..].first_chunk().ok_or(SyntaxError { at, expected: "hex" })?;
+    before.epoch = Some((*epoch_digits, epoch));
     r.expect(",\"seq\":")?;
     let at = r.pos();
     let seq = r.u64()?;
     let seq_digits = r.since(at);
     r.expect(",\"ts\":\"")?;
     let at = r.pos();
-    let ts =
-        Timestamp::parse_after(r.take(TIMESTAMP_LEN)?, second).ok_or(SyntaxError { at, expected: "a timestamp" })?;
+    let ts = Timestamp::parse_after(r.take(TIMESTAMP_LEN)?, &mut before.second)
+        .ok_or(SyntaxError { at, expected: "a timestamp" })?;
     let ts_text = line[at..].first_chunk().ok_or(SyntaxError { at, expected: "a timestamp" })?;
     let mut spelled = Spelled { epoch: epoch_digits, seq: seq_digits, ts: ts_text, conn: b"" };
     r.expect("\"")?;
@@ -534,6 +552,32 @@ mod tests {
             old: None,
             new: Some(&[]),
         })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_read_in_turn_are_read_as_each_alone(
+            lines in proptest::collection::vec(
+                (0u64..3, 0u64..3, 0u64..4_000_000, proptest::option::of((0usize..46, proptest::prelude::any::<u8>()))),
+                1..24,
+            ),
+        ) {
+            let mut before = ReadBefore::default();
+            let start = EventRef::Start { prev: None };
+            for (epoch, second, micros, damage) in lines {
+                let ts = 1_795_681_884_000_000 + second * 1_000_000 + micros;
+                let mut text = line(0x9f2c_41d0_7b3e_5a18 + epoch, 0, ts, &start);
+                // Now and then a byte of the epoch or the timestamp changed, quotes included.
+                if let Some((at, byte)) = damage {
+                    let at = if at < 18 { 15 + at } else { 30 + at };
+                    proptest::prop_assert!(at <= 32 || (47..=75).contains(&at));
+                    text[at] = byte;
+                }
+                let alone = parse_view(&text);
+                let in_turn = parse_looked_over(&text, is_plain(&text), &mut before);
+                proptest::prop_assert_eq!(in_turn, alone);
+            }
+        }
     }
 
     #[test]
