@@ -173,7 +173,10 @@ impl Normaliser {
                         self.emitted = None;
                     }
                 }
-                self.flush_junk();
+                // Both are as a rule not needed: checked here, not in a call.
+                if self.junk.is_some() {
+                    self.flush_junk();
+                }
                 let start = self.pending.len();
                 match verdict.tamper {
                     // The very record last accepted, shown again (a copy read twice): not news.
@@ -195,7 +198,9 @@ impl Normaliser {
                         self.frame.record(&mut self.pending, &verdict.record)
                     }
                 }
-                self.replayed(start);
+                if self.replay.is_some() {
+                    self.replayed(start);
+                }
             }
         }
     }

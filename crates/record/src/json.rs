@@ -663,6 +663,7 @@ impl<'a> RawStr<'a> {
     }
 
     /// The text, unescaped; borrowed when there was nothing to undo.
+    #[inline]
     pub fn text(&self) -> std::borrow::Cow<'a, [u8]> {
         if !self.escaped {
             return std::borrow::Cow::Borrowed(self.raw);
@@ -702,6 +703,7 @@ pub enum RawValue<'a> {
 
 impl<'a> RawValue<'a> {
     /// The value's bytes (unescaped, or decoded from hex); None for null.
+    #[inline]
     pub fn bytes(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
         match self {
             RawValue::Null => None,
@@ -951,6 +953,22 @@ mod tests {
     #[test]
     fn numbers_with_leading_zeros_or_overflow_are_refused() {
         assert!(Reader::new(b"01").u64().is_err());
+        assert!(Reader::new(b"").u64().is_err());
+        assert!(Reader::new(b"x1").u64().is_err());
+        assert!(Reader::new(b"00").u64().is_err());
+        assert!(Reader::new(b"99999999999999999999").u64().is_err());
+        assert!(Reader::new(b"012345678901234567890").u64().is_err());
+        for (text, n, end) in [
+            (&b"0,"[..], 0, 1),
+            (b"7}", 7, 1),
+            (b"4242", 4242, 4),
+            (b"1234567890123456789,", 1_234_567_890_123_456_789, 19),
+            (b"12345678901234567890", 12_345_678_901_234_567_890, 20),
+        ] {
+            let mut r = Reader::new(text);
+            assert_eq!(r.u64(), Ok(n));
+            assert_eq!(r.pos(), end);
+        }
         assert!(Reader::new(b"18446744073709551616").u64().is_err());
         assert_eq!(Reader::new(b"18446744073709551615").u64(), Ok(u64::MAX));
     }

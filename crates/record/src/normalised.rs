@@ -57,14 +57,6 @@ pub struct Frame {
     host: Vec<u8>,
     data: Vec<u8>,
     cut: Vec<&'static str>,
-    /// The last second written and its text up to the fraction (`2026-11-26T08:31:24.`):
-    /// records come many to a second, and the calendar need not be worked out for each.
-    second: Option<(u64, [u8; SECOND_LEN])>,
-    /// The last epoch written and its hex.
-    epoch: Option<(Epoch, [u8; 16])>,
-    /// The last seq written and its digits: seqs follow one another, and the next one's
-    /// digits are the last one's plus one.
-    seq: Option<(u64, Vec<u8>)>,
     /// The last `table=` (or `claimed_table=`) written, and the last `user=` and `host=`:
     /// records of one table and one client come in runs, and their encoding need not be
     /// worked out again for each.
@@ -89,7 +81,7 @@ impl Seen {
         std::ptr::eq(self.key, key)
             && values.iter().zip(&self.from).all(|(value, (kind, bytes))| {
                 let (k, b) = as_written(value);
-                k == *kind && b == bytes.as_slice()
+                k == *kind && same(b, bytes)
             })
     }
 
@@ -114,6 +106,24 @@ impl Seen {
     }
 }
 
+/// Whether `a` and `b` hold the same bytes. Names and users are short: two words that
+/// overlap cover up to 16 bytes with no call to `memcmp`.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+        bytes.get(at..).and_then(<[u8]>::first_chunk).copied().unwrap_or([0; N])
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// A value as the record holds it: its kind and its bytes, still escaped or in hex.
 fn as_written<'a>(value: &RawValue<'a>) -> (u8, &'a [u8]) {
     match value {
@@ -122,9 +132,6 @@ fn as_written<'a>(value: &RawValue<'a>) -> (u8, &'a [u8]) {
         RawValue::Hex(digits) => (3, digits),
     }
 }
-
-/// The length of a timestamp's text up to and including its `.`.
-const SECOND_LEN: usize = 20;
 
 impl Frame {
     /// A frame naming `host`, each character outside [`HOST_CHARS`] replaced by `_` (so
@@ -135,16 +142,7 @@ impl Frame {
         if name.is_empty() {
             name.extend_from_slice(b"localhost");
         }
-        Frame {
-            host: name,
-            data: Vec::new(),
-            cut: Vec::new(),
-            second: None,
-            epoch: None,
-            seq: None,
-            table: Seen::default(),
-            actor: Seen::default(),
-        }
+        Frame { host: name, data: Vec::new(), cut: Vec::new(), table: Seen::default(), actor: Seen::default() }
     }
 
     /// Appends the line for a record that verified: a row change, a start, a forged call, a
@@ -152,12 +150,14 @@ impl Frame {
     /// which is the pipeline failing and so an `op=error kind=lost` line.
     pub fn record(&mut self, out: &mut Vec<u8>, record: &RecordView) {
         let start = out.len();
-        self.begin(out, record.ts);
+        self.begin(out, record.spelled.ts);
         if let EventView::Lost { .. } = record.event {
             field(out, "op", b"error");
             field(out, "kind", b"lost");
         } else {
-            field(out, "op", record.op_name().as_bytes());
+            // Every op's name is plain (`op_names_need_no_encoding`): copied as it is.
+            out.extend_from_slice(b" op=");
+            out.extend_from_slice(record.op_name().as_bytes());
         }
         match &record.event {
             EventView::Row(row) => {
@@ -180,7 +180,7 @@ impl Frame {
             }
             EventView::Drift(drift) => {
                 self.table(out, "table", &drift.db, &drift.table);
-                self.actor(out, &drift.user, drift.conn);
+                self.actor(out, &drift.user, record.spelled.conn);
                 self.position(out, record);
                 field(out, "row_op", drift.row_op.as_str().as_bytes());
                 self.value_field(out, "error", &drift.error);
@@ -212,7 +212,7 @@ impl Frame {
 
     fn tamper_found(&mut self, out: &mut Vec<u8>, tamper: &Tamper, record: &RecordView, found: Option<&[u8]>) {
         let start = out.len();
-        self.begin(out, record.ts);
+        self.begin(out, record.spelled.ts);
         field(out, "op", b"tamper");
         field(out, "kind", tamper.kind.as_str().as_bytes());
         if let Some(found) = found {
@@ -248,7 +248,11 @@ impl Frame {
     /// Appends an `op=error` line: the normaliser's own trouble, at time `ts`.
     pub fn error(&mut self, out: &mut Vec<u8>, ts: Timestamp, kind: &str, fields: &[(&'static str, &[u8])]) {
         let start = out.len();
-        self.begin(out, ts);
+        let mut text = Vec::with_capacity(crate::TIMESTAMP_LEN);
+        ts.write(&mut text);
+        let mut head = [0; crate::TIMESTAMP_LEN - 1];
+        head.copy_from_slice(&text[..crate::TIMESTAMP_LEN - 1]);
+        self.begin(out, &head);
         field(out, "op", b"error");
         field(out, "kind", kind.as_bytes());
         for (key, value) in fields {
@@ -257,65 +261,27 @@ impl Frame {
         self.finish(out, start);
     }
 
-    fn begin(&mut self, out: &mut Vec<u8>, ts: Timestamp) {
+    /// The line's head: `ts`, the record form's timestamp up to its `Z`, then the host.
+    fn begin(&mut self, out: &mut Vec<u8>, ts: &[u8; crate::TIMESTAMP_LEN - 1]) {
         self.data.clear();
         self.cut.clear();
-        let second = ts.0 / 1_000_000;
-        let text = match self.second {
-            Some((cached, text)) if cached == second => text,
-            _ => {
-                let mut written = Vec::with_capacity(crate::TIMESTAMP_LEN);
-                ts.write(&mut written);
-                let mut text = [0; SECOND_LEN];
-                text.copy_from_slice(&written[..SECOND_LEN]);
-                self.second = Some((second, text));
-                text
-            }
-        };
-        out.extend_from_slice(&text);
-        let mut fraction = [b'0'; 6];
-        let mut micros = ts.0 % 1_000_000;
-        for digit in fraction.iter_mut().rev() {
-            *digit = b'0' + (micros % 10) as u8;
-            micros /= 10;
-        }
-        out.extend_from_slice(&fraction);
+        out.extend_from_slice(ts);
         // The record form ends in `Z`; OSSEC's pre-decoder wants a numeric offset.
         out.extend_from_slice(b"+00:00 ");
         out.extend_from_slice(&self.host);
         out.extend_from_slice(b" dbaudit:");
     }
 
+    /// `epoch=` and `seq=`, copied as the record spells them (see [`crate::view::Spelled`]).
     fn position(&mut self, out: &mut Vec<u8>, record: &RecordView) {
-        let hex = match self.epoch {
-            Some((epoch, hex)) if epoch == record.epoch => hex,
-            _ => {
-                let mut hex = [0; 16];
-                hex::encode_to_slice(&record.epoch.0.to_be_bytes(), &mut hex);
-                self.epoch = Some((record.epoch, hex));
-                hex
-            }
-        };
         out.extend_from_slice(b" epoch=");
-        out.extend_from_slice(&hex);
-        let digits = match &mut self.seq {
-            Some((last, digits)) if last.checked_add(1) == Some(record.seq) => {
-                *last = record.seq;
-                add_one(digits);
-                digits
-            }
-            seq => {
-                let mut digits = Vec::with_capacity(20);
-                write_u64(&mut digits, record.seq);
-                &mut seq.insert((record.seq, digits)).1
-            }
-        };
+        out.extend_from_slice(record.spelled.epoch);
         out.extend_from_slice(b" seq=");
-        out.extend_from_slice(digits);
+        out.extend_from_slice(record.spelled.seq);
     }
 
     /// `user=`, the client's `host=` taken from it, and `conn=`: who made the change.
-    fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: u64) {
+    fn actor(&mut self, out: &mut Vec<u8>, user: &RawValue, conn: &[u8]) {
         let values = [user, &RawValue::Null];
         if self.actor.holds("user", values) {
             self.actor.repeat(out, &mut self.cut);
@@ -329,11 +295,12 @@ impl Frame {
             }
             self.actor.keep("user", values, &out[start..], &self.cut[cut..]);
         }
-        number(out, "conn", conn);
+        out.extend_from_slice(b" conn=");
+        out.extend_from_slice(conn);
     }
 
     fn row_fields(&mut self, out: &mut Vec<u8>, start: usize, record: &RecordView, row: &RowView) {
-        self.actor(out, &row.user, row.conn);
+        self.actor(out, &row.user, record.spelled.conn);
         self.position(out, record);
         self.capped(out, "pk", |out| {
             for (i, (name, value)) in row.pk.iter().enumerate() {
@@ -465,18 +432,6 @@ fn field(out: &mut Vec<u8>, key: &str, plain: &[u8]) {
     out.extend_from_slice(key.as_bytes());
     out.push(b'=');
     encode(out, plain, &PLAIN);
-}
-
-/// Adds one to a number written in decimal.
-fn add_one(digits: &mut Vec<u8>) {
-    for digit in digits.iter_mut().rev() {
-        if *digit < b'9' {
-            *digit += 1;
-            return;
-        }
-        *digit = b'0';
-    }
-    digits.insert(0, b'1');
 }
 
 fn epoch_field(out: &mut Vec<u8>, key: &str, epoch: Epoch) {
@@ -841,13 +796,69 @@ mod tests {
     }
 
     #[test]
-    fn the_next_seq_is_written_as_its_own_number() {
-        for n in [0u64, 8, 9, 99, 1_099, 999_999, u64::MAX - 1] {
-            let (mut digits, mut next) = (Vec::new(), Vec::new());
-            write_u64(&mut digits, n);
-            add_one(&mut digits);
-            write_u64(&mut next, n + 1);
-            assert_eq!(digits, next, "{n}");
+    fn bytes_are_the_same_exactly_when_they_are_equal() {
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 1;
+                assert!(!same(&a, &b), "{n} {at}");
+            }
+            assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0, "{n}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_head_copied_from_the_record_is_the_head_written_from_its_numbers(
+            epoch in proptest::prelude::any::<u64>(),
+            seq in proptest::prelude::any::<u64>(),
+            ts in 0u64..253_402_300_800_000_000,
+            conn in proptest::prelude::any::<u64>(),
+            user in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+        ) {
+            let key = Key::from_bytes([3; 32]);
+            let values = [ColumnRef { name: b"id", value: Some(b"7"), secret: false }];
+            let event = EventRef::Row(RowRef {
+                db: b"acme",
+                table: b"users",
+                op: Op::Insert,
+                user: &user,
+                conn,
+                pk: &values,
+                changed: None,
+                old: None,
+                new: Some(&values),
+            });
+            let mut record = Vec::new();
+            crate::encode_body(&mut record, &key, Epoch(epoch), seq, Timestamp(ts), &event);
+            crate::seal(&mut record, 0, &key, &crate::Mac::ZERO);
+            record.pop();
+            let view = parse_view(&record).unwrap();
+            let (mut line, mut tamper) = (Vec::new(), Vec::new());
+            let mut frame = Frame::new("dbhost");
+            frame.record(&mut line, &view);
+            let found = Tamper { kind: crate::TamperKind::Gap, epoch: view.epoch, seq: view.seq, last: None };
+            frame.tamper(&mut tamper, &found, &view);
+            let mut time = Vec::new();
+            Timestamp(ts).write(&mut time);
+            let head = format!("{}+00:00 dbhost dbaudit: ", String::from_utf8_lossy(&time[..time.len() - 1]));
+            let (line, tamper) = (String::from_utf8(line).unwrap(), String::from_utf8(tamper).unwrap());
+            let position = format!(" epoch={epoch:016x} seq={seq} ");
+            proptest::prop_assert!(line.starts_with(&head) && tamper.starts_with(&head), "{line}");
+            proptest::prop_assert!(line.contains(&position) && tamper.contains(&position), "{line}");
+            proptest::prop_assert!(line.contains(&format!(" conn={conn} ")), "{line}");
+        }
+    }
+
+    #[test]
+    fn op_names_need_no_encoding() {
+        let names = Op::ALL.map(Op::as_str);
+        for name in names.iter().chain(&["start", "forged", "drift", "lost"]) {
+            let mut out = Vec::new();
+            encode(&mut out, name.as_bytes(), &PLAIN);
+            assert_eq!(out, name.as_bytes());
         }
     }
 

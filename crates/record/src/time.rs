@@ -87,6 +87,40 @@ impl Timestamp {
     }
 }
 
+/// The second a timestamp's text named last: the text up to its `.` and the second in
+/// microseconds. Records come many to a second, and the calendar need not be read again.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LastSecond(Option<([u8; SECOND_LEN], u64)>);
+
+/// The length of the written form up to its `.`.
+const SECOND_LEN: usize = 19;
+
+impl Timestamp {
+    /// [`Timestamp::parse`], with the fraction alone read when the text up to it is the one
+    /// `last` holds (which it then holds for the next); the same result either way.
+    pub(crate) fn parse_after(text: &[u8], last: &mut LastSecond) -> Option<Timestamp> {
+        let text: &[u8; TIMESTAMP_LEN] = text.try_into().ok()?;
+        let (second, fraction) = text.split_at(SECOND_LEN);
+        if let (Some((seen, base)), Some(fraction)) = (&last.0, fraction.first_chunk::<8>()) {
+            if second == seen {
+                // `.ffffffZ`: each byte XORed with the shape's is 0 for `.` and `Z`, a digit's value.
+                let x = u64::from_le_bytes(*fraction) ^ u64::from_le_bytes(*b".000000Z");
+                let above_nine = (x | ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+                if above_nine != 0 || x & 0xff00_0000_0000_00ff != 0 {
+                    return None;
+                }
+                let micros = x.to_le_bytes()[1..7].iter().fold(0, |n, &d| n * 10 + u64::from(d));
+                return Some(Timestamp(base + micros));
+            }
+        }
+        let ts = Timestamp::parse(text)?;
+        let mut seen = [0; SECOND_LEN];
+        seen.copy_from_slice(second);
+        last.0 = Some((seen, ts.0 - ts.0 % 1_000_000));
+        Some(ts)
+    }
+}
+
 /// The written form, a digit standing for `0`.
 const SHAPE: &[u8; TIMESTAMP_LEN] = b"0000-00-00T00:00:00.000000Z";
 
@@ -185,6 +219,41 @@ mod tests {
         }
         assert_eq!(Timestamp::parse(&good[..26]), None);
         assert_eq!(Timestamp::parse(b"2024-02-29T23:59:59.999999Z0"), None);
+    }
+
+    #[test]
+    fn a_second_seen_before_reads_every_byte_as_a_whole_parse_does() {
+        let good = *b"2024-02-29T23:59:59.999999Z";
+        let mut last = LastSecond::default();
+        assert_eq!(Timestamp::parse_after(&good, &mut last), Timestamp::parse(&good));
+        for at in 0..TIMESTAMP_LEN {
+            for byte in 0..=255u8 {
+                let mut text = good;
+                text[at] = byte;
+                assert_eq!(Timestamp::parse_after(&text, &mut last), Timestamp::parse(&text), "{text:?}");
+                // And the second read last is the good one's again.
+                assert_eq!(Timestamp::parse_after(&good, &mut last), Timestamp::parse(&good));
+            }
+        }
+        assert_eq!(Timestamp::parse_after(&good[..26], &mut last), None);
+        assert_eq!(Timestamp::parse_after(b"2024-02-29T23:59:59.999999Z0", &mut last), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_read_in_turn_are_read_as_each_alone(
+            moments in proptest::collection::vec((0u64..3, 0u64..1_000_000, 0u64..253_402_300_799), 1..20),
+        ) {
+            let mut last = LastSecond::default();
+            for (step, micros, seconds) in moments {
+                // Mostly the same second again, now and then another.
+                let second = if step == 0 { seconds } else { 1_795_681_884 + step };
+                let text = Timestamp(second * 1_000_000 + micros).to_string();
+                let parsed = Timestamp::parse_after(text.as_bytes(), &mut last);
+                proptest::prop_assert_eq!(parsed, Timestamp::parse(text.as_bytes()));
+                proptest::prop_assert_eq!(parsed, Some(Timestamp(second * 1_000_000 + micros)));
+            }
+        }
     }
 
     #[test]

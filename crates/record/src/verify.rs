@@ -6,7 +6,7 @@ use std::fmt;
 use crate::chain::{ChainPoint, Epoch, Key, Mac};
 use crate::json::is_plain;
 use crate::record::{ParseError, Record, MAC_MARKER, MAC_SUFFIX_LEN};
-use crate::view::{parse_looked_over, EventView, RecordView};
+use crate::view::{parse_looked_over, EventView, ReadBefore, RecordView};
 
 /// How the log was altered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,18 +74,20 @@ pub struct Verifier {
     key: Key,
     tip: Option<ChainPoint>,
     seen_epochs: Vec<Epoch>,
+    /// What the lines read before held that the next one holds too, as a rule.
+    before: ReadBefore,
 }
 
 impl Verifier {
     /// A verifier at the start of the input.
     pub fn new(key: Key) -> Verifier {
-        Verifier { key, tip: None, seen_epochs: Vec::new() }
+        Verifier { key, tip: None, seen_epochs: Vec::new(), before: ReadBefore::default() }
     }
 
     /// A verifier that continues after `tip` (from a checkpoint).
     pub fn resume(key: Key, tip: Option<ChainPoint>) -> Verifier {
         let seen_epochs = tip.map(|t| t.epoch).into_iter().collect();
-        Verifier { key, tip, seen_epochs }
+        Verifier { key, tip, seen_epochs, before: ReadBefore::default() }
     }
 
     /// The last record accepted.
@@ -109,6 +111,7 @@ impl Verifier {
     /// another thread, say) from these very bytes. The mac is used only if it chains to the very
     /// mac the verifier chains to; else the mac is computed here: the verdict is the same either
     /// way. Its look over the line (whether strings can be read quote to quote) is taken as is.
+    #[inline]
     pub fn check_view_sealed<'a>(
         &mut self,
         line: &'a [u8],
@@ -116,7 +119,7 @@ impl Verifier {
     ) -> Result<Verdict<RecordView<'a>>, ParseError> {
         // The thread that sealed the line looked it over too.
         let plain = ahead.map_or_else(|| is_plain(line), |sealed| sealed.plain);
-        let record = parse_looked_over(line, plain)?;
+        let record = parse_looked_over(line, plain, &mut self.before)?;
         let mac = |key: &Key, prev: &Mac, body: &[u8]| match ahead {
             Some(sealed) if sealed.prev == *prev => sealed.mac,
             _ => key.mac(prev, body),
