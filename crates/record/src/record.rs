@@ -924,6 +924,162 @@ mod tests {
         }
     }
 
+    /// A row record's body as a plain reading of the format writes it, one piece after the
+    /// other, names lossily as text and masks with [`Key::write_secret_mask`]: what the
+    /// writer of row records is checked against.
+    fn reference_row(key: &Key, row: &RowRef) -> Vec<u8> {
+        fn name(out: &mut Vec<u8>, name: &[u8]) {
+            json::write_str(out, &String::from_utf8_lossy(name));
+        }
+        fn side(out: &mut Vec<u8>, key: &Key, row: &RowRef, columns: Option<&[ColumnRef]>) {
+            let Some(columns) = columns else { return out.extend_from_slice(b"null") };
+            out.push(b'{');
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                name(out, c.name);
+                out.push(b':');
+                match (c.secret, c.value) {
+                    (true, Some(value)) => {
+                        out.push(b'"');
+                        key.write_secret_mask(out, row.db, row.table, c.name, value);
+                        out.push(b'"');
+                    }
+                    (_, value) => json::write_value(out, value),
+                }
+            }
+            out.push(b'}');
+        }
+        let mut out = b",\"db\":".to_vec();
+        json::write_value(&mut out, Some(row.db));
+        out.extend_from_slice(b",\"table\":");
+        json::write_value(&mut out, Some(row.table));
+        out.extend_from_slice(format!(",\"op\":\"{}\",\"user\":", row.op).as_bytes());
+        json::write_value(&mut out, Some(row.user));
+        out.extend_from_slice(format!(",\"conn\":{},\"pk\":", row.conn).as_bytes());
+        side(&mut out, key, row, Some(row.pk));
+        out.extend_from_slice(b",\"changed\":");
+        match row.changed {
+            None => out.extend_from_slice(b"null"),
+            Some(names) => {
+                out.push(b'[');
+                for (i, n) in names.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    name(&mut out, n);
+                }
+                out.push(b']');
+            }
+        }
+        out.extend_from_slice(b",\"old\":");
+        side(&mut out, key, row, row.old);
+        out.extend_from_slice(b",\"new\":");
+        side(&mut out, key, row, row.new);
+        out
+    }
+
+    /// Row events as a caller may put them together, not only as a trigger's call makes them:
+    /// a `changed` list that does not follow the values (or in a record that is no update),
+    /// key columns on neither side, a side missing, names and values that need escapes or are
+    /// not UTF-8, NULLs, secrets, long values. Each is written as the reference writes it.
+    #[test]
+    fn any_row_event_is_written_as_the_reference_writes_it() {
+        let key = Key::from_bytes([3; 32]);
+        let long = "é".repeat(500);
+        let bad_name = [b'p', 0xff, b'w'];
+        let values: [Option<&[u8]>; 9] = [
+            Some(b"7"),
+            None,
+            Some(b""),
+            Some(b"q\"u\\o"),
+            Some("a\u{2028}b\u{2029}\n\t\x01\x7f".as_bytes()),
+            Some(&[b'a', 0xff, 0xc3]),
+            Some(long.as_bytes()),
+            Some(b"0123456789abcdef0123456789abcdef0"),
+            Some("ünï".as_bytes()),
+        ];
+        let names: [&[u8]; 6] = [b"id", b"pa\"ss", "ünï".as_bytes(), &bad_name, b"", b"a\\b\x01"];
+        let columns = |shift: usize, count: usize| -> Vec<ColumnRef> {
+            (0..count)
+                .map(|i| ColumnRef {
+                    name: names[i % names.len()],
+                    value: values[(i + shift) % values.len()],
+                    secret: i % 3 == 1,
+                })
+                .collect()
+        };
+        let lists: [Option<&[&[u8]]>; 4] = [None, Some(&[]), Some(&[b"id", b"nowhere"]), Some(&[&bad_name, b"q\"\n"])];
+        let (old, new, stray) = (columns(0, 9), columns(4, 9), columns(2, 3));
+        let sides: [Option<&[ColumnRef]>; 4] = [None, Some(&[]), Some(&old), Some(&new)];
+        for op in Op::ALL {
+            for changed in lists {
+                for (o, n) in [(2, 3), (0, 3), (2, 0), (1, 1), (3, 2)] {
+                    for pk in [&old[..1], &[], &stray, &new[3..]] {
+                        let row = RowRef {
+                            db: b"ac\"me",
+                            table: &bad_name,
+                            op,
+                            user: "u\u{2028}@h".as_bytes(),
+                            conn: u64::MAX,
+                            pk,
+                            changed,
+                            old: sides[o],
+                            new: sides[n],
+                        };
+                        let made = EncodedEvent::new(&key, &EventRef::Row(row));
+                        assert_eq!(
+                            String::from_utf8_lossy(made.bytes()),
+                            String::from_utf8_lossy(&reference_row(&key, &row)),
+                            "{op} {changed:?} {o} {n}"
+                        );
+                        assert_eq!(made.bytes(), reference_row(&key, &row));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One row record's body, byte for byte as it has always been written.
+    #[test]
+    fn a_row_event_is_written_as_it_always_was() {
+        let key = Key::from_bytes([5; 32]);
+        let old = [
+            ColumnRef { name: b"id", value: Some(b"7"), secret: false },
+            ColumnRef { name: b"Pass\"word", value: Some(b"hunter2"), secret: true },
+            ColumnRef { name: b"note", value: None, secret: false },
+        ];
+        let new = [
+            ColumnRef { name: b"id", value: Some(b"7"), secret: false },
+            ColumnRef { name: b"Pass\"word", value: Some(b"hunter3"), secret: true },
+            ColumnRef { name: &[b'n', 0xff], value: Some(b"a\tb\xff"), secret: false },
+        ];
+        let row = RowRef {
+            db: b"acme",
+            table: b"users",
+            op: Op::Update,
+            user: b"app@localhost",
+            conn: 17,
+            pk: &new[..1],
+            changed: Some(&[b"Pass\"word", b"id"]),
+            old: Some(&old),
+            new: Some(&new),
+        };
+        let made = EncodedEvent::new(&key, &EventRef::Row(row));
+        let golden = concat!(
+            r#","db":"acme","table":"users","op":"update","user":"app@localhost","conn":17,"pk":{"id":"7"},"#,
+            r#""changed":["Pass\"word","id"],"#,
+            r#""old":{"id":"7","Pass\"word":"secret:bae7150f5b3d1320","note":null},"#,
+            r#""new":{"id":"7","Pass\"word":"secret:7b1634475f814a5e","#,
+            "\"n\u{fffd}\":",
+            r#"{"hex":"610962ff"}}"#
+        );
+        assert_eq!(String::from_utf8_lossy(made.bytes()), golden);
+        assert_eq!(made.bytes(), golden.as_bytes());
+        assert_eq!(made.bytes(), reference_row(&key, &row));
+    }
+
     #[test]
     fn numbers_are_written_in_decimal() {
         let mut numbers = vec![0, u64::MAX, u64::MAX - 1];
