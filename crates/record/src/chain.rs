@@ -396,37 +396,6 @@ mod tests {
     }
 
     #[test]
-    fn names_kept_beforehand_make_the_same_bytes_and_give_way_where_they_differ() {
-        let key = Key::from_bytes([4; 32]);
-        let column = |name: &'static str, value: &'static str, secret| crate::ColumnRef {
-            name: name.as_bytes(),
-            value: Some(value.as_bytes()),
-            secret,
-        };
-        let old = [column("id", "7", false), column("pa\"ss", "a", true), column("ünï", "x", false)];
-        let new = [column("id", "7", false), column("pa\"ss", "b", true), column("note", "y", false)];
-        let event = crate::EventRef::Row(crate::RowRef {
-            db: b"acme",
-            table: b"users",
-            op: crate::Op::Update,
-            user: b"app@localhost",
-            conn: 5,
-            pk: &old[..1],
-            changed: Some(&[b"pa\"ss"]),
-            old: Some(&old),
-            new: Some(&new),
-        });
-        let plain = EncodedEvent::new(&key, &event).bytes;
-        // Kept from the old side: the third name differs on the new side; the list may also
-        // be shorter or longer than a row, or empty.
-        let names: [&[&[u8]]; 4] = [&[b"id", b"pa\"ss", "ünï".as_bytes()], &[b"id"], &[], &[b"x", b"y", b"z", b"w"]];
-        for kept in names {
-            let with = EncodedEvent::with_names(&key, &event, &crate::ColumnNames::new(kept.iter().copied()));
-            assert_eq!(String::from_utf8(with.bytes).unwrap(), String::from_utf8(plain.clone()).unwrap());
-        }
-    }
-
-    #[test]
     fn mac_covers_prev_as_hex_text_then_body() {
         let key = Key::from_bytes([1; 32]);
         let prev = Mac([0xab; 16]);
@@ -472,7 +441,7 @@ impl Chain {
     /// takes. The chain does not move until [`Chain::advance`]: a record that could not
     /// be written leaves no gap.
     pub fn append_next(&self, out: &mut Vec<u8>, ts: crate::Timestamp, event: &crate::EventRef) -> ChainPoint {
-        self.append(out, ts, start_of(event), |out| crate::record::encode_event(out, &self.key, event, None))
+        self.append(out, ts, start_of(event), |out| crate::record::encode_event(out, &self.key, event))
     }
 
     /// [`Chain::append_next`] for an event encoded beforehand, with this chain's key: the
@@ -554,13 +523,9 @@ pub struct EncodedEvent {
 impl EncodedEvent {
     /// Encodes `event` with `key`.
     pub fn new(key: &Key, event: &crate::EventRef) -> EncodedEvent {
-        Self::encode(key, event, None)
-    }
-
-    /// Encodes `event` with `key`, its columns' names copied from `names` where they match
-    /// (the same bytes as [`EncodedEvent::new`]).
-    pub fn with_names(key: &Key, event: &crate::EventRef, names: &crate::ColumnNames) -> EncodedEvent {
-        Self::encode(key, event, Some(names))
+        let mut bytes = Vec::with_capacity(size_hint(event));
+        crate::record::encode_event(&mut bytes, key, event);
+        EncodedEvent { start: start_of(event), bytes }
     }
 
     /// The encoded bytes, for tests to compare.
@@ -572,12 +537,6 @@ impl EncodedEvent {
     /// A row event whose body [`crate::RowShape::encode`] wrote.
     pub(crate) fn of_body(bytes: Vec<u8>) -> EncodedEvent {
         EncodedEvent { start: None, bytes }
-    }
-
-    fn encode(key: &Key, event: &crate::EventRef, names: Option<&crate::ColumnNames>) -> EncodedEvent {
-        let mut bytes = Vec::with_capacity(size_hint(event));
-        crate::record::encode_event(&mut bytes, key, event, names);
-        EncodedEvent { start: start_of(event), bytes }
     }
 }
 

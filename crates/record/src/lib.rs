@@ -22,8 +22,8 @@ mod view;
 pub use chain::{Chain, ChainPoint, EncodedEvent, Epoch, Key, KeyError, Mac};
 pub use json::{RawStr, RawValue};
 pub use record::{
-    encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnNames, ColumnRef, ColumnSpec, Drift, DriftRef, Event,
-    EventRef, Lost, LostRef, Op, ParseError, Record, Row, RowRef, RowShape, Value, MAC_MARKER, MAC_SUFFIX_LEN,
+    encode_body, parse, seal, Claimed, ClaimedRef, Column, ColumnRef, ColumnSpec, Drift, DriftRef, Event, EventRef,
+    Lost, LostRef, Op, ParseError, Record, Row, RowRef, RowShape, Value, MAC_MARKER, MAC_SUFFIX_LEN,
 };
 pub use tail::{last_record, last_record_of};
 pub use time::{Timestamp, TIMESTAMP_LEN};

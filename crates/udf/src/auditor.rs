@@ -15,9 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use dbaudit_record::protocol;
-use dbaudit_record::{
-    json, Chain, ChainPoint, ColumnNames, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp,
-};
+use dbaudit_record::{json, Chain, ChainPoint, EncodedEvent, Epoch, EventRef, Key, LostRef, RowRef, Timestamp};
 
 use crate::call::{self, Arg, Call, Site};
 use crate::sink::Sink;
@@ -160,7 +158,7 @@ impl Keys {
             return Ok((EncodedEvent::new(&self.key, &EventRef::Forged(call::claimed(args, None))), true));
         }
         let mut site = None;
-        Ok((self.event(call::parse_v1(args, &mut site)?, None), false))
+        Ok((self.event(call::parse_v1(args, &mut site)?), false))
     }
 
     fn encode_v2(&self, args: &[Arg], header: &[u8]) -> Result<(EncodedEvent, bool), String> {
@@ -169,7 +167,7 @@ impl Keys {
             if let Some(event) = site.encode_known(&self.key, args) {
                 return Ok((event, false));
             }
-            let event = self.event(call::parse_v2(&site, args)?, Some(&site.names));
+            let event = self.event(call::parse_v2(&site, args)?);
             // The header came with columns named otherwise (its table altered, its triggers
             // made again): the calls to come are read as this one was.
             if let Some(again) = site.learn_again(args) {
@@ -192,7 +190,7 @@ impl Keys {
             known.push((header.to_vec(), Arc::clone(&site)));
         }
         drop(sites);
-        Ok((self.event(call::parse_v2(&site, args)?, Some(&site.names)), false))
+        Ok((self.event(call::parse_v2(&site, args)?), false))
     }
 
     /// Files `again` in place of `site`, if `site` is still there: a caller that replaced it
@@ -212,12 +210,9 @@ impl Keys {
         found.map(|(_, site)| Arc::clone(site))
     }
 
-    /// The record of a call read, its column names copied from `names` where they match.
-    fn event(&self, call: Call, names: Option<&ColumnNames>) -> EncodedEvent {
-        let encode = |event: &EventRef| match names {
-            Some(names) => EncodedEvent::with_names(&self.key, event, names),
-            None => EncodedEvent::new(&self.key, event),
-        };
+    /// The record of a call read.
+    fn event(&self, call: Call) -> EncodedEvent {
+        let encode = |event: &EventRef| EncodedEvent::new(&self.key, event);
         match call {
             Call::Row(row) => encode(&EventRef::Row(RowRef {
                 db: row.db,

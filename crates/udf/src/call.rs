@@ -4,9 +4,7 @@
 use std::borrow::Cow;
 
 use dbaudit_record::protocol::{self, Header, Side, FIXED_ARGS, HEADER_ARGS};
-use dbaudit_record::{
-    names, ClaimedRef, ColumnNames, ColumnRef, ColumnSpec, DriftRef, EncodedEvent, Key, Op, RowShape,
-};
+use dbaudit_record::{names, ClaimedRef, ColumnRef, ColumnSpec, DriftRef, EncodedEvent, Key, Op, RowShape};
 
 /// One argument as mysqld passed it: its bytes (None for NULL) and its alias.
 #[derive(Clone, Copy, Debug)]
@@ -55,9 +53,6 @@ pub(crate) struct Site {
     pub db: Vec<u8>,
     pub table: Vec<u8>,
     kind: SiteKind,
-    /// The value columns' names as the record writes them, from the first call read with
-    /// this site (protocol 2); empty for protocol 1.
-    pub names: ColumnNames,
     /// What the first call read with this site (protocol 2, a row) said of each of its value
     /// arguments, for later calls that name theirs alike; None if it broke the protocol.
     known: Option<KnownCall>,
@@ -141,18 +136,11 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site {
-            db: db.to_vec(),
-            table: table.to_vec(),
-            kind,
-            names: ColumnNames::default(),
-            known: None,
-            learnt_again: 0,
-        })
+        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, known: None, learnt_again: 0 })
     }
 
-    /// The site of a protocol-2 header, with the names of the columns `args` (a call that
-    /// carries it) passes for its first side.
+    /// The site of a protocol-2 header, with the shape of the records of calls named as
+    /// `args` (a call that carries it) is.
     pub(crate) fn of_header(header: &Header, args: &[Arg]) -> Result<Site, String> {
         let site =
             Site::read(&header.db, &header.table, &header.op, &header.pk_cols, &header.secret_cols, protocol::list)?;
@@ -170,21 +158,15 @@ impl Site {
             db: self.db.clone(),
             table: self.table.clone(),
             kind: self.kind.clone(),
-            names: ColumnNames::default(),
             known: None,
             learnt_again: self.learnt_again + 1,
         };
         Some(site.learn(args))
     }
 
-    /// This site with the names and the shape of `args`, a call that carries it.
+    /// This site with the shape of `args`, a call that carries it.
     fn learn(self, args: &[Arg]) -> Site {
         let mut site = self;
-        let mut aliases = args.iter().skip(HEADER_ARGS).filter_map(|a| Side::split_alias(a.name));
-        if let Some((first, name)) = aliases.next() {
-            let names = aliases.take_while(|(side, _)| *side == first).map(|(_, name)| name);
-            site.names = ColumnNames::new(std::iter::once(name).chain(names));
-        }
         site.known = site.known_call(args);
         site
     }
