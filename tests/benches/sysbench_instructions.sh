@@ -21,39 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 EVENTS=${EVENTS:-1000}
 WORKLOADS=${WORKLOADS:-oltp_insert oltp_update_non_index oltp_delete}
-for tool in valgrind callgrind_control callgrind_annotate mariadb-install-db mariadb sysbench; do
-    command -v "$tool" >/dev/null || { echo "sysbench_instructions: $tool not found (apt-get install valgrind sysbench mariadb-server)" >&2; exit 2; }
-done
-MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-[ -x "$MARIADBD" ] || { echo "sysbench_instructions: mariadbd not found (apt-get install mariadb-server)" >&2; exit 2; }
+. tests/benches/callgrind_server.sh
+callgrind_server sysbench_instructions "sysbench" "--cache-sim=yes --LL=524288,8,64" "--innodb-buffer-pool-size=256M --userstat=1"
 
-cargo build --release --quiet -p dbaudit-udf -p dbaudit-cli
-target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-
-D=$(mktemp -d -t dbaudit-sysbench-instructions.XXXXXX)
-VPID=
-cleanup() { [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-mkdir -p "$D/data" "$D/plugin" "$D/out"
-cp "$target/release/libdbaudit_udf.so" "$D/plugin/"
-head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$D/key"; echo >> "$D/key"
-printf '[dbaudit-udf]\nlog = %s/audit.log\nkey_file = %s/key\n' "$D" "$D" > "$D/udf.cnf"
-mariadb-install-db --no-defaults --datadir="$D/data" --auth-root-authentication-method=normal >/dev/null 2>&1
-
-# io_uring and native AIO hang under valgrind; the private server needs neither.
-DBAUDIT_UDF_CONFIG="$D/udf.cnf" valgrind --tool=callgrind --cache-sim=yes --LL=524288,8,64 --separate-threads=yes \
-    --callgrind-out-file="$D/out/cg.%p" \
-    "$MARIADBD" --no-defaults --user="$(id -un)" --datadir="$D/data" --socket="$D/sock" --skip-networking \
-    --plugin-dir="$D/plugin" --log-error="$D/error.log" --innodb-buffer-pool-size=256M --skip-log-bin \
-    --innodb-use-native-aio=0 --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci --userstat=1 \
-    > "$D/valgrind.log" 2>&1 &
-VPID=$!
-for _ in $(seq 1 300); do [ -S "$D/sock" ] && break; sleep 1; done
-[ -S "$D/sock" ] || { echo "sysbench_instructions: mariadbd did not start; see its log:" >&2; tail -n 20 "$D/error.log" >&2; exit 1; }
-
-sql() { mariadb --no-defaults -uroot -S "$D/sock" "$@"; }
 sb() { sysbench "$1" --db-driver=mysql --mysql-socket="$D/sock" --mysql-user=root --mysql-db="$2" --tables=1 --table-size=10000 "${@:3}"; }
-sql -e "CREATE FUNCTION dbaudit_log RETURNS INTEGER SONAME 'libdbaudit_udf.so'"
 for db in sb_a sb_b sb_c; do
     sql -e "CREATE DATABASE $db"
     sb oltp_insert "$db" prepare >/dev/null

@@ -15,37 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${ROWS:-2000}
-for tool in valgrind callgrind_control callgrind_annotate mariadb-install-db mariadb; do
-    command -v "$tool" >/dev/null || { echo "trigger_instructions: $tool not found (apt-get install valgrind mariadb-server)" >&2; exit 2; }
-done
-MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-[ -x "$MARIADBD" ] || { echo "trigger_instructions: mariadbd not found (apt-get install mariadb-server)" >&2; exit 2; }
+. tests/benches/callgrind_server.sh
+callgrind_server trigger_instructions "" "" "--innodb-buffer-pool-size=64M"
 
-cargo build --release --quiet -p dbaudit-udf -p dbaudit-cli
-target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-
-D=$(mktemp -d -t dbaudit-instructions.XXXXXX)
-VPID=
-cleanup() { [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
-mkdir -p "$D/data" "$D/plugin" "$D/out"
-cp "$target/release/libdbaudit_udf.so" "$D/plugin/"
-head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$D/key"; echo >> "$D/key"
-printf '[dbaudit-udf]\nlog = %s/audit.log\nkey_file = %s/key\n' "$D" "$D" > "$D/udf.cnf"
-mariadb-install-db --no-defaults --datadir="$D/data" --auth-root-authentication-method=normal >/dev/null 2>&1
-
-# io_uring and native AIO hang under valgrind; the private server needs neither.
-DBAUDIT_UDF_CONFIG="$D/udf.cnf" valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$D/out/cg.%p" \
-    "$MARIADBD" --no-defaults --user="$(id -un)" --datadir="$D/data" --socket="$D/sock" --skip-networking \
-    --plugin-dir="$D/plugin" --log-error="$D/error.log" --innodb-buffer-pool-size=64M --skip-log-bin \
-    --innodb-use-native-aio=0 --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-    > "$D/valgrind.log" 2>&1 &
-VPID=$!
-for _ in $(seq 1 300); do [ -S "$D/sock" ] && break; sleep 1; done
-[ -S "$D/sock" ] || { echo "trigger_instructions: mariadbd did not start; see its log:" >&2; tail -n 20 "$D/error.log" >&2; exit 1; }
-
-sql() { mariadb --no-defaults -uroot -S "$D/sock" "$@"; }
-sql -e "CREATE FUNCTION dbaudit_log RETURNS INTEGER SONAME 'libdbaudit_udf.so'; CREATE DATABASE bench"
+sql -e "CREATE DATABASE bench"
 columns="login VARCHAR(40), password VARCHAR(40), email VARCHAR(40), first_name VARCHAR(40), last_name VARCHAR(40),
          role VARCHAR(40), team VARCHAR(40), phone VARCHAR(40), note VARCHAR(40)"
 for t in a b c d; do
