@@ -294,17 +294,8 @@ pub(crate) fn parse_looked_over<'a>(
     r.expect("\"")?;
     // A row, as a rule: tried first.
     let event = if r.eat(",\"db\":") {
-        let db = r.raw_value()?;
-        r.expect(",\"table\":")?;
-        let table = r.raw_value()?;
-        r.expect(",\"op\":")?;
-        let op = op(&mut r)?;
-        r.expect(",\"user\":")?;
-        let user = r.raw_value()?;
-        r.expect(",\"conn\":")?;
-        let at = r.pos();
-        let conn = r.u64()?;
-        spelled.conn = r.since(at);
+        let Place { db, table, op, user, conn, conn_spelled } = place(&mut r, ",\"op\":")?;
+        spelled.conn = conn_spelled;
         r.expect(",\"pk\":")?;
         let pk = columns(&mut r)?.ok_or_else(|| r.error("pk columns"))?;
         r.expect(",\"changed\":")?;
@@ -362,17 +353,8 @@ pub(crate) fn parse_looked_over<'a>(
         r.expect("}")?;
         EventView::Forged(ClaimedView { db, table, op, user, conn })
     } else if r.eat(",\"op\":\"drift\",\"db\":") {
-        let db = r.raw_value()?;
-        r.expect(",\"table\":")?;
-        let table = r.raw_value()?;
-        r.expect(",\"row_op\":")?;
-        let row_op = op(&mut r)?;
-        r.expect(",\"user\":")?;
-        let user = r.raw_value()?;
-        r.expect(",\"conn\":")?;
-        let at = r.pos();
-        let conn = r.u64()?;
-        spelled.conn = r.since(at);
+        let Place { db, table, op: row_op, user, conn, conn_spelled } = place(&mut r, ",\"row_op\":")?;
+        spelled.conn = conn_spelled;
         r.expect(",\"error\":")?;
         let error = r.raw_value()?;
         EventView::Drift(DriftView { db, table, row_op, user, conn, error })
@@ -400,6 +382,32 @@ pub(crate) fn parse_looked_over<'a>(
 fn timestamp(r: &mut Reader) -> Result<Timestamp, SyntaxError> {
     let at = r.pos();
     Timestamp::parse(r.take(crate::time::TIMESTAMP_LEN)?).ok_or(SyntaxError { at, expected: "a timestamp" })
+}
+
+/// Where a row or a drift happened, as its record says after `"db":`: the db, the table,
+/// the op (after `op_key`), the user and the conn, with the conn's digits as written.
+struct Place<'a> {
+    db: RawValue<'a>,
+    table: RawValue<'a>,
+    op: Op,
+    user: RawValue<'a>,
+    conn: u64,
+    conn_spelled: &'a [u8],
+}
+
+#[inline(always)]
+fn place<'a>(r: &mut Reader<'a>, op_key: &'static str) -> Result<Place<'a>, SyntaxError> {
+    let db = r.raw_value()?;
+    r.expect(",\"table\":")?;
+    let table = r.raw_value()?;
+    r.expect(op_key)?;
+    let op = op(r)?;
+    r.expect(",\"user\":")?;
+    let user = r.raw_value()?;
+    r.expect(",\"conn\":")?;
+    let at = r.pos();
+    let conn = r.u64()?;
+    Ok(Place { db, table, op, user, conn, conn_spelled: r.since(at) })
 }
 
 fn op(r: &mut Reader) -> Result<Op, SyntaxError> {
