@@ -461,3 +461,62 @@ fn fail_open_triggers_of_the_build_before_are_earlier_not_altered() {
     assert_eq!(ops, ["insert", "update", "delete"]);
     Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
 }
+
+/// A column added, then the triggers made again: their header stays the same (same key and
+/// secrets), so the UDF, which keeps what a header's first call said of each value, must see
+/// the new columns and take them up. Every record after shows them, a secret stays masked,
+/// an update's `changed` names what changed; the same when the column goes again.
+#[test]
+fn a_column_added_and_the_triggers_made_again_are_recorded_with_it() {
+    let server = MariaDb::start();
+    server.fresh_database("shop");
+    sql(&server, &["CREATE TABLE shop.t (id INT PRIMARY KEY, pw VARCHAR(20), note VARCHAR(20))"]);
+    Dbaudit::new(&server).args(&["watch", "shop.t", "--secret", "pw"]).expect(0);
+    let insert_header = || -> String {
+        let body: String = server
+            .root()
+            .query_first("SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = 'dbaudit_t_ai'")
+            .unwrap()
+            .unwrap();
+        let start = body.find("IF dbaudit_log('").expect("the row call") + "IF dbaudit_log('".len();
+        body[start..start + body[start..].find('\'').unwrap()].to_owned()
+    };
+    let before = insert_header();
+    // The UDF learns the header from these.
+    sql(&server, &["INSERT INTO shop.t VALUES (1, 'hunter1', 'a')", "UPDATE shop.t SET note = 'b' WHERE id = 1"]);
+
+    sql(&server, &["ALTER TABLE shop.t ADD COLUMN city VARCHAR(20) AFTER pw"]);
+    Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    assert_eq!(insert_header(), before, "the header is the same, only the columns differ");
+    sql(
+        &server,
+        &[
+            "INSERT INTO shop.t VALUES (2, 'hunter2', 'Oslo', 'c')",
+            "UPDATE shop.t SET city = 'Rome' WHERE id = 2",
+            "UPDATE shop.t SET pw = 'hunter3', note = 'd' WHERE id = 2",
+            "DELETE FROM shop.t WHERE id = 1",
+        ],
+    );
+    let rows = rows(&server);
+    assert_eq!(rows.len(), 6);
+    let names = |columns: &Option<Vec<dbaudit_record::Column>>| -> Vec<String> {
+        columns.as_ref().map(|c| c.iter().map(|c| c.name.clone()).collect()).unwrap_or_default()
+    };
+    assert_eq!(names(&rows[0].new), ["id", "pw", "note"]);
+    assert_eq!(names(&rows[2].new), ["id", "pw", "city", "note"]);
+    assert_eq!(value(&rows[2].new, "city"), &text("Oslo"));
+    assert_eq!(rows[3].changed.as_deref(), Some(&["city".to_owned()][..]));
+    assert_eq!((value(&rows[3].old, "city"), value(&rows[3].new, "city")), (&text("Oslo"), &text("Rome")));
+    assert_eq!(rows[4].changed.as_deref(), Some(&["pw".to_owned(), "note".to_owned()][..]));
+    assert!(matches!(value(&rows[4].new, "pw"), Value::Text(m) if m.starts_with("secret:")));
+    assert_eq!(names(&rows[5].old), ["id", "pw", "city", "note"]);
+    assert_eq!(value(&rows[5].old, "city"), &Value::Null, "row 1 had no city");
+
+    sql(&server, &["ALTER TABLE shop.t DROP COLUMN city"]);
+    Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
+    sql(&server, &["INSERT INTO shop.t VALUES (3, 'hunter4', 'e')"]);
+    assert_eq!(names(&common::rows(&server)[6].new), ["id", "pw", "note"]);
+    let log = std::fs::read_to_string(server.log_path()).unwrap();
+    assert!(!log.contains("hunter"), "a secret reached the log in clear");
+    Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
+}
