@@ -2,6 +2,7 @@
 //! ([`dbaudit_record::protocol`], both its versions) and turned into a record to write.
 
 use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
 use dbaudit_record::protocol::{self, Header, Side, FIXED_ARGS, HEADER_ARGS};
 use dbaudit_record::{names, ClaimedRef, ColumnRef, ColumnSpec, DriftRef, EncodedEvent, Key, Op, RowShape};
@@ -56,15 +57,17 @@ pub(crate) struct Site {
     /// What the first call read with this site (protocol 2, a row) said of each of its value
     /// arguments, for later calls that name theirs alike; None if it broke the protocol.
     known: Option<KnownCall>,
-    /// How many sites of the same header came before this one, each learnt from a call that
-    /// named its columns otherwise ([`Site::learn_again`]).
-    learnt_again: u32,
+    /// When this site was made from a call that named its columns otherwise than the one
+    /// before ([`Site::learn_again`]); None for a header's first site.
+    learnt_again_at: Option<Instant>,
 }
 
-/// How many times a header's site is learnt again from a call that names its columns
-/// otherwise: once is the usual case (a table altered, its triggers made again); two
-/// triggers passing one header with other columns would otherwise swap it on every row.
-pub(crate) const LEARN_AGAIN: u32 = 8;
+/// How long a header's site, once learnt again, is kept before a call that names its columns
+/// otherwise may make it anew: a table altered and its triggers made again are taken up at
+/// once, however often that happens, while two triggers passing one header with other
+/// columns (old and new bodies for a moment, as connections reopen the table) cannot swap
+/// it on every row.
+pub(crate) const LEARN_AGAIN_AFTER: Duration = Duration::from_millis(100);
 
 /// The value arguments of a row call as a site's first call named them, and the record's
 /// shape that follows from those names: a later call whose value arguments bear the same
@@ -136,7 +139,7 @@ impl Site {
             let list = |l: &[u8]| split(l).into_iter().map(Cow::into_owned).collect();
             SiteKind::Row { op, pk: list(pk_cols), secrets: list(secret_cols) }
         };
-        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, known: None, learnt_again: 0 })
+        Ok(Site { db: db.to_vec(), table: table.to_vec(), kind, known: None, learnt_again_at: None })
     }
 
     /// The site of a protocol-2 header, with the shape of the records of calls named as
@@ -149,9 +152,10 @@ impl Site {
 
     /// This site as a call (`args`, which [`parse_v2`] read without error) whose value
     /// arguments are named otherwise than its first call's would have it read, for the calls
-    /// to come; None once it has been learnt again [`LEARN_AGAIN`] times.
+    /// to come; None within [`LEARN_AGAIN_AFTER`] of this site's own learning again.
     pub(crate) fn learn_again(&self, args: &[Arg]) -> Option<Site> {
-        if self.learnt_again >= LEARN_AGAIN || !matches!(self.kind, SiteKind::Row { .. }) {
+        let recent = self.learnt_again_at.is_some_and(|at| at.elapsed() < LEARN_AGAIN_AFTER);
+        if recent || !matches!(self.kind, SiteKind::Row { .. }) {
             return None;
         }
         let site = Site {
@@ -159,7 +163,7 @@ impl Site {
             table: self.table.clone(),
             kind: self.kind.clone(),
             known: None,
-            learnt_again: self.learnt_again + 1,
+            learnt_again_at: Some(Instant::now()),
         };
         Some(site.learn(args))
     }
