@@ -382,12 +382,7 @@ fn triggers_of_an_earlier_build_record_until_watch_all_makes_them_anew() {
         sql(&server, &[&format!("CREATE TRIGGER shop.dbaudit_t_{suffix} AFTER {event} ON shop.t FOR EACH ROW {body}")]);
     }
     sql(&server, &["INSERT INTO shop.t VALUES (1, 'hunter2')", "UPDATE shop.t SET pw = 'hunter3' WHERE id = 1"]);
-    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
-    for event in ["INSERT", "UPDATE", "DELETE"] {
-        let line =
-            format!("shop.t: the {event} trigger is from an earlier dbaudit, or altered: run `dbaudit watch --all`");
-        assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
-    }
+    assert_triggers_of_an_earlier_build(&server);
 
     Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
     let bodies: Vec<String> = server
@@ -443,13 +438,7 @@ fn fail_open_triggers_of_the_build_before_are_earlier_not_altered() {
     conn.query_drop("UPDATE shop.t SET v = 'b' WHERE id = 1").unwrap();
     let seq: Option<i64> = conn.query_first("SELECT @dbaudit_seq").unwrap().unwrap();
     assert_eq!(seq, Some(2), "the start record is 0, the insert 1");
-    let status = Dbaudit::new(&server).args(&["status"]).expect(1);
-    for event in ["INSERT", "UPDATE", "DELETE"] {
-        let line =
-            format!("shop.t: the {event} trigger is from an earlier dbaudit, or altered: run `dbaudit watch --all`");
-        assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
-    }
-    assert!(!status.stdout.contains("trigger is altered"), "{}", status.stdout);
+    assert_triggers_of_an_earlier_build(&server);
 
     Dbaudit::new(&server).args(&["watch", "--all"]).expect(0);
     let status = Dbaudit::new(&server).args(&["status"]).run();
@@ -519,4 +508,16 @@ fn a_column_added_and_the_triggers_made_again_are_recorded_with_it() {
     let log = std::fs::read_to_string(server.log_path()).unwrap();
     assert!(!log.contains("hunter"), "a secret reached the log in clear");
     Dbaudit::new(&server).args(&["verify", &server.log_path().display().to_string()]).expect(0);
+}
+
+/// `dbaudit status` exits 1 and names each of shop.t's triggers as made by an earlier build,
+/// none as altered.
+fn assert_triggers_of_an_earlier_build(server: &MariaDb) {
+    let status = Dbaudit::new(server).args(&["status"]).expect(1);
+    for event in ["INSERT", "UPDATE", "DELETE"] {
+        let line =
+            format!("shop.t: the {event} trigger is from an earlier dbaudit, or altered: run `dbaudit watch --all`");
+        assert!(status.stdout.contains(&line), "{line}\n{}", status.stdout);
+    }
+    assert!(!status.stdout.contains("trigger is altered"), "{}", status.stdout);
 }
