@@ -181,16 +181,7 @@ impl Site {
     fn known_call(&self, args: &[Arg]) -> Option<KnownCall> {
         let SiteKind::Row { op, pk: pk_names, secrets } = &self.kind else { return None };
         let values = args.get(HEADER_ARGS..)?;
-        let mut old = op.has_old().then(|| Vec::with_capacity(values.len()));
-        let mut new = op.has_new().then(|| Vec::with_capacity(values.len()));
-        for (i, arg) in values.iter().enumerate() {
-            let (side, name) = Side::split_alias(arg.name)?;
-            let side = match side {
-                Side::Old => old.as_mut()?,
-                Side::New => new.as_mut()?,
-            };
-            side.push(ColumnSpec { value: i, name, secret: is_secret(secrets, name) });
-        }
+        let [old, new] = sides(*op, secrets, values, HEADER_ARGS).ok()?;
         let changed: Vec<(usize, usize, &[u8])> = match (&old, &new) {
             (Some(old), Some(new)) => new
                 .iter()
@@ -366,33 +357,12 @@ fn parse<'a>(
         SiteKind::Row { op, pk, secrets } => (*op, pk, secrets),
     };
 
-    let values = args.len() - first_value;
-    let mut old = op.has_old().then(|| Vec::with_capacity(values));
-    let mut new = op.has_new().then(|| Vec::with_capacity(values));
-    for (i, arg) in args.iter().enumerate().skip(first_value) {
-        let (side, name) = match Side::split_alias(arg.name) {
-            Some((Side::Old, name)) => (&mut old, name),
-            Some((Side::New, name)) => (&mut new, name),
-            None => {
-                return Err(format!(
-                    "argument {} is named {:?}; values must be aliased {}<column> or {}<column>",
-                    i + 1,
-                    String::from_utf8_lossy(arg.name),
-                    Side::Old.prefix(),
-                    Side::New.prefix()
-                ))
-            }
-        };
-        let Some(side) = side else {
-            return Err(format!(
-                "argument {} ({}) does not belong in an {} record",
-                i + 1,
-                String::from_utf8_lossy(arg.name),
-                op
-            ));
-        };
-        side.push(ColumnRef { name, value: arg.value, secret: is_secret(secret_names, name) });
-    }
+    let values = &args[first_value..];
+    let columns = |side: Option<Vec<ColumnSpec<'a>>>| -> Option<Vec<ColumnRef<'a>>> {
+        let column = |c: &ColumnSpec<'a>| ColumnRef { name: c.name, value: values[c.value].value, secret: c.secret };
+        side.map(|s| s.iter().map(column).collect())
+    };
+    let [old, new] = sides(op, secret_names, values, first_value)?.map(columns);
 
     // Only an update carries both sides.
     let changed = match (&old, &new) {
@@ -403,6 +373,38 @@ fn parse<'a>(
     // A key column the trigger did not pass cannot be shown; the row is still recorded.
     let pk = key_columns(pk_names, keyed, |c| c.name).copied().collect();
     Ok(Call::Row(RowCall { db, table, op, user, conn, pk, changed, old, new }))
+}
+
+/// The value arguments `values` (a call's, from its first value, argument `first_value`, on)
+/// sorted into the sides `op` carries, old then new: each its place among `values`, its
+/// column and whether that is one of `secrets`. An error says which argument breaks the
+/// protocol.
+fn sides<'a>(
+    op: Op,
+    secrets: &[Vec<u8>],
+    values: &'a [Arg<'a>],
+    first_value: usize,
+) -> Result<[Option<Vec<ColumnSpec<'a>>>; 2], String> {
+    let mut sides = [op.has_old(), op.has_new()].map(|has| has.then(|| Vec::with_capacity(values.len())));
+    for (i, arg) in values.iter().enumerate() {
+        let number = first_value + i + 1;
+        let Some((side, name)) = Side::split_alias(arg.name) else {
+            return Err(format!(
+                "argument {number} is named {:?}; values must be aliased {}<column> or {}<column>",
+                String::from_utf8_lossy(arg.name),
+                Side::Old.prefix(),
+                Side::New.prefix()
+            ));
+        };
+        let Some(side) = sides[usize::from(side == Side::New)].as_mut() else {
+            return Err(format!(
+                "argument {number} ({}) does not belong in an {op} record",
+                String::from_utf8_lossy(arg.name)
+            ));
+        };
+        side.push(ColumnSpec { value: i, name, secret: is_secret(secrets, name) });
+    }
+    Ok(sides)
 }
 
 /// Columns of `new` whose bytes differ from the same column in `old`.
