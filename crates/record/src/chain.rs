@@ -83,62 +83,39 @@ impl Key {
     /// column always gives the same mask, so a change is visible while the value is not; the
     /// same value in another column or table gives another, so password reuse does not show.
     pub fn write_secret_mask(&self, out: &mut Vec<u8>, db: &[u8], table: &[u8], column: &[u8], value: &[u8]) {
-        // Column names are case-insensitive: `Password` and `password` are one column.
-        let mut lower = [0u8; 256];
-        let column = match lower.get_mut(..column.len()) {
-            Some(lower) => {
-                lower.copy_from_slice(column);
-                lower.make_ascii_lowercase();
-                &*lower
-            }
-            None => column,
-        };
-        let (db_len, table_len, column_len) = (length_of(db), length_of(table), length_of(column));
-        let hash = keyed_hash_of(&self.0, &[b"secret:\0", &db_len, db, &table_len, table, &column_len, column, value]);
-        out.extend_from_slice(b"secret:");
-        hex::encode_into(out, &hash.as_bytes()[..8]);
+        let mask = self.secret_mask_after(&Key::secret_mask_prefix(db, table, column), value);
+        out.extend_from_slice(&mask[1..mask.len() - 1]);
     }
 
     /// What a secret column's mask is keyed with before the value: the derivation's parts up
-    /// to the value, as [`Key::write_secret_mask`] makes them. A UDF writes the same columns on
-    /// every row, so it makes these once ([`crate::RowShape`]).
+    /// to the value. A UDF writes the same columns on every row, so it makes these once
+    /// ([`crate::RowShape`]).
     pub(crate) fn secret_mask_prefix(db: &[u8], table: &[u8], column: &[u8]) -> Vec<u8> {
-        // Lowered as write_secret_mask lowers it: a name too long for its buffer is not.
+        // Column names are case-insensitive: `Password` and `password` are one column. (A name
+        // over 256 bytes, which no server allows, is taken as it is, as it always was.)
         let column = if column.len() <= 256 { column.to_ascii_lowercase() } else { column.to_vec() };
         let parts: [&[u8]; 7] =
             [b"secret:\0", &length_of(db), db, &length_of(table), table, &length_of(&column), &column];
         parts.concat()
     }
 
-    /// [`Key::write_secret_mask`] of `value` in the column whose prefix
-    /// ([`Key::secret_mask_prefix`]) is `prefix`, made with this key.
-    #[cfg(test)]
-    pub(crate) fn write_secret_mask_after(&self, out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
-        out.extend_from_slice(&self.secret_mask_after(prefix, value)[1..24]);
-    }
-
-    /// The mask [`Key::write_secret_mask_after`] writes, as a JSON string: quotes included.
+    /// The mask [`Key::write_secret_mask`] writes of `value` in the column whose prefix
+    /// ([`Key::secret_mask_prefix`]) is `prefix`, as a JSON string: quotes included.
     pub(crate) fn secret_mask_after(&self, prefix: &[u8], value: &[u8]) -> [u8; 25] {
         let hash = keyed_hash_of(&self.0, &[prefix, value]);
         let mut mask = *b"\"secret:0123456789abcdef\"";
-        hex_into(&hash.as_bytes()[..8], &mut mask[8..24]);
+        hex::encode_to_slice(&hash.as_bytes()[..8], &mut mask[8..24]);
         mask
     }
 
     /// [`Key::mac`] of what it covers, the previous mac's hex and the body, run together.
     pub(crate) fn mac_of_covered(&self, covered: &[u8]) -> Mac {
-        let hash = blake3::keyed_hash(&self.0, covered);
-        let mut mac = [0; 16];
-        mac.copy_from_slice(&hash.as_bytes()[..16]);
-        Mac(mac)
+        Mac::of(&blake3::keyed_hash(&self.0, covered))
     }
 
     /// The mac of a record whose bytes before `,"mac":"` are `body`, chained to `prev`.
     pub fn mac(&self, prev: &Mac, body: &[u8]) -> Mac {
-        let hash = keyed_hash_of(&self.0, &[&prev.to_hex(), body]);
-        let mut mac = [0; 16];
-        mac.copy_from_slice(&hash.as_bytes()[..16]);
-        Mac(mac)
+        Mac::of(&keyed_hash_of(&self.0, &[&prev.to_hex(), body]))
     }
 }
 
@@ -178,24 +155,6 @@ fn keyed_hash_in<const N: usize>(key: &[u8; 32], parts: &[&[u8]], len: usize) ->
     blake3::keyed_hash(key, &buffer[..len])
 }
 
-/// Each byte's two lowercase hex digits: one load a byte rather than two.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    let mut pairs = [[0; 2]; 256];
-    let mut b = 0;
-    while b < 256 {
-        pairs[b] = [hex::DIGITS[b >> 4], hex::DIGITS[b & 0xf]];
-        b += 1;
-    }
-    pairs
-};
-
-/// Writes the lowercase hex of `bytes` into `out`, which is twice as long.
-fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-    }
-}
-
 /// A record's authentication code: 16 bytes, written as 32 lowercase hex characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Mac(pub [u8; 16]);
@@ -204,10 +163,17 @@ impl Mac {
     /// The `prev` of the first record there ever was: 32 zeros.
     pub const ZERO: Mac = Mac([0; 16]);
 
+    /// The mac a hash makes: its first 16 bytes.
+    fn of(hash: &blake3::Hash) -> Mac {
+        let mut mac = [0; 16];
+        mac.copy_from_slice(&hash.as_bytes()[..16]);
+        Mac(mac)
+    }
+
     /// The 32 hex characters.
     pub fn to_hex(&self) -> [u8; 32] {
         let mut out = [0; 32];
-        hex_into(&self.0, &mut out);
+        hex::encode_to_slice(&self.0, &mut out);
         out
     }
 
@@ -308,12 +274,19 @@ mod tests {
         let key = Key::from_bytes([7; 32]);
         for len in [0, 1, 7, 8, 200, 255, 256, 257, 300] {
             let column: Vec<u8> = (0..len).map(|i| [b'P', b'a', 0xc3, b'Z', b'"'][i % 5]).collect();
+            // The documented derivation, the column lowered (as no name over 256 bytes is).
+            let lowered = if len <= 256 { column.to_ascii_lowercase() } else { column.clone() };
             for value in [&b""[..], b"hunter2", &[b'v'; 900], &[0xff; 2000]] {
-                let (mut direct, mut after) = (Vec::new(), Vec::new());
-                key.write_secret_mask(&mut direct, b"acme", b"us\"ers", &column, value);
+                let mut input = b"secret:\0".to_vec();
+                for part in [&b"acme"[..], b"us\"ers", &lowered] {
+                    input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    input.extend_from_slice(part);
+                }
+                input.extend_from_slice(value);
+                let direct = format!("\"secret:{}\"", &blake3::keyed_hash(&[7; 32], &input).to_hex()[..16]);
                 let prefix = Key::secret_mask_prefix(b"acme", b"us\"ers", &column);
-                key.write_secret_mask_after(&mut after, &prefix, value);
-                assert_eq!(after, direct, "column of {len}, value of {}", value.len());
+                let after = key.secret_mask_after(&prefix, value).to_vec();
+                assert_eq!(after, direct.into_bytes(), "column of {len}, value of {}", value.len());
             }
         }
         for mac in [Mac([0; 16]), Mac([0xa5; 16]), Mac(std::array::from_fn(|i| i as u8 * 17))] {
