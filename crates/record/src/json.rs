@@ -24,35 +24,40 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
+/// A word's bytes all 0x01, and all 0x80: the constants of the tests below, which look at
+/// eight bytes at a time in one u64 (SWAR).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `x`; the lowest is exact, bits above it may be borrows.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// One bit (the high bit of its byte) for each of eight bytes that is not printable ASCII
 /// or is `"` or `\\` (SWAR: below 0x20, at or above 0x7F, a quote or a backslash). The lowest
 /// bit set is exact; bits above it may be false alarms (borrows), which only cost a slow step.
 fn special_bytes(bytes: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut word = [0u8; 8];
     word.copy_from_slice(bytes);
     let w = u64::from_le_bytes(word);
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
     below_space
         | (w & HIGHS)
-        | zero_byte(w ^ (ONES * 0x7f))
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        | zero_bytes(w ^ (ONES * 0x7f))
+        | zero_bytes(w ^ (ONES * u64::from(b'"')))
+        | zero_bytes(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// The position of the first `"` in `bytes` from `from` on, eight bytes at a time (SWAR:
 /// the lowest flag set is exact).
 fn quote_at(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut at = from;
     while let Some(bytes) = bytes.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(bytes);
-        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'"'));
-        let quotes = x.wrapping_sub(ONES) & !x & HIGHS;
+        let quotes = zero_bytes(u64::from_le_bytes(word) ^ (ONES * u64::from(b'"')));
         if quotes != 0 {
             return Some(at + quotes.trailing_zeros() as usize / 8);
         }
@@ -208,14 +213,11 @@ pub(crate) fn short_plain(bytes: &[u8], quoted: &mut [u8; 32]) -> Option<usize> 
     // special rather than which: a carry or a borrow out of a special byte may flag its
     // neighbour, which changes nothing.
     let plain = |word: u64| {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
         // Below a space; DEL and above (DEL + 1 sets the high bit); a quote; a backslash.
         let special = word.wrapping_sub(ONES * 0x20) & !word
             | (word.wrapping_add(ONES) | word)
-            | zero_byte(word ^ (ONES * u64::from(b'"')))
-            | zero_byte(word ^ (ONES * u64::from(b'\\')));
+            | zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')));
         special & HIGHS == 0
     };
     let eight = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("eight bytes") };
@@ -331,12 +333,10 @@ pub fn write_text(out: &mut Vec<u8>, text: &[u8], escaping: Escaping) {
 
 /// Whether eight bytes are all ASCII other than DEL.
 fn ascii_word(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut word = [0u8; 8];
     word.copy_from_slice(bytes);
     let w = u64::from_le_bytes(word);
-    let del = (w ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7f)) & HIGHS;
+    let del = zero_bytes(w ^ (ONES * 0x7f));
     (w & HIGHS) | del == 0
 }
 
