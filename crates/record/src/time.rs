@@ -61,8 +61,6 @@ impl Timestamp {
         };
         let (a, b, c) = (word(0), word(8), word(16));
         let tail = [text[24] ^ b'0', text[25] ^ b'0', text[26] ^ b'Z'];
-        // A byte above 9 has its high bit set, or sets it when 0x76 is added to its low seven bits.
-        let above_nine = |x: u64| (x | ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
         if above_nine(a) | above_nine(b) | above_nine(c) != 0
             || (a & SEPARATORS[0]) | (b & SEPARATORS[1]) | (c & SEPARATORS[2]) != 0
             || tail[0] > 9
@@ -105,8 +103,7 @@ impl Timestamp {
             if second == seen {
                 // `.ffffffZ`: each byte XORed with the shape's is 0 for `.` and `Z`, a digit's value.
                 let x = u64::from_le_bytes(*fraction) ^ u64::from_le_bytes(*b".000000Z");
-                let above_nine = (x | ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
-                if above_nine != 0 || x & 0xff00_0000_0000_00ff != 0 {
+                if above_nine(x) != 0 || x & 0xff00_0000_0000_00ff != 0 {
                     return None;
                 }
                 let micros = x.to_le_bytes()[1..7].iter().fold(0, |n, &d| n * 10 + u64::from(d));
@@ -119,6 +116,13 @@ impl Timestamp {
         last.0 = Some((seen, ts.0 - ts.0 % 1_000_000));
         Some(ts)
     }
+}
+
+/// The high bit of each byte of `x` above 9: one with its high bit set, or that sets it when
+/// 0x76 is added to its low seven bits. A digit XORed with `0` is its value.
+#[inline(always)]
+fn above_nine(x: u64) -> u64 {
+    (x | ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080
 }
 
 /// The written form, a digit standing for `0`.
